@@ -1,0 +1,39 @@
+"""Physical constants and the fixed facts of the apparatus (SI units unless named).
+
+Energies given by the projection system are E/h in kHz; lengths in microns and
+times in milliseconds wherever a name says so.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = [
+    "HBAR",
+    "H_PLANCK",
+    "K_B",
+    "AMU",
+    "RB87_MASS_KG",
+    "RB87_SCATTERING_LENGTH_M",
+    "TRAP_FREQUENCY_AXIAL_HZ",
+    "TRAP_FREQUENCY_RADIAL_HZ",
+    "IMAGING_WAVELENGTH_M",
+    "RESONANT_CROSS_SECTION_M2",
+    "KHZ_TO_J",
+]
+
+HBAR = 1.054571817e-34  # J s
+H_PLANCK = 6.62607015e-34  # J s
+K_B = 1.380649e-23  # J / K
+AMU = 1.66053906660e-27  # kg
+
+RB87_MASS_KG = 86.909180527 * AMU
+RB87_SCATTERING_LENGTH_M = 98.0 * 5.29177210903e-11  # 98 a0, about 5.19 nm
+
+TRAP_FREQUENCY_AXIAL_HZ = 50.0  # along x, the axis of the projected light
+TRAP_FREQUENCY_RADIAL_HZ = 400.0
+
+IMAGING_WAVELENGTH_M = 780.241e-9
+RESONANT_CROSS_SECTION_M2 = 3.0 * IMAGING_WAVELENGTH_M**2 / (2.0 * math.pi)
+
+KHZ_TO_J = H_PLANCK * 1e3  # an energy E/h of 1 kHz, in joules

@@ -1,0 +1,1 @@
+"""Wire schemas and user objects of oqtant."""
