@@ -37,3 +37,9 @@ IMAGING_WAVELENGTH_M = 780.241e-9
 RESONANT_CROSS_SECTION_M2 = 3.0 * IMAGING_WAVELENGTH_M**2 / (2.0 * math.pi)
 
 KHZ_TO_J = H_PLANCK * 1e3  # an energy E/h of 1 kHz, in joules
+
+# Ratio of the RF knife depth to k_B T that forced evaporation settles at. Used to
+# map a target temperature to the last RF frequency (the knife depth above the
+# trap bottom: h * f for the |F=1, m_F=-1> state).
+TRUNCATION_PARAMETER_ETA = 10.0
+__all__.append("TRUNCATION_PARAMETER_ETA")
