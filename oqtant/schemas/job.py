@@ -362,11 +362,23 @@ class Pulse(BaseModel):
     model_config = _WIRE
 
     times_ms: Annotated[list[TimeMs], Field(min_length=2, max_length=2)] = [0.0, 1.0]
-    intensities_mw_per_cm2: Annotated[
-        list[Annotated[float, Field(ge=1.0, le=1.0)]], Field(min_length=2, max_length=2)
-    ] = [1.0, 1.0]
-    detuning_mhz: Annotated[float, Field(ge=0.0, le=0.0)] = 0.0
+    intensities_mw_per_cm2: Annotated[list[float], Field(min_length=2, max_length=2)] = [1.0, 1.0]
+    detuning_mhz: float = 0.0
     interpolation: InterpolationType = InterpolationType.OFF
+
+    @field_validator("intensities_mw_per_cm2")
+    @classmethod
+    def _fixed_intensity(cls, v: list[float]) -> list[float]:
+        if any(i != 1.0 for i in v):
+            raise ValueError("the terminator has a fixed intensity: must be [1.0, 1.0] mW/cm^2")
+        return v
+
+    @field_validator("detuning_mhz")
+    @classmethod
+    def _resonant(cls, v: float) -> float:
+        if v != 0.0:
+            raise ValueError("the terminator is resonant: detuning must be 0 MHz")
+        return v
 
     @field_validator("times_ms")
     @classmethod
