@@ -1,0 +1,234 @@
+"""The ``oqtant`` command: run the service, manage users, migrate the database.
+
+    oqtant serve [--host H] [--port P] [--workers N] [--database-url URL] [--backend SPEC] [--expose]
+    oqtant user add NAME [--admin] [--password-stdin]
+    oqtant user token NAME [--ttl-minutes M]
+    oqtant user limits NAME [--daily-limit N] [--max-runs-per-job N] [--max-pending-jobs N]
+    oqtant db upgrade [--database-url URL]
+    oqtant demo ...      (see oqtant.demo)
+    oqtant login ...     (see oqtant.login)
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import importlib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main", "build_parser"]
+
+
+def _settings(args: argparse.Namespace, **extra):
+    from oqtant.settings import Settings
+
+    overrides = {k: v for k, v in extra.items() if v is not None}
+    if getattr(args, "database_url", None):
+        overrides["database_url"] = args.database_url
+    return Settings(**overrides)
+
+
+def _session(settings):
+    from oqtant.server.app import prepare_database
+    from oqtant.server.db import make_engine, make_session_factory
+
+    prepare_database(settings)
+    return make_session_factory(make_engine(settings.resolved_database_url))()
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from oqtant.server.app import create_app
+
+    host = args.host or ("0.0.0.0" if args.expose else None)
+    settings = _settings(
+        args, host=host, port=args.port, workers=args.workers, backend=args.backend
+    )
+    if settings.host not in ("127.0.0.1", "localhost", "::1") and not (
+        args.expose or args.host
+    ):
+        print(
+            f"refusing to listen on {settings.host} without --expose or an explicit --host",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        app = create_app(settings)
+    except RuntimeError as exc:  # e.g. schema older than the code
+        print(f"oqtant serve: {exc}", file=sys.stderr)
+        return 1
+    where = settings.resolved_database_url.split("@")[-1]
+    print(
+        f"oqtant serving on http://{settings.host}:{settings.port} "
+        f"(database {where}, {settings.workers} worker(s), backend {settings.backend})",
+        flush=True,
+    )
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Repeat password: "):
+            raise SystemExit("the passwords differ")
+    if not password:
+        raise SystemExit("the password must not be empty")
+    return password
+
+
+def _cmd_user_add(args: argparse.Namespace) -> int:
+    from oqtant.server.db import crud
+
+    settings = _settings(args)
+    password = _read_password(args)
+    with _session(settings) as session:
+        try:
+            user = crud.create_user(
+                session=session,
+                name=args.name,
+                password=password,
+                is_admin=args.admin,
+                daily_limit=settings.default_daily_limit,
+                max_runs_per_job=settings.default_max_runs_per_job,
+                max_pending_jobs=settings.default_max_pending_jobs,
+            )
+        except (crud.NameTaken, ValueError) as exc:
+            print(f"oqtant user add: {exc}", file=sys.stderr)
+            return 1
+        role = "admin" if user.is_admin else "user"
+        print(f"added {role} {user.name} (id {user.external_id})")
+    return 0
+
+
+def _cmd_user_token(args: argparse.Namespace) -> int:
+    from oqtant.server.auth.security import create_access_token
+    from oqtant.server.db import crud
+
+    settings = _settings(args)
+    with _session(settings) as session:
+        user = crud.get_user_by_name(session=session, name=args.name)
+        if user is None:
+            print(f"oqtant user token: no user named {args.name!r}", file=sys.stderr)
+            return 1
+        ttl = args.ttl_minutes or settings.token_ttl_minutes
+        print(create_access_token(user.external_id, secret_key=settings.resolved_secret_key(),
+                                  ttl_minutes=ttl))
+    return 0
+
+
+def _cmd_user_limits(args: argparse.Namespace) -> int:
+    from oqtant.server.db import crud
+
+    settings = _settings(args)
+    with _session(settings) as session:
+        user = crud.get_user_by_name(session=session, name=args.name)
+        if user is None:
+            print(f"oqtant user limits: no user named {args.name!r}", file=sys.stderr)
+            return 1
+        user = crud.set_user_limits(
+            session=session,
+            user_id=user.id,
+            daily_limit=args.daily_limit,
+            max_runs_per_job=args.max_runs_per_job,
+            max_pending_jobs=args.max_pending_jobs,
+        )
+        limits = crud.job_limits(session=session, user=user)
+    for key, value in limits.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+def _cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from oqtant.server.db import upgrade_database
+
+    settings = _settings(args)
+    if settings.is_sqlite:
+        settings.ensure_data_dir()
+    upgrade_database(settings.resolved_database_url)
+    print(f"database at {settings.resolved_database_url.split('@')[-1]} is up to date")
+    return 0
+
+
+def _delegate(module: str):
+    def run(args: argparse.Namespace) -> int:
+        entry = importlib.import_module(module).main
+        return entry(args.rest) or 0
+
+    return run
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``oqtant``."""
+    parser = argparse.ArgumentParser(prog="oqtant", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the job service")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument(
+        "--workers", type=_non_negative, help="run processes (default 1; 0 = API only)"
+    )
+    serve.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the data dir)")
+    serve.add_argument("--backend", help="backend as package.module:ClassName")
+    serve.add_argument("--expose", action="store_true", help="listen on every interface")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=_cmd_serve)
+
+    user = sub.add_parser("user", help="manage accounts").add_subparsers(
+        dest="user_command", required=True
+    )
+    add = user.add_parser("add", help="create an account")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.set_defaults(func=_cmd_user_add)
+    token = user.add_parser("token", help="print an access token for a user")
+    token.add_argument("name")
+    token.add_argument("--ttl-minutes", type=int)
+    token.set_defaults(func=_cmd_user_token)
+    limits = user.add_parser("limits", help="show or set a user's limits")
+    limits.add_argument("name")
+    limits.add_argument("--daily-limit", type=_non_negative)
+    limits.add_argument("--max-runs-per-job", type=int, choices=range(1, 31), metavar="1..30")
+    limits.add_argument("--max-pending-jobs", type=_non_negative)
+    limits.set_defaults(func=_cmd_user_limits)
+    for p in (add, token, limits):
+        p.add_argument("--database-url")
+
+    db = sub.add_parser("db", help="database maintenance").add_subparsers(
+        dest="db_command", required=True
+    )
+    upgrade = db.add_parser("upgrade", help="apply the schema migrations")
+    upgrade.add_argument("--database-url")
+    upgrade.set_defaults(func=_cmd_db_upgrade)
+
+    for name, module, text in (
+        ("demo", "oqtant.demo", "run the demonstration"),
+        ("login", "oqtant.login", "log in and cache a token"),
+    ):
+        p = sub.add_parser(name, help=text, add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=_delegate(module))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``oqtant`` command."""
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Dependencies of the routes: the database session and the authenticated user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from oqtant.server.auth.security import InvalidToken, decode_access_token
+from oqtant.server.db import crud
+from oqtant.server.db.models import User
+from oqtant.settings import Settings
+
+__all__ = ["get_session", "SessionDep", "CurrentUser", "AdminUser", "OwnerUser", "SettingsDep"]
+
+_bearer = HTTPBearer(auto_error=False, description="an access token from /oauth/token")
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One database session per request."""
+    with request.app.state.session_factory() as session:
+        yield session
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        detail=message,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def get_current_user(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    """The user named by a valid bearer token; 401 otherwise."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise _unauthorized("not logged in: send 'Authorization: Bearer <token>'")
+    try:
+        subject = decode_access_token(
+            credentials.credentials, secret_key=request.app.state.secret_key
+        )
+    except InvalidToken as exc:
+        raise _unauthorized(str(exc)) from None
+    user = crud.get_user_by_external_id(session=session, external_id=subject)
+    if user is None:
+        raise _unauthorized("the access token's account no longer exists")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_owner(uid: str, user: CurrentUser) -> User:
+    """The current user, if ``{uid}`` in the path is theirs; 404 otherwise (nothing leaks)."""
+    if uid != user.external_id:
+        raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=f"no user {uid}")
+    return user
+
+
+OwnerUser = Annotated[User, Depends(get_owner)]
+
+
+def get_admin(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="admins only")
+    return user
+
+
+AdminUser = Annotated[User, Depends(get_admin)]

@@ -1,0 +1,64 @@
+"""Error answers: JSON ``{"detail": ..., "errors": [{"field", "rule"}]}`` a physicist can read."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from oqtant.errors import QuotaExceededError
+from oqtant.server.db.crud import StateConflict
+
+__all__ = ["install_error_handlers", "validation_errors"]
+
+log = logging.getLogger("oqtant.server")
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict]:
+    """One ``{"field", "rule"}`` per violated rule; the field path is dotted, without 'body'."""
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        if loc and loc[0] in ("body", "query", "path", "header"):
+            where, loc = loc[0], loc[1:]
+            if where != "body" and not loc:
+                loc = [where]
+        msg = str(err.get("msg", "invalid value"))
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        out.append({"field": ".".join(loc) or "(body)", "rule": msg})
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that shape every error answer."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = validation_errors(exc)
+        lines = "; ".join(f"{e['field']}: {e['rule']}" for e in errors)
+        return JSONResponse(
+            {"detail": f"Invalid input: {len(errors)} problem(s): {lines}", "errors": errors},
+            status_code=422,
+        )
+
+    @app.exception_handler(QuotaExceededError)
+    async def _quota(request: Request, exc: QuotaExceededError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_429_TOO_MANY_REQUESTS)
+
+    @app.exception_handler(StateConflict)
+    async def _conflict(request: Request, exc: StateConflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_409_CONFLICT)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": "the database is unavailable or busy; try again in a moment"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "2"},
+        )

@@ -1,0 +1,36 @@
+"""Administration: list users, set their limits (admin token required)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, status
+
+from oqtant.server.api.deps import AdminUser, SessionDep
+from oqtant.server.db import crud
+from oqtant.server.schemas import JobLimits, LimitsUpdate, UserPublic
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+
+
+@router.get("/users", response_model=list[UserPublic], summary="Every user with limits and use")
+def list_users(admin: AdminUser, session: SessionDep) -> list[dict]:
+    return [
+        {
+            "name": u.name,
+            "external_id": u.external_id,
+            "is_admin": u.is_admin,
+            "created_at": u.created_at,
+            "limits": crud.job_limits(session=session, user=u),
+        }
+        for u in crud.list_users(session=session)
+    ]
+
+
+@router.put("/users/{name}/limits", response_model=JobLimits, summary="Set a user's limits")
+def set_limits(name: str, body: LimitsUpdate, admin: AdminUser, session: SessionDep) -> dict:
+    user = crud.get_user_by_name(session=session, name=name)
+    if user is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no user named {name!r}")
+    user = crud.set_user_limits(session=session, user_id=user.id, **body.model_dump())
+    return crud.job_limits(session=session, user=user)

@@ -1,0 +1,266 @@
+"""Login: OAuth2 authorization code with PKCE (S256) for browsers, password grant for scripts.
+
+Redirect URIs are restricted to loopback (the client catches the redirect on
+``localhost:<port>``); codes are single use, bound to the PKCE challenge, the
+client id and the redirect URI, and expire after five minutes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from fastapi import APIRouter, Form, Request, status
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from oqtant.server.api.deps import SessionDep
+from oqtant.server.auth.security import (
+    check_csrf_token,
+    create_access_token,
+    is_loopback_redirect,
+    new_csrf_token,
+    verify_password,
+    verify_pkce,
+)
+from oqtant.server.db import crud
+from oqtant.server.db.models import User
+
+__all__ = ["router", "issue_token"]
+
+router = APIRouter(tags=["auth"])
+
+_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "auth" / "templates"
+templates = Jinja2Templates(
+    env=Environment(
+        loader=FileSystemLoader(str(_TEMPLATE_DIR)), autoescape=select_autoescape(["html"])
+    )
+)
+CSRF_COOKIE = "oqtant_csrf"
+CODE_TTL_SECONDS = 300.0
+
+
+def issue_token(request: Request, user: User) -> dict:
+    """The token answer for ``user``."""
+    settings = request.app.state.settings
+    token = create_access_token(
+        user.external_id,
+        secret_key=request.app.state.secret_key,
+        ttl_minutes=settings.token_ttl_minutes,
+    )
+    return {
+        "access_token": token,
+        "token_type": "bearer",
+        "expires_in": int(settings.token_ttl_minutes * 60),
+    }
+
+
+def _check_params(
+    response_type: str | None,
+    client_id: str | None,
+    redirect_uri: str | None,
+    code_challenge: str | None,
+    code_challenge_method: str | None,
+) -> str | None:
+    """What is wrong with an authorization request, or None."""
+    if response_type != "code":
+        return "response_type must be 'code'"
+    if not client_id or len(client_id) > 200:
+        return "client_id is required (at most 200 characters)"
+    if not redirect_uri or not is_loopback_redirect(redirect_uri):
+        return "redirect_uri must be http://localhost:<port>/... or http://127.0.0.1:<port>/..."
+    if code_challenge_method != "S256":
+        return "code_challenge_method must be S256"
+    if not code_challenge or not 43 <= len(code_challenge) <= 128:
+        return "code_challenge is required (the S256 hash of a 43 to 128 character verifier)"
+    return None
+
+
+def _error_page(request: Request, message: str) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, "error.html", {"message": message}, status_code=status.HTTP_400_BAD_REQUEST
+    )
+
+
+def _login_page(
+    request: Request, params: dict, *, error: str | None = None, username: str = "", code=200
+) -> HTMLResponse:
+    csrf = new_csrf_token(request.app.state.secret_key)
+    response = templates.TemplateResponse(
+        request,
+        "login.html",
+        {
+            "action": "/oauth/authorize",
+            "csrf": csrf,
+            "hidden": {k: v for k, v in params.items() if v is not None},
+            "username": username,
+            "error": error,
+            "client_id": params["client_id"],
+            "redirect_uri": params["redirect_uri"],
+        },
+        status_code=code,
+    )
+    response.set_cookie(
+        CSRF_COOKIE, csrf, httponly=True, samesite="strict", path="/oauth", max_age=1800
+    )
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/oauth/authorize", response_class=HTMLResponse, summary="The login page")
+def authorize_form(
+    request: Request,
+    response_type: str | None = None,
+    client_id: str | None = None,
+    redirect_uri: str | None = None,
+    code_challenge: str | None = None,
+    code_challenge_method: str | None = None,
+    state: str | None = None,
+):
+    problem = _check_params(
+        response_type, client_id, redirect_uri, code_challenge, code_challenge_method
+    )
+    if problem:
+        return _error_page(request, problem)
+    params = {
+        "response_type": response_type,
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "code_challenge": code_challenge,
+        "code_challenge_method": code_challenge_method,
+        "state": state,
+    }
+    return _login_page(request, params)
+
+
+@router.post("/oauth/authorize", summary="Log in and be redirected with a code")
+def authorize_submit(
+    request: Request,
+    session: SessionDep,
+    username: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=1000)],
+    csrf: Annotated[str, Form(max_length=200)],
+    response_type: Annotated[str, Form()],
+    client_id: Annotated[str, Form()],
+    redirect_uri: Annotated[str, Form()],
+    code_challenge: Annotated[str, Form()],
+    code_challenge_method: Annotated[str, Form()],
+    state: Annotated[str | None, Form(max_length=500)] = None,
+):
+    problem = _check_params(
+        response_type, client_id, redirect_uri, code_challenge, code_challenge_method
+    )
+    if problem:
+        return _error_page(request, problem)
+    params = {
+        "response_type": response_type,
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "code_challenge": code_challenge,
+        "code_challenge_method": code_challenge_method,
+        "state": state,
+    }
+    secret = request.app.state.secret_key
+    if not check_csrf_token(csrf, request.cookies.get(CSRF_COOKIE), secret):
+        return _login_page(
+            request, params, error="The form expired; please log in again.", code=400
+        )
+    limiter = request.app.state.login_limiter
+    keys = (f"user:{username}", f"ip:{request.client.host if request.client else '-'}")
+    if limiter.blocked(*keys):
+        return _login_page(
+            request,
+            params,
+            error="Too many failed attempts; wait a few minutes and try again.",
+            username=username,
+            code=status.HTTP_429_TOO_MANY_REQUESTS,
+        )
+    user = crud.get_user_by_name(session=session, name=username)
+    if not verify_password(password, user.password_hash if user else None):
+        limiter.failed(*keys)
+        return _login_page(
+            request,
+            params,
+            error="Wrong user name or password.",
+            username=username,
+            code=status.HTTP_401_UNAUTHORIZED,
+        )
+    limiter.succeeded(*keys)
+    code = secrets.token_urlsafe(32)
+    crud.create_oauth_code(
+        session=session,
+        user_id=user.id,
+        client_id=client_id,
+        redirect_uri=redirect_uri,
+        code_challenge=code_challenge,
+        code=code,
+        ttl_seconds=CODE_TTL_SECONDS,
+    )
+    parts = urlsplit(redirect_uri)
+    query = {"code": code}
+    if state is not None:
+        query["state"] = state
+    sep = "&" if parts.query else ""
+    location = urlunsplit(parts._replace(query=parts.query + sep + urlencode(query)))
+    response = RedirectResponse(location, status_code=status.HTTP_302_FOUND)
+    response.delete_cookie(CSRF_COOKIE, path="/oauth")
+    return response
+
+
+def _grant_error(error: str, description: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": error, "error_description": description, "detail": description},
+        status_code=status.HTTP_400_BAD_REQUEST,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.post("/oauth/token", summary="Exchange a code (with its PKCE verifier) or a password")
+def token(
+    request: Request,
+    session: SessionDep,
+    grant_type: Annotated[str, Form()],
+    code: Annotated[str | None, Form(max_length=200)] = None,
+    code_verifier: Annotated[str | None, Form(max_length=200)] = None,
+    redirect_uri: Annotated[str | None, Form(max_length=2000)] = None,
+    client_id: Annotated[str | None, Form(max_length=200)] = None,
+    username: Annotated[str | None, Form(max_length=100)] = None,
+    password: Annotated[str | None, Form(max_length=1000)] = None,
+):
+    if grant_type == "authorization_code":
+        if not code or not code_verifier:
+            return _grant_error("invalid_request", "code and code_verifier are required")
+        row = crud.consume_oauth_code(session=session, code=code)
+        if row is None:
+            return _grant_error("invalid_grant", "the code is unknown, expired or already used")
+        if redirect_uri != row.redirect_uri or client_id != row.client_id:
+            return _grant_error("invalid_grant", "redirect_uri or client_id does not match")
+        if not verify_pkce(code_verifier, row.code_challenge):
+            return _grant_error("invalid_grant", "the code_verifier does not match the challenge")
+        user = session.get(User, row.user_id)
+        if user is None:
+            return _grant_error("invalid_grant", "the account no longer exists")
+        return issue_token(request, user)
+    if grant_type == "password":
+        if not username or not password:
+            return _grant_error("invalid_request", "username and password are required")
+        limiter = request.app.state.login_limiter
+        keys = (f"user:{username}", f"ip:{request.client.host if request.client else '-'}")
+        if limiter.blocked(*keys):
+            return JSONResponse(
+                {"detail": "too many failed logins: wait a few minutes and try again"},
+                status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
+        user = crud.get_user_by_name(session=session, name=username)
+        if not verify_password(password, user.password_hash if user else None):
+            limiter.failed(*keys)
+            return _grant_error("invalid_grant", "wrong user name or password")
+        limiter.succeeded(*keys)
+        return issue_token(request, user)
+    return _grant_error(
+        "unsupported_grant_type", "grant_type must be authorization_code or password"
+    )

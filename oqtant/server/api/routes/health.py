@@ -1,0 +1,23 @@
+"""Health check: is the service up and its database reachable."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from oqtant.server.api.deps import SessionDep
+from oqtant.server.schemas import Health
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["meta"])
+
+
+@router.get("/healthz", response_model=Health, summary="Is the service and its database up")
+def healthz(session: SessionDep):
+    try:
+        session.execute(text("SELECT 1"))
+    except Exception:
+        return JSONResponse({"status": "degraded", "database": "unavailable"}, status_code=503)
+    return {"status": "ok", "database": "ok"}

@@ -1,0 +1,103 @@
+"""The application factory of the job service."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from oqtant import __version__
+from oqtant.backend import Backend
+from oqtant.server.api.errors import install_error_handlers
+from oqtant.server.api.main import api_router
+from oqtant.server.auth.ratelimit import LoginLimiter
+from oqtant.server.db import check_schema_current, make_engine, make_session_factory
+from oqtant.server.db.migrate import upgrade_database
+from oqtant.server.queue.dispatcher import Dispatcher
+from oqtant.settings import Settings
+
+__all__ = ["create_app", "prepare_database"]
+
+
+def prepare_database(settings: Settings) -> None:
+    """Migrate a SQLite database to the newest schema; check any other is current.
+
+    PostgreSQL (or any shared database) is upgraded deliberately with
+    ``oqtant db upgrade``; the server refuses to start on an older schema.
+    """
+    if settings.is_sqlite:
+        settings.ensure_data_dir()
+        upgrade_database(settings.resolved_database_url)
+    else:
+        engine = make_engine(settings.resolved_database_url)
+        try:
+            check_schema_current(engine)
+        finally:
+            engine.dispose()
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    backend: str | Backend | None = None,
+    sim_backend: str | Backend | None = None,
+    executor: cf.Executor | None = None,
+    start_dispatcher: bool = True,
+    migrate: bool = True,
+) -> FastAPI:
+    """The FastAPI app of the service, with its database and (optionally) its dispatcher.
+
+    Args:
+        settings: configuration (default: read from ``OQTANT_*`` variables).
+        backend: backend object or ``"module:Class"`` spec replacing ``settings.backend``.
+        sim_backend: the same for simulator jobs.
+        executor: an Executor for runs instead of the one made from ``settings``.
+        start_dispatcher: run the dispatcher thread while the app runs (needs
+            ``settings.workers >= 1``); without it, ``app.state.dispatcher`` can still be
+            stepped by hand.
+        migrate: prepare the database first (see :func:`prepare_database`).
+    """
+    settings = settings or Settings()
+    if migrate:
+        prepare_database(settings)
+    engine = make_engine(settings.resolved_database_url)
+    session_factory = make_session_factory(engine)
+    dispatcher = Dispatcher(
+        session_factory,
+        settings,
+        backend=backend,
+        sim_backend=sim_backend,
+        executor=executor,
+        capacity=getattr(executor, "_max_workers", None),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        run_dispatcher = start_dispatcher and settings.workers > 0
+        if run_dispatcher:
+            dispatcher.start()
+        try:
+            yield
+        finally:
+            if run_dispatcher:
+                dispatcher.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="oqtant job service",
+        version=__version__,
+        description="Queue, run and fetch quantum-matter experiments.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = session_factory
+    app.state.secret_key = settings.resolved_secret_key()
+    app.state.dispatcher = dispatcher
+    app.state.login_limiter = LoginLimiter(
+        settings.login_max_failures, settings.login_window_seconds
+    )
+    install_error_handlers(app)
+    app.include_router(api_router)
+    return app

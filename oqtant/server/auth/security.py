@@ -1,0 +1,132 @@
+"""Small pure functions of authentication: password hashes, access tokens, PKCE, CSRF."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+__all__ = [
+    "hash_password",
+    "verify_password",
+    "create_access_token",
+    "decode_access_token",
+    "InvalidToken",
+    "pkce_challenge",
+    "verify_pkce",
+    "is_loopback_redirect",
+    "new_csrf_token",
+    "check_csrf_token",
+    "hash_code",
+]
+
+JWT_ALGORITHM = "HS256"
+_hasher = PasswordHasher()
+# verifying against this keeps the time of "no such user" equal to "wrong password"
+_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+class InvalidToken(Exception):
+    """The token is missing, malformed, wrongly signed or expired."""
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    """True when ``password`` matches ``password_hash`` (None: compare with a dummy, False)."""
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def create_access_token(
+    subject: str, *, secret_key: str, ttl_minutes: float, now: datetime | None = None
+) -> str:
+    """A signed HS256 JWT for ``subject`` (the user's external id) expiring after ``ttl_minutes``."""
+    issued = now or datetime.now(timezone.utc)
+    payload = {
+        "sub": subject,
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + timedelta(minutes=ttl_minutes)).timestamp()),
+    }
+    return jwt.encode(payload, secret_key, algorithm=JWT_ALGORITHM)
+
+
+def decode_access_token(token: str, *, secret_key: str) -> str:
+    """The subject of a valid token; raises InvalidToken otherwise (expired, tampered, ...)."""
+    try:
+        payload = jwt.decode(
+            token, secret_key, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub"]}
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise InvalidToken("the access token has expired: log in again") from exc
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("the access token is invalid") from exc
+    subject = payload.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise InvalidToken("the access token has no subject")
+    return subject
+
+
+def pkce_challenge(verifier: str) -> str:
+    """The S256 code challenge of a PKCE ``verifier``: base64url(sha256(verifier)), unpadded."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def verify_pkce(verifier: str, challenge: str) -> bool:
+    """True when ``verifier`` (43..128 characters) hashes to ``challenge``."""
+    if not 43 <= len(verifier) <= 128:
+        return False
+    try:
+        return hmac.compare_digest(pkce_challenge(verifier), challenge)
+    except UnicodeEncodeError:
+        return False
+
+
+def is_loopback_redirect(uri: str) -> bool:
+    """True for ``http://localhost[:port]/...``, ``http://127.0.0.1...`` or ``http://[::1]...``."""
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return False
+    return (
+        parts.scheme == "http"
+        and parts.hostname in {"localhost", "127.0.0.1", "::1"}
+        and not parts.username
+        and not parts.password
+        and not parts.fragment
+    )
+
+
+def new_csrf_token(secret_key: str) -> str:
+    """A random token with its HMAC, so the server can check it came from here."""
+    nonce = secrets.token_urlsafe(24)
+    mac = hmac.new(secret_key.encode(), f"csrf:{nonce}".encode(), hashlib.sha256).hexdigest()
+    return f"{nonce}.{mac}"
+
+
+def check_csrf_token(form_token: str | None, cookie_token: str | None, secret_key: str) -> bool:
+    """True when the form's token equals the cookie's and carries a valid HMAC."""
+    if not form_token or not cookie_token or not hmac.compare_digest(form_token, cookie_token):
+        return False
+    nonce, _, mac = form_token.partition(".")
+    expected = hmac.new(secret_key.encode(), f"csrf:{nonce}".encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(mac, expected)
+
+
+def hash_code(code: str) -> str:
+    """SHA-256 hex of an authorization code (codes are stored only as hashes)."""
+    return hashlib.sha256(code.encode()).hexdigest()

@@ -1,0 +1,14 @@
+"""Storage of the job service: tables, engine, migrations and keyword-only CRUD."""
+
+from oqtant.server.db.migrate import check_schema_current, upgrade_database
+from oqtant.server.db.models import Base
+from oqtant.server.db.session import begin_write, make_engine, make_session_factory
+
+__all__ = [
+    "Base",
+    "make_engine",
+    "make_session_factory",
+    "begin_write",
+    "upgrade_database",
+    "check_schema_current",
+]

@@ -1,0 +1,754 @@
+"""Every database operation of the service; keyword-only, each takes its ``session``.
+
+Functions that write start their transaction with :func:`begin_write` and
+commit before returning, so each is one atomic step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import uuid
+from bisect import bisect_left
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session, undefer
+
+from oqtant.errors import JobError, QuotaExceededError
+from oqtant.schemas.job import derive_job_type
+from oqtant.server.auth.security import hash_code, hash_password
+from oqtant.server.db.models import (
+    ACTIVE_STATUSES,
+    IdempotencyKey,
+    Job,
+    OAuthCode,
+    Run,
+    User,
+    utcnow,
+)
+from oqtant.server.db.session import begin_write, is_postgresql
+from oqtant.server.schemas import JobSubmit
+
+__all__ = [
+    "StateConflict",
+    "NameTaken",
+    "ClaimedRun",
+    "QueueInfo",
+    "create_user",
+    "get_user_by_name",
+    "get_user_by_external_id",
+    "list_users",
+    "set_user_limits",
+    "job_limits",
+    "submit_job",
+    "get_job",
+    "get_run",
+    "get_runs_with_images",
+    "failed_runs",
+    "search_jobs",
+    "queue_jobs",
+    "queue_info",
+    "cancel_job",
+    "delete_job",
+    "claim_next_run",
+    "renew_leases",
+    "complete_run",
+    "fail_run",
+    "release_run",
+    "recent_run_seconds",
+    "create_oauth_code",
+    "consume_oauth_code",
+    "run_seed",
+    "start_of_day",
+]
+
+TERMINAL_STATUSES = ("COMPLETE", "FAILED", "CANCELLED", "INCOMPLETE")
+DEFAULT_RUN_SECONDS = 5.0
+
+
+class StateConflict(JobError):
+    """The job is in a state that does not allow the operation (e.g. cancelling a finished job)."""
+
+
+class NameTaken(ValueError):
+    """A user with that name already exists."""
+
+
+@dataclass(frozen=True)
+class ClaimedRun:
+    """A run a dispatcher holds the lease of."""
+
+    run_id: int
+    job_id: int
+    job_external_id: str
+    run: int
+    values_json: str
+    seed: int
+    sim: bool
+    attempt: int
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    """Where a job stands in the queue: 1-based position (0 when not queued), seconds to wait."""
+
+    queue_position: int
+    est_time: int
+
+
+def run_seed(job_external_id: str, run: int) -> int:
+    """A deterministic 31-bit seed for one run of one job."""
+    digest = hashlib.sha256(f"{job_external_id}:{run}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def start_of_day(now: datetime) -> datetime:
+    """Midnight UTC of ``now``'s day: daily limits reset then."""
+    return now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _lock_user(session: Session, user_id: int) -> User:
+    """The user row, locked for the transaction on PostgreSQL (SQLite holds the write lock)."""
+    stmt = select(User).where(User.id == user_id)
+    if is_postgresql(session):
+        stmt = stmt.with_for_update()
+    return session.execute(stmt).scalar_one()
+
+
+# --------------------------------------------------------------------------- users
+
+
+def create_user(
+    *,
+    session: Session,
+    name: str,
+    password: str,
+    is_admin: bool = False,
+    daily_limit: int,
+    max_runs_per_job: int,
+    max_pending_jobs: int,
+) -> User:
+    """A new account; raises NameTaken when ``name`` exists."""
+    if not name or len(name) > 100 or name != name.strip():
+        raise ValueError("a user name is 1 to 100 characters without surrounding spaces")
+    if not password:
+        raise ValueError("the password must not be empty")
+    begin_write(session)
+    if session.execute(select(User.id).where(User.name == name)).first():
+        session.rollback()
+        raise NameTaken(f"a user named {name!r} already exists")
+    user = User(
+        external_id=str(uuid.uuid4()),
+        name=name,
+        password_hash=hash_password(password),
+        is_admin=is_admin,
+        daily_limit=daily_limit,
+        max_runs_per_job=max_runs_per_job,
+        max_pending_jobs=max_pending_jobs,
+    )
+    session.add(user)
+    session.commit()
+    return user
+
+
+def get_user_by_name(*, session: Session, name: str) -> User | None:
+    return session.execute(select(User).where(User.name == name)).scalar_one_or_none()
+
+
+def get_user_by_external_id(*, session: Session, external_id: str) -> User | None:
+    return session.execute(
+        select(User).where(User.external_id == external_id)
+    ).scalar_one_or_none()
+
+
+def list_users(*, session: Session) -> list[User]:
+    return list(session.execute(select(User).order_by(User.id)).scalars())
+
+
+def set_user_limits(
+    *,
+    session: Session,
+    user_id: int,
+    daily_limit: int | None = None,
+    max_runs_per_job: int | None = None,
+    max_pending_jobs: int | None = None,
+) -> User:
+    """Change any of a user's limits; the others stay."""
+    begin_write(session)
+    user = _lock_user(session, user_id)
+    if daily_limit is not None:
+        user.daily_limit = daily_limit
+    if max_runs_per_job is not None:
+        user.max_runs_per_job = max_runs_per_job
+    if max_pending_jobs is not None:
+        user.max_pending_jobs = max_pending_jobs
+    session.commit()
+    return user
+
+
+def _usage(session: Session, user_id: int, now: datetime) -> tuple[int, int]:
+    """(jobs submitted today, jobs pending or running); simulator jobs do not count."""
+    today = session.execute(
+        select(func.count())
+        .select_from(Job)
+        .where(Job.user_id == user_id, Job.sim.is_(False), Job.time_submit >= start_of_day(now))
+    ).scalar_one()
+    pending = session.execute(
+        select(func.count())
+        .select_from(Job)
+        .where(Job.user_id == user_id, Job.sim.is_(False), Job.status.in_(ACTIVE_STATUSES))
+    ).scalar_one()
+    return today, pending
+
+
+def job_limits(*, session: Session, user: User) -> dict:
+    """The user's limits and current use, as ``GET .../job_limits`` answers them."""
+    today, pending = _usage(session, user.id, utcnow())
+    return {
+        "daily_limit": user.daily_limit,
+        "daily_remaining": max(user.daily_limit - today, 0),
+        "standard_credits": 0,
+        "priority_credits": 0,
+        "max_runs_per_job": user.max_runs_per_job,
+        "max_pending_jobs": user.max_pending_jobs,
+        "pending_jobs": pending,
+    }
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def submit_job(
+    *,
+    session: Session,
+    user_id: int,
+    job: JobSubmit,
+    idempotency_key: str | None = None,
+    parallel_runs: int = 1,
+) -> dict:
+    """Store a job and its runs in the queue, enforcing the user's quotas atomically.
+
+    Returns the answer ``{"job_id", "queue_position", "est_time"}``; a repeated
+    ``idempotency_key`` returns the first answer and stores nothing.
+    Raises QuotaExceededError naming the limit.
+    """
+    begin_write(session)
+    try:
+        user = _lock_user(session, user_id)
+        if idempotency_key:
+            previous = session.execute(
+                select(IdempotencyKey.response_json).where(
+                    IdempotencyKey.user_id == user_id, IdempotencyKey.key == idempotency_key
+                )
+            ).scalar_one_or_none()
+            if previous is not None:
+                session.rollback()
+                return json.loads(previous)
+        now = utcnow()
+        if not job.sim:
+            runs = len(job.inputs)
+            if runs > user.max_runs_per_job:
+                raise QuotaExceededError(
+                    f"max_runs_per_job: this job has {runs} runs, your limit is "
+                    f"{user.max_runs_per_job} runs per job",
+                    status_code=429,
+                )
+            today, pending = _usage(session, user_id, now)
+            if today >= user.daily_limit:
+                raise QuotaExceededError(
+                    f"daily_limit: you have submitted {today} of your {user.daily_limit} jobs "
+                    f"today; the limit resets at midnight UTC",
+                    status_code=429,
+                )
+            if pending >= user.max_pending_jobs:
+                raise QuotaExceededError(
+                    f"max_pending_jobs: you have {pending} jobs waiting or running, your limit "
+                    f"is {user.max_pending_jobs}; wait for one to finish or cancel one",
+                    status_code=429,
+                )
+        external_id = str(uuid.uuid4())
+        notes = [inp.notes for inp in job.inputs if inp.notes]
+        row = Job(
+            external_id=external_id,
+            user_id=user_id,
+            name=job.name,
+            job_type=str(derive_job_type(job.inputs[0].values)),
+            status="PENDING",
+            sim=job.sim,
+            input_count=len(job.inputs),
+            notes="\n".join(dict.fromkeys(notes)) or None,
+            time_submit=now,
+        )
+        session.add(row)
+        session.flush()
+        session.add_all(
+            Run(
+                job_id=row.id,
+                run=i,
+                status="PENDING",
+                values_json=inp.values.model_dump_json(),
+                notes=inp.notes,
+                seed=run_seed(external_id, i),
+            )
+            for i, inp in enumerate(job.inputs, start=1)
+        )
+        info = queue_info(session=session, job_ids=[row.id], parallel_runs=parallel_runs)[row.id]
+        answer = {
+            "job_id": external_id,
+            "queue_position": info.queue_position,
+            "est_time": info.est_time,
+        }
+        if idempotency_key:
+            session.add(
+                IdempotencyKey(
+                    user_id=user_id,
+                    key=idempotency_key,
+                    job_id=row.id,
+                    response_json=json.dumps(answer),
+                )
+            )
+        session.commit()
+        return answer
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def get_job(*, session: Session, user_id: int, external_id: str) -> Job | None:
+    """The user's job with that id, or None (another user's job is None too)."""
+    return session.execute(
+        select(Job).where(
+            Job.external_id == external_id, Job.user_id == user_id, Job.deleted.is_(False)
+        )
+    ).scalar_one_or_none()
+
+
+def get_run(*, session: Session, job_id: int, run: int) -> Run | None:
+    """One run of a job with its output loaded."""
+    return session.execute(
+        select(Run).options(undefer(Run.output_json)).where(Run.job_id == job_id, Run.run == run)
+    ).scalar_one_or_none()
+
+
+def get_runs_with_images(*, session: Session, job_id: int) -> list[Run]:
+    return list(
+        session.execute(
+            select(Run)
+            .options(undefer(Run.raw_images_json))
+            .where(Run.job_id == job_id)
+            .order_by(Run.run)
+        ).scalars()
+    )
+
+
+def failed_runs(*, session: Session, job_id: int) -> list[int]:
+    return list(
+        session.execute(
+            select(Run.run).where(Run.job_id == job_id, Run.status == "FAILED").order_by(Run.run)
+        ).scalars()
+    )
+
+
+def _like(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filters(
+    user_id: int,
+    job_type: str | None,
+    name: str | None,
+    submit_start: datetime | None,
+    submit_end: datetime | None,
+    notes: str | None,
+    statuses: list[str] | None,
+) -> list:
+    conds = [Job.user_id == user_id, Job.deleted.is_(False)]
+    if job_type:
+        conds.append(Job.job_type == job_type)
+    if name:
+        conds.append(func.lower(Job.name).like(_like(name), escape="\\"))
+    if notes:
+        conds.append(func.lower(Job.notes).like(_like(notes), escape="\\"))
+    if submit_start:
+        conds.append(Job.time_submit >= submit_start)
+    if submit_end:
+        conds.append(Job.time_submit <= submit_end)
+    if statuses:
+        conds.append(Job.status.in_(statuses))
+    return conds
+
+
+def search_jobs(
+    *,
+    session: Session,
+    user_id: int,
+    job_type: str | None = None,
+    name: str | None = None,
+    submit_start: datetime | None = None,
+    submit_end: datetime | None = None,
+    notes: str | None = None,
+    statuses: list[str] | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[Job], int]:
+    """The user's jobs matching every given filter, newest first, and how many match in all."""
+    conds = _filters(user_id, job_type, name, submit_start, submit_end, notes, statuses)
+    total = session.execute(select(func.count()).select_from(Job).where(*conds)).scalar_one()
+    jobs = session.execute(
+        select(Job).where(*conds).order_by(Job.id.desc()).limit(limit).offset(offset)
+    ).scalars()
+    return list(jobs), total
+
+
+def queue_jobs(
+    *,
+    session: Session,
+    user_id: int,
+    include_complete: bool = False,
+    limit: int = 100,
+    **filters,
+) -> list[Job]:
+    """The user's queued (and, if asked, finished) jobs, oldest first: FIFO order."""
+    statuses = filters.pop("statuses", None) or (None if include_complete else list(ACTIVE_STATUSES))
+    conds = _filters(
+        user_id,
+        filters.get("job_type"),
+        filters.get("name"),
+        filters.get("submit_start"),
+        filters.get("submit_end"),
+        filters.get("notes"),
+        statuses,
+    )
+    return list(session.execute(select(Job).where(*conds).order_by(Job.id).limit(limit)).scalars())
+
+
+def recent_run_seconds(*, session: Session, sample: int = 50) -> float:
+    """Mean duration of the last ``sample`` completed runs (a default when none ran yet)."""
+    recent = (
+        select(Run.duration_s)
+        .where(Run.status == "COMPLETE", Run.time_complete.is_not(None))
+        .order_by(Run.time_complete.desc())
+        .limit(sample)
+        .subquery()
+    )
+    mean = session.execute(select(func.avg(recent.c.duration_s))).scalar_one()
+    return float(mean) if mean else DEFAULT_RUN_SECONDS
+
+
+def queue_info(
+    *, session: Session, job_ids: list[int], parallel_runs: int = 1
+) -> dict[int, QueueInfo]:
+    """Queue position (1 = next) and estimated wait in seconds of each job in ``job_ids``.
+
+    The wait counts every run of the jobs ahead and of the job itself, at the
+    mean recent run duration, ``parallel_runs`` at a time.
+    """
+    result = {jid: QueueInfo(0, 0) for jid in job_ids}
+    wanted = list(job_ids)
+    if not wanted:
+        return result
+    active = session.execute(
+        select(Job.id, Job.input_count)
+        .where(Job.status.in_(ACTIVE_STATUSES), Job.id <= max(wanted))
+        .order_by(Job.id)
+    ).all()
+    if not active:
+        return result
+    ids = [row[0] for row in active]
+    cumulative_runs = []
+    total = 0
+    for row in active:
+        total += row[1]
+        cumulative_runs.append(total)
+    run_s = recent_run_seconds(session=session)
+    for jid in wanted:
+        i = bisect_left(ids, jid)
+        if i < len(ids) and ids[i] == jid:
+            wait = cumulative_runs[i] * run_s / max(parallel_runs, 1)
+            result[jid] = QueueInfo(i + 1, int(math.ceil(wait)))
+    return result
+
+
+def _lock_job(session: Session, job_id: int) -> Job:
+    stmt = select(Job).where(Job.id == job_id)
+    if is_postgresql(session):
+        stmt = stmt.with_for_update()
+    return session.execute(stmt).scalar_one()
+
+
+def cancel_job(*, session: Session, job_id: int) -> Job:
+    """Cancel a job: pending runs leave the queue; a running run finishes first.
+
+    Raises StateConflict when the job has already finished.
+    """
+    begin_write(session)
+    try:
+        job = _lock_job(session, job_id)
+        if job.status in TERMINAL_STATUSES:
+            raise StateConflict(f"job {job.external_id} has already finished ({job.status})")
+        now = utcnow()
+        session.execute(
+            update(Run)
+            .where(Run.job_id == job_id, Run.status == "PENDING")
+            .values(status="CANCELLED", time_complete=now)
+        )
+        running = session.execute(
+            select(func.count())
+            .select_from(Run)
+            .where(Run.job_id == job_id, Run.status == "RUNNING")
+        ).scalar_one()
+        job.cancel_requested = True
+        if running == 0:
+            job.status = "CANCELLED"
+            job.time_complete = now
+        session.commit()
+        return job
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def delete_job(*, session: Session, job_id: int) -> None:
+    """Delete a job for its owner: cancelled first if active, then hidden with its runs removed.
+
+    The job row stays (marked deleted) so that it still counts towards today's limit.
+    """
+    begin_write(session)
+    try:
+        job = _lock_job(session, job_id)
+        if job.status in ACTIVE_STATUSES:
+            job.status = "CANCELLED"
+            job.cancel_requested = True
+            job.time_complete = utcnow()
+        job.deleted = True
+        session.execute(delete(Run).where(Run.job_id == job_id))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+# --------------------------------------------------------------------------- queue
+
+
+def claim_next_run(
+    *, session: Session, owner: str, lease_seconds: float, max_attempts: int = 3
+) -> ClaimedRun | None:
+    """Take the lease of the oldest runnable run (pending, or running with an expired lease).
+
+    Runs are taken in FIFO order of their jobs, then by run number. A run whose
+    lease expired ``max_attempts`` times is marked FAILED instead.
+    """
+    while True:
+        begin_write(session)
+        try:
+            now = utcnow()
+            pending = select(Run).where(Run.status == "PENDING")
+            expired = select(Run).where(Run.status == "RUNNING", Run.lease_expires_at < now)
+            candidates = []
+            for stmt in (pending, expired):
+                stmt = stmt.order_by(Run.job_id, Run.run).limit(1)
+                if is_postgresql(session):
+                    stmt = stmt.with_for_update(skip_locked=True)
+                found = session.execute(stmt).scalar_one_or_none()
+                if found is not None:
+                    candidates.append(found)
+            if not candidates:
+                session.rollback()
+                return None
+            run = min(candidates, key=lambda r: (r.job_id, r.run))
+            job = _lock_job(session, run.job_id)
+            if run.attempts >= max_attempts:
+                run.status = "FAILED"
+                run.error = f"abandoned after {run.attempts} attempts (the worker was lost)"
+                run.lease_owner = None
+                run.time_complete = now
+                _finalize_job(session, job, now)
+                session.commit()
+                continue
+            run.status = "RUNNING"
+            run.lease_owner = owner
+            run.lease_expires_at = now + timedelta(seconds=lease_seconds)
+            run.attempts += 1
+            run.time_start = now
+            if job.status == "PENDING":
+                job.status = "RUNNING"
+                job.time_start = now
+            claimed = ClaimedRun(
+                run_id=run.id,
+                job_id=job.id,
+                job_external_id=job.external_id,
+                run=run.run,
+                values_json=run.values_json,
+                seed=run.seed,
+                sim=job.sim,
+                attempt=run.attempts,
+            )
+            session.commit()
+            return claimed
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def renew_leases(
+    *, session: Session, owner: str, run_ids: list[int], lease_seconds: float
+) -> int:
+    """Extend the leases ``owner`` holds on ``run_ids``; returns how many it still holds."""
+    if not run_ids:
+        return 0
+    begin_write(session)
+    result = session.execute(
+        update(Run)
+        .where(Run.id.in_(run_ids), Run.lease_owner == owner, Run.status == "RUNNING")
+        .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+    )
+    session.commit()
+    return result.rowcount
+
+
+def _finish_run(session: Session, owner: str, run_id: int, values: dict) -> bool:
+    begin_write(session)
+    try:
+        now = utcnow()
+        result = session.execute(
+            update(Run)
+            .where(Run.id == run_id, Run.lease_owner == owner, Run.status == "RUNNING")
+            .values(lease_owner=None, lease_expires_at=None, time_complete=now, **values)
+        )
+        if result.rowcount != 1:  # the lease was lost: another worker owns the run now
+            session.rollback()
+            return False
+        job_id = session.execute(select(Run.job_id).where(Run.id == run_id)).scalar_one()
+        _finalize_job(session, _lock_job(session, job_id), now)
+        session.commit()
+        return True
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def complete_run(
+    *,
+    session: Session,
+    owner: str,
+    run_id: int,
+    output_json: str,
+    raw_images_json: str,
+    duration_s: float,
+) -> bool:
+    """Store a run's output; False (nothing stored) if ``owner`` no longer holds its lease."""
+    return _finish_run(
+        session,
+        owner,
+        run_id,
+        {
+            "status": "COMPLETE",
+            "output_json": output_json,
+            "raw_images_json": raw_images_json,
+            "duration_s": duration_s,
+            "error": None,
+        },
+    )
+
+
+def fail_run(*, session: Session, owner: str, run_id: int, reason: str) -> bool:
+    """Mark a run FAILED with ``reason``; False if ``owner`` no longer holds its lease."""
+    return _finish_run(session, owner, run_id, {"status": "FAILED", "error": reason[:2000]})
+
+
+def release_run(*, session: Session, owner: str, run_id: int) -> bool:
+    """Give a run back to the queue (e.g. on shutdown) so that another worker takes it."""
+    begin_write(session)
+    result = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.lease_owner == owner, Run.status == "RUNNING")
+        .values(status="PENDING", lease_owner=None, lease_expires_at=None)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def _finalize_job(session: Session, job: Job, now: datetime) -> None:
+    """Set a job's final status once none of its runs is pending or running."""
+    counts = dict(
+        session.execute(
+            select(Run.status, func.count()).where(Run.job_id == job.id).group_by(Run.status)
+        ).all()
+    )
+    if counts.get("PENDING", 0) or counts.get("RUNNING", 0) or job.status in TERMINAL_STATUSES:
+        return
+    complete, failed = counts.get("COMPLETE", 0), counts.get("FAILED", 0)
+    if job.cancel_requested:
+        job.status = "CANCELLED"
+    elif failed == 0:
+        job.status = "COMPLETE"
+    elif complete == 0:
+        job.status = "FAILED"
+    else:
+        job.status = "INCOMPLETE"
+    if failed:
+        errors = session.execute(
+            select(Run.run, Run.error)
+            .where(Run.job_id == job.id, Run.status == "FAILED")
+            .order_by(Run.run)
+        ).all()
+        job.failure_reason = "; ".join(f"run {r}: {e}" for r, e in errors)[:4000]
+    job.time_complete = now
+
+
+# --------------------------------------------------------------------------- oauth
+
+
+def create_oauth_code(
+    *,
+    session: Session,
+    user_id: int,
+    client_id: str,
+    redirect_uri: str,
+    code_challenge: str,
+    code: str,
+    ttl_seconds: float = 300.0,
+) -> None:
+    """Store a new authorization code (as its hash), valid ``ttl_seconds``."""
+    begin_write(session)
+    now = utcnow()
+    session.execute(delete(OAuthCode).where(OAuthCode.expires_at < now - timedelta(days=1)))
+    session.add(
+        OAuthCode(
+            code_hash=hash_code(code),
+            user_id=user_id,
+            client_id=client_id,
+            redirect_uri=redirect_uri,
+            code_challenge=code_challenge,
+            expires_at=now + timedelta(seconds=ttl_seconds),
+            used=False,
+        )
+    )
+    session.commit()
+
+
+def consume_oauth_code(*, session: Session, code: str) -> OAuthCode | None:
+    """Mark a code used and return it; None when unknown, expired or already used."""
+    begin_write(session)
+    now = utcnow()
+    result = session.execute(
+        update(OAuthCode)
+        .where(
+            OAuthCode.code_hash == hash_code(code),
+            OAuthCode.used.is_(False),
+            OAuthCode.expires_at > now,
+        )
+        .values(used=True)
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        return None
+    row = session.get(OAuthCode, hash_code(code))
+    session.commit()
+    return row
+

@@ -1,0 +1,1 @@
+"""Alembic migrations of the job service (applied by `oqtant db upgrade`)."""

@@ -1,0 +1,6 @@
+"""The queue: a dispatcher that leases runs from the database and executes them."""
+
+from oqtant.server.queue.dispatcher import Dispatcher, make_executor
+from oqtant.server.queue.execute import RunFailure, execute_run
+
+__all__ = ["Dispatcher", "make_executor", "execute_run", "RunFailure"]

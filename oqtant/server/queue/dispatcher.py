@@ -1,0 +1,228 @@
+"""The dispatcher: claims runs in FIFO order with a lease and executes them on an Executor.
+
+One dispatcher runs as a background thread of ``oqtant serve``. It holds at
+most ``capacity`` runs at a time, renews their leases while they run, stores
+each result, and lets the database decide each job's final status. Several
+dispatchers (in other processes or machines) may share one database: each has
+its own ``owner`` id, and a run whose lease expires is taken by whoever asks next.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import multiprocessing
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from oqtant.backend import Backend
+from oqtant.server.db import crud
+from oqtant.server.queue.execute import RunFailure, execute_run
+from oqtant.settings import Settings
+
+__all__ = ["Dispatcher", "make_executor"]
+
+log = logging.getLogger("oqtant.server.dispatcher")
+
+
+def make_executor(kind: str, workers: int) -> cf.Executor:
+    """A process pool (spawned, safe next to server threads) or a thread pool of ``workers``."""
+    if kind == "thread":
+        return cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="oqtant-run")
+    return cf.ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+    )
+
+
+class Dispatcher:
+    """Claims runs from the database and executes them on an Executor.
+
+    Args:
+        session_factory: makes database sessions.
+        settings: lease time, poll interval, workers, backend specs.
+        backend: a backend object to use instead of ``settings.backend`` (must be picklable
+            for a process pool).
+        sim_backend: the same for simulator jobs.
+        executor: an Executor to use instead of creating one; its size is ``capacity``.
+        capacity: runs held at once (default: ``settings.workers``).
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        settings: Settings,
+        *,
+        backend: str | Backend | None = None,
+        sim_backend: str | Backend | None = None,
+        executor: cf.Executor | None = None,
+        capacity: int | None = None,
+    ):
+        self.session_factory = session_factory
+        self.settings = settings
+        self.backend = backend if backend is not None else settings.backend
+        self.sim_backend = sim_backend if sim_backend is not None else settings.sim_backend
+        self.capacity = max(1, capacity or settings.workers)
+        self.owner = f"dispatcher-{uuid.uuid4()}"
+        self._executor = executor
+        self._own_executor = executor is None
+        self._inflight: dict[cf.Future, crud.ClaimedRun] = {}
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_renewal = 0.0
+        self.on_event: Callable[[str, crud.ClaimedRun], None] | None = None
+
+    # ---- lifecycle
+
+    @property
+    def executor(self) -> cf.Executor:
+        if self._executor is None:
+            self._executor = make_executor(self.settings.executor, self.capacity)
+        return self._executor
+
+    def start(self) -> None:
+        """Run the dispatch loop in a background thread."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="oqtant-dispatcher", daemon=True)
+        self._thread.start()
+
+    def stop(self, *, timeout: float = 30.0) -> None:
+        """Stop taking work, wait up to ``timeout`` s for runs in flight, release the rest."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout + 5)
+            self._thread = None
+        self._drain(timeout)
+        for claimed in list(self._inflight.values()):
+            self._db(crud.release_run, owner=self.owner, run_id=claimed.run_id)
+        self._inflight.clear()
+        if self._own_executor and self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    def wake(self) -> None:
+        """Look for work now rather than at the next poll (called after a submit)."""
+        self._wake.set()
+
+    # ---- one step of the loop
+
+    def step(self) -> int:
+        """Claim runs up to capacity and store the results of finished ones; returns runs held."""
+        self._collect(block=False)
+        self._renew_if_due()
+        while len(self._inflight) < self.capacity and not self._stop.is_set():
+            claimed = self._db(
+                crud.claim_next_run,
+                owner=self.owner,
+                lease_seconds=self.settings.lease_seconds,
+                max_attempts=self.settings.max_attempts,
+            )
+            if claimed is None:
+                break
+            backend = self.sim_backend if claimed.sim else self.backend
+            future = self.executor.submit(execute_run, backend, claimed.values_json, claimed.seed)
+            self._inflight[future] = claimed
+            self._emit("claimed", claimed)
+        return len(self._inflight)
+
+    def run_until_idle(self, *, timeout: float = 30.0) -> None:
+        """Dispatch until nothing is runnable and nothing is in flight (for tests and scripts)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            held = self.step()
+            if held == 0:
+                return
+            self._collect(block=True, timeout=min(0.5, self.settings.poll_seconds))
+        raise TimeoutError(f"runs still in flight after {timeout} s")
+
+    # ---- internals
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                held = self.step()
+            except Exception:  # never let the loop die: the database may come back
+                log.exception("dispatch step failed")
+                held = len(self._inflight)
+            if held:
+                self._collect(block=True, timeout=self.settings.poll_seconds)
+            else:
+                self._wake.wait(self.settings.poll_seconds)
+                self._wake.clear()
+
+    def _collect(self, *, block: bool, timeout: float = 0.0) -> None:
+        if not self._inflight:
+            return
+        if block:
+            done, _ = cf.wait(
+                list(self._inflight), timeout=timeout, return_when=cf.FIRST_COMPLETED
+            )
+        else:
+            done = [f for f in self._inflight if f.done()]
+        for future in done:
+            claimed = self._inflight.pop(future)
+            self._store(future, claimed)
+
+    def _store(self, future: cf.Future, claimed: crud.ClaimedRun) -> None:
+        try:
+            output_json, raw_json, duration_s = future.result()
+        except RunFailure as exc:
+            self._db(crud.fail_run, owner=self.owner, run_id=claimed.run_id, reason=str(exc))
+            self._emit("failed", claimed)
+            return
+        except cf.process.BrokenProcessPool:
+            # the worker process died (killed, out of memory): retry on a fresh pool
+            log.error("worker process died during run %s of job %s", claimed.run, claimed.job_id)
+            self._db(crud.release_run, owner=self.owner, run_id=claimed.run_id)
+            if self._own_executor and self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
+            return
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            self._db(crud.fail_run, owner=self.owner, run_id=claimed.run_id, reason=reason)
+            self._emit("failed", claimed)
+            return
+        stored = self._db(
+            crud.complete_run,
+            owner=self.owner,
+            run_id=claimed.run_id,
+            output_json=output_json,
+            raw_images_json=raw_json,
+            duration_s=duration_s,
+        )
+        self._emit("completed" if stored else "lost", claimed)
+
+    def _renew_if_due(self) -> None:
+        now = time.monotonic()
+        if not self._inflight or now - self._last_renewal < self.settings.lease_seconds / 3:
+            return
+        self._last_renewal = now
+        ids = [c.run_id for c in self._inflight.values()]
+        self._db(
+            crud.renew_leases,
+            owner=self.owner,
+            run_ids=ids,
+            lease_seconds=self.settings.lease_seconds,
+        )
+
+    def _drain(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self._inflight and time.monotonic() < deadline:
+            self._collect(block=True, timeout=min(0.5, max(deadline - time.monotonic(), 0)))
+
+    def _db(self, fn, **kwargs):
+        """Call a crud function with a fresh session."""
+        with self.session_factory() as session:
+            return fn(session=session, **kwargs)
+
+    def _emit(self, event: str, claimed: crud.ClaimedRun) -> None:
+        if self.on_event is not None:
+            self.on_event(event, claimed)

@@ -1,0 +1,51 @@
+"""What a worker process does with one run: load the backend once, run, return JSON.
+
+Everything here is a module-level function of plain arguments, so it can be
+sent to a process pool (or, later, a Dask cluster).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from oqtant.backend import Backend, RunResult, load_backend
+from oqtant.schemas.job import InputValues
+
+__all__ = ["execute_run", "RunFailure"]
+
+_BACKENDS: dict[str, Backend] = {}
+
+
+class RunFailure(Exception):
+    """The backend raised or returned something that is not a run result."""
+
+
+def _backend(spec: str | Backend) -> Backend:
+    if not isinstance(spec, str):
+        return spec
+    if spec not in _BACKENDS:
+        _BACKENDS[spec] = load_backend(spec)
+    return _BACKENDS[spec]
+
+
+def execute_run(backend: str | Backend, values_json: str, seed: int) -> tuple[str, str, float]:
+    """Run one input through ``backend``.
+
+    Returns ``(output_json, raw_images_json, duration_s)``; raises RunFailure
+    with a readable reason when the backend fails or returns garbage.
+    """
+    start = time.perf_counter()
+    values = InputValues.model_validate_json(values_json)
+    try:
+        result = _backend(backend).run(values, seed)
+    except Exception as exc:  # the reason goes to the user; the worker survives
+        raise RunFailure(f"{type(exc).__name__}: {exc}") from None
+    try:
+        if not isinstance(result, RunResult):
+            result = RunResult.model_validate(result)
+        output_json = result.output.model_dump_json()
+        raw_json = json.dumps([img.model_dump(mode="json") for img in result.raw_images])
+    except Exception as exc:
+        raise RunFailure(f"the backend returned an invalid result: {exc}") from None
+    return output_json, raw_json, time.perf_counter() - start

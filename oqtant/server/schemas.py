@@ -1,0 +1,115 @@
+"""Request and answer shapes of the REST API (kept apart from the tables)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from oqtant.schemas.job import Input, JobName, JobStatus, JobType
+from oqtant.schemas.limits import jset
+
+__all__ = [
+    "JobSubmit",
+    "JobSummary",
+    "JobList",
+    "QueueList",
+    "JobLimits",
+    "LimitsUpdate",
+    "UserPublic",
+    "TokenResponse",
+    "VersionInfo",
+    "Health",
+]
+
+
+class JobSubmit(BaseModel):
+    """A job as the client submits it: what ``OqtantJob`` dumps, plus ``sim``.
+
+    Server-owned fields of the dump (status, times, external_id, job_type,
+    input_count) are ignored: the server sets them.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: JobName
+    inputs: Annotated[list[Input], Field(min_length=jset.min_runs, max_length=jset.max_runs)]
+    sim: bool = False
+    job_type: JobType | None = None
+    input_count: int | None = None
+
+
+class JobSummary(BaseModel):
+    """One line of a job listing."""
+
+    external_id: UUID
+    name: str
+    job_type: JobType
+    status: JobStatus
+    time_submit: datetime
+    time_start: datetime | None = None
+    time_complete: datetime | None = None
+    input_count: int
+    notes: str | None = None
+    queue_position: int
+    est_time: int
+    sim: bool = False
+
+
+class JobList(BaseModel):
+    items: list[JobSummary]
+    total: int
+
+
+class QueueList(BaseModel):
+    items: list[JobSummary]
+
+
+class JobLimits(BaseModel):
+    """A user's quotas and current use (credits are not used by this service: always 0)."""
+
+    daily_limit: int
+    daily_remaining: int
+    standard_credits: int = 0
+    priority_credits: int = 0
+    max_runs_per_job: int
+    max_pending_jobs: int
+    pending_jobs: int
+
+
+class LimitsUpdate(BaseModel):
+    """Any of a user's limits, as an admin sets them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    daily_limit: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    max_runs_per_job: Annotated[int, Field(ge=1, le=jset.max_runs)] | None = None
+    max_pending_jobs: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+
+
+class UserPublic(BaseModel):
+    """An account as an admin sees it (never its password hash)."""
+
+    name: str
+    external_id: UUID
+    is_admin: bool
+    created_at: datetime
+    limits: JobLimits
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class VersionInfo(BaseModel):
+    version: str
+    api: str = "v1"
+
+
+class Health(BaseModel):
+    status: str
+    database: str
