@@ -46,6 +46,7 @@ __all__ = [
     "password_login",
     "decode_token_claims",
     "DEFAULT_URL",
+    "main",
 ]
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -250,7 +251,7 @@ def _exchange(
     timeout = httpx.Timeout(settings.read_timeout_s, connect=settings.connect_timeout_s)
     try:
         if isinstance(transport, httpx.Client):
-            response = transport.post(f"{settings.url}/oauth/token", data=form, timeout=timeout)
+            response = transport.post(f"{settings.url}/oauth/token", data=form)
         else:
             with httpx.Client(transport=transport, timeout=timeout) as http:
                 response = http.post(f"{settings.url}/oauth/token", data=form)
@@ -372,3 +373,41 @@ def get_user_token(
     if use_cache:
         cache.put(settings.url, token, answer.get("expires_in"))
     return token
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``oqtant login``: log in (browser, or ``--username`` with a password) and cache the token."""
+    import argparse
+    import getpass
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="oqtant login",
+        description="Log in to an oqtant server and cache the access token for later sessions.",
+    )
+    parser.add_argument("--url", help=f"server address (default $OQTANT_URL or {DEFAULT_URL})")
+    parser.add_argument("--port", type=int, default=8080,
+                        help="local port for the browser login's redirect (default 8080)")
+    parser.add_argument("--username", help="log in with this account's password, no browser")
+    parser.add_argument("--password-stdin", action="store_true",
+                        help="read the password from standard input")
+    parser.add_argument("--no-browser", action="store_true",
+                        help="only print the login address (for machines without a browser)")
+    args = parser.parse_args(argv)
+    settings = ClientSettings(**({"url": args.url} if args.url else {}))
+    try:
+        if args.username:
+            if args.password_stdin:
+                password = sys.stdin.readline().rstrip("\r\n")
+            else:
+                password = getpass.getpass(f"Password for {args.username}: ")
+            token = password_login(args.username, password, settings=settings, use_cache=True)
+        else:
+            opener = (lambda url: None) if args.no_browser else None
+            token = get_user_token(args.port, settings=settings, open_browser=opener)
+    except (AuthenticationError, ConnectionError, ValidationError) as err:
+        print(f"oqtant login: {err}", file=sys.stderr)
+        return 1
+    print(f"Logged in to {settings.url} as user {decode_token_claims(token).get('sub')}; "
+          f"token cached in {settings.token_cache_path}")
+    return 0

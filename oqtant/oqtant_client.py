@@ -101,15 +101,15 @@ ultracold_matter_job: dict[str, Any] = {
 }
 
 #: The standard barrier-manipulator job: the same ramp ending at 0.1 MHz, then
-#: one Gaussian barrier at a fixed position whose height steps up by 5 kHz every
-#: millisecond to 25 kHz; the density is imaged in the trap at 20 ms.
+#: one Gaussian barrier at the trap centre whose height rises by 5 kHz every
+#: 2 ms, from 0 to 50 kHz; the density is imaged in the trap at 20 ms.
 barrier_manipulator_job: dict[str, Any] = {
     "name": "Example Barrier Manipulator Job",
     "job_type": "BARRIER",
     "inputs": [
         {
             "values": {
-                "time_of_flight_ms": 8.0,
+                "time_of_flight_ms": 7.0,
                 "image_type": "IN_TRAP",
                 "end_time_ms": 20.0,
                 "rf_evaporation": {
@@ -120,11 +120,11 @@ barrier_manipulator_job: dict[str, Any] = {
                 },
                 "optical_barriers": [
                     {
-                        "times_ms": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 10.0],
-                        "positions_um": [0.0] * 7,
-                        "heights_khz": [0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 25.0],
-                        "widths_um": [1.0] * 7,
-                        "interpolation": "OFF",
+                        "times_ms": [float(t) for t in range(0, 21, 2)],
+                        "positions_um": [0.0] * 11,
+                        "heights_khz": [float(h) for h in range(0, 51, 5)],
+                        "widths_um": [1.0] * 11,
+                        "interpolation": "LINEAR",
                         "shape": "GAUSSIAN",
                     }
                 ],
@@ -210,7 +210,6 @@ class OqtantClient:
         else:
             self._http = httpx.Client(transport=transport, timeout=timeout)
             self._owns_http = True
-        self._timeout = timeout
         self.base_url = f"{self.settings.base_url}/users/{self.external_user_id}"
 
     # ---- identity and plumbing
@@ -277,9 +276,9 @@ class OqtantClient:
                 time.sleep(self._backoff(attempt - 1))
             response = None
             try:
+                # timeouts: set on our own httpx.Client; a given client keeps its own
                 response = self._http.request(
-                    method, url, params=params, json=json, headers=all_headers,
-                    timeout=self._timeout,
+                    method, url, params=params, json=json, headers=all_headers
                 )
             except _NOT_SENT_ERRORS as err:
                 last_error = err
@@ -684,10 +683,16 @@ class OqtantClient:
         """Print your job limits as a table."""
         self.get_job_limits(show_results=True)
 
-    def get_raw_images(self, job_id: str, run: int = 1) -> list:
-        """The raw absorption frames (atoms, background, dark) of one run, as wire dictionaries."""
+    def get_raw_images(self, job_id: str, run: int | None = None) -> list:
+        """The raw absorption frames (atoms, background, dark) of a job, as wire dictionaries.
+
+        Args:
+            job_id: the job.
+            run: only this run's frames (every run's if None); each frame names its ``run``.
+        """
         response = self._request(
-            "GET", f"{self.base_url}/jobs/{job_id}/raw_images", params={"run": run},
+            "GET", f"{self.base_url}/jobs/{job_id}/raw_images",
+            params={"run": run} if run is not None else None,
             what=f"get raw images of job {job_id}", job_id=str(job_id),
         )
         data = response.json()
