@@ -1,0 +1,148 @@
+"""The queue's guarantees: leases, expiry and re-queue, persistence across restarts, workers."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import time
+
+from fastapi.testclient import TestClient
+
+from oqtant.server import Dispatcher, create_app
+from oqtant.server.db import crud
+from oqtant.server.db.models import Run
+from tests.server.conftest import add_account, job_dict, make_settings, submit
+
+
+def test_claims_follow_fifo_and_hold_a_lease(app, client, alice):
+    first = submit(client, alice, job_dict(runs=2))["job_id"]
+    submit(client, alice)
+    with app.state.session_factory() as s:
+        a = crud.claim_next_run(session=s, owner="w1", lease_seconds=30)
+        b = crud.claim_next_run(session=s, owner="w2", lease_seconds=30)
+        c = crud.claim_next_run(session=s, owner="w3", lease_seconds=30)
+        assert (a.job_external_id, a.run) == (first, 1)
+        assert (b.job_external_id, b.run) == (first, 2)
+        assert c.job_external_id != first
+        assert crud.claim_next_run(session=s, owner="w4", lease_seconds=30) is None
+
+
+def test_expired_lease_is_reclaimed_and_stale_owner_cannot_store(app, client, alice):
+    job_id = submit(client, alice)["job_id"]
+    with app.state.session_factory() as s:
+        lost = crud.claim_next_run(session=s, owner="dead-worker", lease_seconds=0.05)
+        assert crud.claim_next_run(session=s, owner="other", lease_seconds=30) is None
+        time.sleep(0.1)
+        again = crud.claim_next_run(session=s, owner="other", lease_seconds=30)
+        assert again.run_id == lost.run_id and again.attempt == 2
+        # the first worker comes back: its result is refused, the new owner's kept
+        assert not crud.complete_run(session=s, owner="dead-worker", run_id=lost.run_id,
+                                     output_json="{}", raw_images_json="[]", duration_s=1.0)
+    app.state.dispatcher.run_until_idle()  # nothing for it: "other" holds the lease
+    body = client.get(f"{alice.base}/jobs/{job_id}", headers=alice.headers).json()
+    assert body["status"] == "RUNNING"
+
+
+def test_lease_renewal_keeps_a_run(app, client, alice):
+    submit(client, alice)
+    with app.state.session_factory() as s:
+        claimed = crud.claim_next_run(session=s, owner="w1", lease_seconds=0.2)
+        for _ in range(3):
+            time.sleep(0.1)
+            assert crud.renew_leases(session=s, owner="w1", run_ids=[claimed.run_id],
+                                     lease_seconds=0.2) == 1
+        assert crud.claim_next_run(session=s, owner="w2", lease_seconds=30) is None
+
+
+def test_run_abandoned_after_max_attempts_fails_the_job(tmp_path):
+    app = create_app(make_settings(tmp_path, max_attempts=2), start_dispatcher=False)
+    alice = add_account(app, "alice")
+    with TestClient(app) as client:
+        job_id = submit(client, alice)["job_id"]
+        with app.state.session_factory() as s:
+            for _ in range(2):
+                assert crud.claim_next_run(session=s, owner="x", lease_seconds=0.01,
+                                           max_attempts=2)
+                time.sleep(0.05)
+            assert crud.claim_next_run(session=s, owner="x", lease_seconds=1,
+                                       max_attempts=2) is None
+        body = client.get(f"{alice.base}/jobs/{job_id}", headers=alice.headers).json()
+        assert body["status"] == "FAILED" and "attempts" in body["failure_reason"]
+    app.state.engine.dispose()
+
+
+def test_jobs_survive_a_restart(tmp_path):
+    settings = make_settings(tmp_path)
+    app = create_app(settings, start_dispatcher=False)
+    alice = add_account(app, "alice")
+    with TestClient(app) as client:
+        ids = [submit(client, alice, job_dict(name=f"job {i}"))["job_id"] for i in range(3)]
+    app.state.engine.dispose()
+
+    again = create_app(make_settings(tmp_path), start_dispatcher=False)
+    with TestClient(again) as client:
+        queue = client.get(f"{alice.base}/queue", headers=alice.headers).json()["items"]
+        assert [j["external_id"] for j in queue] == ids  # same jobs, same order, same token
+        again.state.dispatcher.run_until_idle()
+        statuses = [client.get(f"{alice.base}/jobs/{i}", headers=alice.headers).json()["status"]
+                    for i in ids]
+        assert statuses == ["COMPLETE"] * 3
+    again.state.engine.dispose()
+
+
+def test_background_dispatcher_runs_jobs_on_its_own(tmp_path):
+    app = create_app(make_settings(tmp_path))  # dispatcher thread started by the lifespan
+    alice = add_account(app, "alice")
+    with TestClient(app) as client:
+        job_id = submit(client, alice, job_dict(runs=3))["job_id"]
+        deadline = time.monotonic() + 20
+        status = None
+        while time.monotonic() < deadline:
+            status = client.get(f"{alice.base}/jobs/{job_id}", headers=alice.headers).json()[
+                "status"]
+            if status == "COMPLETE":
+                break
+            time.sleep(0.05)
+        assert status == "COMPLETE"
+
+
+def test_process_pool_executes_runs(tmp_path):
+    """The default executor: spawned worker processes load the backend by its spec."""
+    settings = make_settings(tmp_path, executor="process", workers=2)
+    app = create_app(settings, start_dispatcher=False)
+    alice = add_account(app, "alice")
+    with TestClient(app) as client:
+        job_id = submit(client, alice, job_dict(runs=4))["job_id"]
+        dispatcher = app.state.dispatcher
+        assert isinstance(dispatcher.executor, cf.ProcessPoolExecutor)
+        dispatcher.run_until_idle(timeout=60)
+        body = client.get(f"{alice.base}/jobs/{job_id}", headers=alice.headers).json()
+        assert body["status"] == "COMPLETE"
+        dispatcher.stop()
+    app.state.engine.dispose()
+
+
+def test_two_dispatchers_run_each_run_exactly_once(tmp_path):
+    app = create_app(make_settings(tmp_path), start_dispatcher=False)
+    alice = add_account(app, "alice")
+    with TestClient(app) as client:
+        for _ in range(6):
+            submit(client, alice, job_dict(runs=2))
+    events: list[tuple[str, int]] = []
+    pools = [cf.ThreadPoolExecutor(max_workers=2) for _ in range(2)]
+    dispatchers = [Dispatcher(app.state.session_factory, app.state.settings, executor=p,
+                              capacity=2) for p in pools]
+    for d in dispatchers:
+        d.on_event = lambda event, claimed: events.append((event, claimed.run_id))
+        d.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and sum(e == "completed" for e, _ in events) < 12:
+        time.sleep(0.05)
+    for d in dispatchers:
+        d.stop()
+    for p in pools:
+        p.shutdown()
+    completed = [rid for e, rid in events if e == "completed"]
+    assert len(completed) == 12 and len(set(completed)) == 12
+    with app.state.session_factory() as s:
+        assert s.query(Run).filter_by(status="COMPLETE").count() == 12
+    app.state.engine.dispose()
