@@ -501,7 +501,8 @@ class OqtantClient:
                     job = self.get_job(job_id)
                     if job.status != last_status[job_id]:
                         last_status[job_id] = job.status
-                        bar.write(f"- Job: {_short(job.name)} ({job_id}): {job.status}")
+                        if self.verbosity >= 1:
+                            bar.write(f"- Job: {_short(job.name)} ({job_id}): {job.status}")
                     waiting[job_id].status = job.status
                     if job.status in TERMINAL_STATUSES:
                         del waiting[job_id]
@@ -750,23 +751,35 @@ class OqtantClient:
     # ---- QuantumMatter
 
     def submit_sim(self, matter: QuantumMatter):
-        """A simulator set up for the matter's program (run it with :meth:`get_sim_result`)."""
-        from oqtant.simulator import QMPotential, Simulator
+        """A Gross-Pitaevskii simulator set up for the matter's run (not yet run).
 
-        return Simulator(QMPotential(matter))
+        Run it with :meth:`get_sim_result`; nothing is sent to the server.
+        """
+        from oqtant.simulator import Simulator
 
-    def get_sim_result(self, sim, image_type):
-        """Run a simulator: ground state, evolution, and the time of flight if imaged so."""
+        return Simulator(matter.input)
+
+    def get_sim_result(self, sim, image_type=None):
+        """Run a simulator if it has not run yet (ground state, evolution, time of flight).
+
+        Args:
+            sim: an ``oqtant.simulator.Simulator``.
+            image_type: the imaging of the run; the simulator already follows its input's
+                image type, so this is only checked against it.
+
+        Returns:
+            The same simulator, with its ``output`` ready.
+        """
         from oqtant.schemas.job import ImageType
 
-        self._print("ground state calculation in progress")
-        sim.set_ground_state()
-        self._print("trapped evolution in progress")
-        sim.run_evolution()
-        if ImageType(image_type) == ImageType.TIME_OF_FLIGHT:
-            self._print("time-of-flight expansion in progress")
-            sim.run_TOF()
-        self._print("simulation complete")
+        if image_type is not None and ImageType(image_type) != sim.values.image_type:
+            raise ValidationError(
+                f"image_type: the simulated run is imaged {sim.values.image_type}, "
+                f"not {ImageType(image_type)}",
+                [("image_type", "must match the simulated run")],
+            )
+        if sim.evolution is None:
+            sim.run(progress=self.verbosity >= 1)
         return sim
 
     def submit(self, matter: QuantumMatter, track: bool = False, sim: bool = False) -> str | None:
