@@ -1,0 +1,1078 @@
+"""Outputs of a run, the bimodal fit of a time-of-flight image, and their plots.
+
+Coordinates and units used throughout:
+    * An image is a 2D array indexed ``[row, column]``; ``x`` runs along the
+      columns (the trap's long, axial direction) and ``y`` along the rows.
+    * Fit coordinates are **pixels measured from the image centre**: pixel
+      ``(row, column)`` sits at ``x = column - round(n_columns / 2)``,
+      ``y = row - round(n_rows / 2)``. Widths, radii and centres of a fit are in
+      pixels; multiply by the image's ``pixcal`` (um per pixel) for microns.
+    * Image values are optical densities (OD, dimensionless).
+    * Atom numbers come from the integrated OD: ``N = sum(OD) * pixel_area / sigma_0``
+      with ``sigma_0`` the resonant cross-section ``3 lambda^2 / (2 pi)``.
+
+The bimodal model (the parameter order of the wire's ``tof_fit``)::
+
+    OD(x, y) = gaussian_od * exp(-(x-x_0)^2 / (2 gaussian_sigma_x^2) - (y-y_0)^2 / (2 gaussian_sigma_y^2))
+             + tf_od * max(0, 1 - (x-x_0)^2 / tf_x^2 - (y-y_0)^2 / tf_y^2)^(3/2)
+             + offset
+
+The Gaussian is the thermal cloud, the second term the column density of a
+Thomas-Fermi condensate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+from scipy import ndimage, optimize
+
+try:  # small matrices: BLAS threads only add overhead (and stall on a busy machine)
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover - optional
+    threadpool_limits = None
+
+from oqtant.constants import (
+    K_B,
+    RB87_MASS_KG,
+    RESONANT_CROSS_SECTION_M2,
+    TRAP_FREQUENCY_AXIAL_HZ,
+    TRAP_FREQUENCY_RADIAL_HZ,
+)
+from oqtant.errors import FitError, JobError, ValidationError
+from oqtant.schemas import job as job_schema
+from oqtant.schemas.job import Image, LineChart, OutputImageType, TofFit
+
+__all__ = [
+    "AxisType",
+    "OutputImageType",
+    "FIT_PARAMETER_NAMES",
+    "TOF_IMAGE_SHAPE",
+    "TOF_PIXCAL_UM",
+    "IN_TRAP_IMAGE_SHAPE",
+    "IN_TRAP_PIXCAL_UM",
+    "MOT_PIXCAL_UM",
+    "BimodalFit",
+    "bimodal_od",
+    "gaussian_od",
+    "thomas_fermi_od",
+    "fit_bimodal_2d",
+    "FIT_MODELS",
+    "image_space",
+    "wire_image",
+    "wire_line_chart",
+    "OqtantOutput",
+    "OqtantPlotOutput",
+    "OqtantNonPlotOutput",
+    "output_from_values",
+]
+
+# --------------------------------------------------------------------------- facts of the camera
+
+TOF_IMAGE_SHAPE = (100, 100)
+"""(rows, columns) of the machine's time-of-flight image."""
+TOF_PIXCAL_UM = 4.4
+"""Microns per pixel of the time-of-flight image."""
+IN_TRAP_IMAGE_SHAPE = (148, 512)
+"""(rows, columns) of the machine's in-trap image (some runs have 503 columns)."""
+IN_TRAP_PIXCAL_UM = 0.344
+"""Microns per pixel of the in-trap image."""
+MOT_PIXCAL_UM = 1.0
+
+FIT_PARAMETER_NAMES = (
+    "gaussian_od",
+    "gaussian_sigma_x",
+    "gaussian_sigma_y",
+    "tf_od",
+    "tf_x",
+    "tf_y",
+    "x_0",
+    "y_0",
+    "offset",
+)
+"""Order of the 9 bimodal fit parameters (that of the wire's ``tof_fit``)."""
+
+_DEFAULT_PIXCAL_UM = {
+    OutputImageType.TIME_OF_FLIGHT: TOF_PIXCAL_UM,
+    OutputImageType.TIME_OF_FLIGHT_FIT: TOF_PIXCAL_UM,
+    OutputImageType.IN_TRAP: IN_TRAP_PIXCAL_UM,
+    OutputImageType.MOT: MOT_PIXCAL_UM,
+}
+
+
+class AxisType(str, Enum):
+    """Axis of a slice through an image: x along columns, y along rows."""
+
+    x = "x"
+    y = "y"
+
+
+# --------------------------------------------------------------------------- model
+
+
+def image_space(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates (x along columns, y along rows) centred on the image, each of ``shape``."""
+    n_rows, n_columns = int(shape[0]), int(shape[1])
+    x = np.arange(n_columns, dtype=float) - round(n_columns / 2)
+    y = np.arange(n_rows, dtype=float) - round(n_rows / 2)
+    return np.meshgrid(x, y)
+
+
+def gaussian_od(x, y, peak_od, sigma_x, sigma_y, x_0, y_0):
+    """OD of a thermal cloud: a 2D Gaussian of peak ``peak_od`` (no offset)."""
+    return peak_od * np.exp(-0.5 * ((x - x_0) / sigma_x) ** 2 - 0.5 * ((y - y_0) / sigma_y) ** 2)
+
+
+def thomas_fermi_od(x, y, peak_od, radius_x, radius_y, x_0, y_0):
+    """OD of a Thomas-Fermi condensate: ``peak_od * max(0, 1 - r^2)^(3/2)`` (no offset)."""
+    u = 1.0 - ((x - x_0) / radius_x) ** 2 - ((y - y_0) / radius_y) ** 2
+    return peak_od * np.clip(u, 0.0, None) ** 1.5
+
+
+def bimodal_od(x, y, params) -> np.ndarray:
+    """The bimodal model at pixel coordinates ``x, y`` for the 9 ``params`` (FIT_PARAMETER_NAMES)."""
+    a_g, s_x, s_y, a_tf, r_x, r_y, x_0, y_0, offset = (float(p) for p in params)
+    out = np.full(np.broadcast(x, y).shape, offset)
+    if a_g != 0.0:
+        out = out + gaussian_od(x, y, a_g, s_x, s_y, x_0, y_0)
+    if a_tf != 0.0:
+        out = out + thomas_fermi_od(x, y, a_tf, r_x, r_y, x_0, y_0)
+    return out
+
+
+def _residual_and_jacobian(x: np.ndarray, y: np.ndarray, data: np.ndarray, binned: bool = False):
+    """Residual and analytic Jacobian of the bimodal model for 2D coordinates and data.
+
+    ``jacobian(p, free)`` returns only the columns of the ``free`` parameters. With
+    ``binned`` the model is averaged over 2x2 blocks of pixels and compared with
+    the data averaged the same way: a quarter of the residuals, the same model.
+    """
+    if binned:
+        r, c = (data.shape[0] // 2) * 2, (data.shape[1] // 2) * 2
+        x, y, data = x[:r, :c], y[:r, :c], data[:r, :c]
+        target = _bin2(data).ravel()
+        shape = (r, c)
+
+        def reduce(a):
+            return _bin2(a.reshape(shape + a.shape[1:])).reshape((r // 2) * (c // 2), *a.shape[1:])
+    else:
+        target = data.ravel()
+
+        def reduce(a):
+            return a
+
+    x = x.ravel()
+    y = y.ravel()
+    cache: dict[bytes, tuple] = {}
+
+    def parts(p):
+        # the solver asks for the residual and the Jacobian at the same point: compute once
+        key = np.asarray(p, dtype=float).tobytes()
+        if key not in cache:
+            a_g, s_x, s_y, a_tf, r_x, r_y, x_0, y_0, offset = p
+            dx, dy = x - x_0, y - y_0
+            g = np.exp(-0.5 * (dx / s_x) ** 2 - 0.5 * (dy / s_y) ** 2)
+            u = np.clip(1.0 - (dx / r_x) ** 2 - (dy / r_y) ** 2, 0.0, None)
+            cache.clear()
+            cache[key] = (dx, dy, g, u, np.sqrt(u))
+        return cache[key]
+
+    def residual(p):
+        a_g, s_x, s_y, a_tf, r_x, r_y, x_0, y_0, offset = p
+        _, _, g, u, sqrt_u = parts(p)
+        return reduce(a_g * g + a_tf * u * sqrt_u) + offset - target
+
+    def jacobian(p, free):
+        a_g, s_x, s_y, a_tf, r_x, r_y, x_0, y_0, offset = p
+        dx, dy, g, u, sqrt_u = parts(p)
+        ag_g = a_g * g
+        tf_d = 1.5 * a_tf * sqrt_u  # d(a_tf u^1.5)/du
+        columns = (
+            lambda: g,
+            lambda: ag_g * dx**2 / s_x**3,
+            lambda: ag_g * dy**2 / s_y**3,
+            lambda: u * sqrt_u,
+            lambda: tf_d * 2.0 * dx**2 / r_x**3,
+            lambda: tf_d * 2.0 * dy**2 / r_y**3,
+            lambda: ag_g * dx / s_x**2 + tf_d * 2.0 * dx / r_x**2,
+            lambda: ag_g * dy / s_y**2 + tf_d * 2.0 * dy / r_y**2,
+            None,
+        )
+        index = np.flatnonzero(free)
+        jac = np.empty((x.size, index.size))
+        for k, i in enumerate(index):
+            if i == 8:
+                jac[:, k] = 1.0
+            else:
+                jac[:, k] = columns[i]()
+        return reduce(jac)
+
+    return residual, jacobian
+
+
+# --------------------------------------------------------------------------- fit result
+
+
+@dataclass(frozen=True)
+class BimodalFit:
+    """Result of a bimodal fit of one optical-density image.
+
+    Attributes:
+        params: shape (9,), in the order of FIT_PARAMETER_NAMES; ODs, then widths,
+            radii and centres in pixels from the image centre, then the offset OD.
+        covariance: shape (9, 9), covariance of ``params`` (pseudo-inverse where a
+            parameter is not determined, e.g. the radii of an absent condensate).
+        model_image: the fitted model, shape of the image.
+        residual: image minus model.
+        r_squared: coefficient of determination of the fit.
+        pixcal_um: microns per pixel of the image.
+        time_of_flight_ms: free-expansion time before the image, if known.
+        trap_frequencies_hz: (x, y) trap frequencies used to remove the in-trap size
+            from the temperature, or None to neglect it.
+        noise_od: estimated OD noise of one pixel.
+        model: which model was fitted: "bimodal", "gaussian" or "tf".
+    """
+
+    params: np.ndarray
+    covariance: np.ndarray
+    model_image: np.ndarray
+    residual: np.ndarray
+    r_squared: float
+    pixcal_um: float = 1.0
+    time_of_flight_ms: float | None = None
+    trap_frequencies_hz: tuple[float, float] | None = (
+        TRAP_FREQUENCY_AXIAL_HZ,
+        TRAP_FREQUENCY_RADIAL_HZ,
+    )
+    noise_od: float = 0.0
+    model: str = "bimodal"
+
+    # ---- parameters
+
+    @property
+    def param_errors(self) -> np.ndarray:
+        """One-standard-deviation uncertainties of ``params``."""
+        return np.sqrt(np.clip(np.diag(self.covariance), 0.0, None))
+
+    def as_dict(self) -> dict[str, float]:
+        """Parameters by name (pixels and OD)."""
+        return {name: float(v) for name, v in zip(FIT_PARAMETER_NAMES, self.params, strict=True)}
+
+    def to_tof_fit(self) -> TofFit:
+        """The parameters as the wire's ``tof_fit``."""
+        return TofFit(**self.as_dict())
+
+    # ---- atom numbers
+
+    @property
+    def _atoms_per_od_pixel(self) -> float:
+        return (self.pixcal_um * 1e-6) ** 2 / RESONANT_CROSS_SECTION_M2
+
+    @property
+    def thermal_atom_number(self) -> float:
+        """Atoms in the Gaussian: 2 pi A sigma_x sigma_y (pixels^2) / sigma_0."""
+        a_g, s_x, s_y = self.params[:3]
+        return float(2.0 * math.pi * a_g * s_x * s_y * self._atoms_per_od_pixel)
+
+    @property
+    def condensed_atom_number(self) -> float:
+        """Atoms in the Thomas-Fermi part: (2 pi / 5) A R_x R_y (pixels^2) / sigma_0."""
+        a_tf, r_x, r_y = self.params[3:6]
+        return float(2.0 * math.pi / 5.0 * a_tf * r_x * r_y * self._atoms_per_od_pixel)
+
+    @property
+    def total_atom_number(self) -> float:
+        """Thermal plus condensed atoms of the fit."""
+        return self.thermal_atom_number + self.condensed_atom_number
+
+    @property
+    def integrated_atom_number(self) -> float:
+        """Atoms from the image itself: sum of (OD - fitted offset) over all pixels."""
+        data = self.model_image + self.residual
+        return float(np.sum(data - self.params[8]) * self._atoms_per_od_pixel)
+
+    @property
+    def condensed_fraction(self) -> float:
+        """Condensed over total atoms of the fit (0 when the fit holds no atoms)."""
+        total = self.total_atom_number
+        return self.condensed_atom_number / total if total > 0 else 0.0
+
+    # ---- temperature
+
+    @property
+    def has_thermal_cloud(self) -> bool:
+        """Whether the Gaussian part is measurably present (peak above 3 sigma and the noise)."""
+        a_g = self.params[0]
+        err = self.param_errors[0]
+        return bool(a_g > 3.0 * err and a_g > self.noise_od and self.params[1] > 0)
+
+    def _axis_temperature_nk(self, sigma_px: float, trap_frequency_hz: float | None) -> float:
+        t_s = self.time_of_flight_ms * 1e-3
+        sigma_m = sigma_px * self.pixcal_um * 1e-6
+        # a harmonically trapped thermal cloud expands as
+        # sigma(t)^2 = (k_B T / m) (1 / omega^2 + t^2); without omega, sigma_0 is neglected
+        spread = t_s**2
+        if trap_frequency_hz:
+            spread += 1.0 / (2.0 * math.pi * trap_frequency_hz) ** 2
+        return RB87_MASS_KG * sigma_m**2 / (K_B * spread) * 1e9
+
+    @property
+    def temperature_xy_nk(self) -> tuple[float, float] | None:
+        """Temperature (nK) from the Gaussian width along x and along y, or None.
+
+        None when the time of flight is unknown or there is no measurable thermal cloud.
+        """
+        if self.time_of_flight_ms is None or not self.has_thermal_cloud:
+            return None
+        freqs = self.trap_frequencies_hz or (None, None)
+        return (
+            self._axis_temperature_nk(self.params[1], freqs[0]),
+            self._axis_temperature_nk(self.params[2], freqs[1]),
+        )
+
+    @property
+    def temperature_nk(self) -> float | None:
+        """Temperature (nK): mean of the x and y estimates; None when not measurable.
+
+        Uses sigma(t)^2 = sigma_0^2 + k_B T t^2 / m per axis, with sigma_0^2 =
+        k_B T / (m omega^2) of the harmonic trap (``trap_frequencies_hz``), or
+        sigma_0 = 0 when ``trap_frequencies_hz`` is None.
+        """
+        both = self.temperature_xy_nk
+        return None if both is None else float(np.mean(both))
+
+
+# --------------------------------------------------------------------------- the fit
+
+
+def _noise_and_offset(image: np.ndarray) -> tuple[float, float]:
+    """Offset (median) and noise (robust std) of the image's outer frame."""
+    n_rows, n_cols = image.shape
+    b_r = max(1, n_rows // 10)
+    b_c = max(1, n_cols // 10)
+    frame = np.concatenate(
+        [image[:b_r].ravel(), image[-b_r:].ravel(), image[:, :b_c].ravel(), image[:, -b_c:].ravel()]
+    )
+    offset = float(np.median(frame))
+    noise = float(1.4826 * np.median(np.abs(frame - offset)))
+    return offset, noise
+
+
+def _moments_guess(image: np.ndarray, x: np.ndarray, y: np.ndarray, offset: float, smooth: np.ndarray):
+    """Centre and rms widths (pixels) of the signal above a fraction of its peak."""
+    signal = smooth - offset
+    peak = float(signal.max())
+    weight = np.where(signal > 0.2 * peak, signal, 0.0)
+    total = weight.sum()
+    x_0 = float((weight * x).sum() / total)
+    y_0 = float((weight * y).sum() / total)
+    # rms width of the part above 20 % of the peak, scaled to the full width of a Gaussian
+    s_x = float(np.sqrt((weight * (x - x_0) ** 2).sum() / total))
+    s_y = float(np.sqrt((weight * (y - y_0) ** 2).sum() / total))
+    return peak, x_0, y_0, max(s_x * 1.6, 1.0), max(s_y * 1.6, 1.0)
+
+
+def _as_vector(values, name: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=float).ravel()
+    if arr.size != 9:
+        raise ValidationError(
+            f"{name}: expected 9 values in the order {FIT_PARAMETER_NAMES}, got {arr.size}"
+        )
+    if np.any(np.isnan(arr)):
+        raise ValidationError(f"{name}: values must not be NaN")
+    return arr
+
+
+_FREE = {
+    "bimodal": np.ones(9, dtype=bool),
+    "gaussian": np.array([1, 1, 1, 0, 0, 0, 1, 1, 1], dtype=bool),
+    "tf": np.array([0, 0, 0, 1, 1, 1, 1, 1, 1], dtype=bool),
+}
+FIT_MODELS = ("auto", "bimodal", "gaussian", "tf")
+
+
+def _least_squares(x, y, data, p0, free, lower, upper, max_nfev, tol=1e-8, binned=False):
+    """Bounded least squares of the bimodal model with the parameters not ``free`` held fixed."""
+    residual_fn, jac_fn = _residual_and_jacobian(x, y, data, binned)
+    fixed = np.array(p0, dtype=float)
+
+    def full(q):
+        p = fixed.copy()
+        p[free] = q
+        return p
+
+    lo, hi = lower[free], upper[free]
+    q0 = np.clip(fixed[free], lo, hi)
+    # trust-region reflective needs a start strictly inside the bounds
+    width = np.where(np.isfinite(hi - lo), hi - lo, 1.0)
+    q0 = np.where(q0 <= lo, lo + 1e-6 * width, q0)
+    q0 = np.where(q0 >= hi, hi - 1e-6 * width, q0)
+    try:
+        result = optimize.least_squares(
+            lambda q: residual_fn(full(q)),
+            q0,
+            jac=lambda q: jac_fn(full(q), free),
+            bounds=(lo, hi),
+            method="trf",
+            x_scale="jac",
+            max_nfev=max_nfev,
+            ftol=tol,
+            xtol=tol,
+            gtol=tol,
+        )
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        raise FitError(f"the bimodal fit failed: {exc}") from exc
+    return full(result.x), float(2.0 * result.cost), result.jac
+
+
+def _bic(rss: float, n: int, k: int) -> float:
+    return n * math.log(max(rss, 1e-300) / n) + k * math.log(n)
+
+
+def _bin2(a: np.ndarray) -> np.ndarray:
+    """Average over 2x2 blocks of the first two axes (odd last rows/columns dropped)."""
+    r, c = (a.shape[0] // 2) * 2, (a.shape[1] // 2) * 2
+    a = a[:r, :c]
+    return 0.25 * (a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2])
+
+
+def _single_thread():
+    if threadpool_limits is None:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def fit_bimodal_2d(
+    od_image,
+    pixcal_um: float = 1.0,
+    *,
+    initial=None,
+    lower=None,
+    upper=None,
+    model: str = "auto",
+    time_of_flight_ms: float | None = None,
+    trap_frequencies_hz: tuple[float, float] | None = (
+        TRAP_FREQUENCY_AXIAL_HZ,
+        TRAP_FREQUENCY_RADIAL_HZ,
+    ),
+    min_snr: float = 6.0,
+) -> BimodalFit:
+    """Fit a thermal Gaussian plus a Thomas-Fermi condensate to an OD image.
+
+    Bounded least squares (trust-region reflective, analytic Jacobian). With
+    ``model="auto"`` a pure thermal cloud, a pure condensate and the bimodal
+    model are fitted (on a 2x2-binned copy, from moments of the image), the one
+    with the lowest Bayesian information criterion is kept and refined on the
+    full image; a part that is absent has its peak OD and shape set to 0.
+    Takes a few tens of ms on a 100 x 100 image.
+
+    Args:
+        od_image: 2D array of optical densities, shape (rows, columns).
+        pixcal_um: microns per pixel; used only for atom numbers and temperature.
+        initial, lower, upper: 9 values each in FIT_PARAMETER_NAMES order (OD, and
+            pixels from the image centre); None picks them from the image. Giving
+            ``initial`` fits the bimodal model from there (unless ``model`` says else).
+        model: "auto", "bimodal", "gaussian" (thermal only) or "tf" (condensate only).
+        time_of_flight_ms: expansion time, needed for ``temperature_nk``.
+        trap_frequencies_hz: (x, y) trap frequencies, used to subtract the in-trap
+            size of the thermal cloud from its width; None neglects it.
+        min_snr: the smoothed peak above background must exceed the smoothed
+            noise this many times, or the image is taken to hold no atoms.
+
+    Returns:
+        A BimodalFit (parameters in pixels and OD; derived values in physical units).
+
+    Raises:
+        FitError: the image holds no atoms (nothing above the noise), is not a
+            finite 2D image, or the least squares fails.
+        ValidationError: bad ``model``, ``pixcal_um`` or bounds.
+    """
+    with _single_thread():
+        return _fit_bimodal_2d(
+            od_image, pixcal_um, initial, lower, upper, model, time_of_flight_ms,
+            trap_frequencies_hz, min_snr,
+        )
+
+
+def _fit_bimodal_2d(
+    od_image, pixcal_um, initial, lower, upper, model, time_of_flight_ms, trap_frequencies_hz, min_snr
+) -> BimodalFit:
+    model = str(model).lower()
+    if model not in FIT_MODELS:
+        raise ValidationError(f"model: must be one of {FIT_MODELS}, got {model!r}")
+    data = np.asarray(od_image, dtype=float)
+    if data.ndim != 2 or min(data.shape) < 8:
+        raise FitError(f"od_image: expected a 2D image of at least 8x8 pixels, got shape {data.shape}")
+    if not np.all(np.isfinite(data)):
+        raise FitError("od_image: contains NaN or infinite values")
+    if not pixcal_um > 0:
+        raise ValidationError(f"pixcal_um: must be > 0 um per pixel, got {pixcal_um}")
+
+    x, y = image_space(data.shape)
+    offset0, noise = _noise_and_offset(data)
+    smooth = ndimage.gaussian_filter(data, 1.5, mode="nearest")
+    _, smooth_noise = _noise_and_offset(smooth)
+    smooth_noise = max(smooth_noise, 1e-12)
+    peak = float(smooth.max() - offset0)
+    if peak < min_snr * smooth_noise:
+        raise FitError(
+            f"no atoms in the image: the peak OD above the background ({peak:.3g}) is not "
+            f"clearly above the noise (smoothed noise {smooth_noise:.3g} OD; need {min_snr:g} times it)"
+        )
+
+    span = float(max(data.shape))
+    od_range = float(data.max() - data.min())
+    if lower is None:
+        lower = [0.0, 0.3, 0.3, 0.0, 0.3, 0.3, float(x.min()), float(y.min()), -od_range]
+    if upper is None:
+        upper = [10 * od_range, span, span, 10 * od_range, span, span,
+                 float(x.max()), float(y.max()), od_range]
+    lower = _as_vector(lower, "lower")
+    upper = _as_vector(upper, "upper")
+    if np.any(lower >= upper):
+        bad = [n for n, lo, hi in zip(FIT_PARAMETER_NAMES, lower, upper, strict=True) if lo >= hi]
+        raise ValidationError(f"lower, upper: each lower bound must be below its upper bound ({bad})")
+
+    if initial is not None:
+        chosen = "bimodal" if model == "auto" else model
+        start = _as_vector(initial, "initial")
+    else:
+        peak0, x_0, y_0, s_x, s_y = _moments_guess(data, x, y, offset0, smooth)
+        gauss0 = np.array([peak0, s_x, s_y, 0, 1, 1, x_0, y_0, offset0])  # absent part: shape 1, never 0
+        # a Thomas-Fermi profile of radius R has about the rms width of a Gaussian of R / 2.6
+        tf0 = np.array([0, 1, 1, peak0, 2.3 * s_x, 2.3 * s_y, x_0, y_0, offset0])
+        n_binned = (data.shape[0] // 2) * (data.shape[1] // 2)
+        trials = {}
+        if model in ("auto", "gaussian"):
+            trials["gaussian"] = _least_squares(x, y, data, gauss0, _FREE["gaussian"], lower, upper, 100, 1e-5, True)
+        if model in ("auto", "tf"):
+            trials["tf"] = _least_squares(x, y, data, tf0, _FREE["tf"], lower, upper, 100, 1e-5, True)
+        if model in ("auto", "bimodal"):
+            g = trials.get("gaussian", (gauss0,))[0]
+            t = trials.get("tf", (tf0,))[0]
+            starts = [
+                # thermal cloud with a small condensate in its centre
+                np.array([0.8 * g[0], g[1], g[2], 0.3 * g[0], 1.2 * g[1], 1.2 * g[2], g[6], g[7], g[8]]),
+                # condensate on a broad, faint thermal cloud
+                np.array([0.1 * t[3], 0.8 * t[4], 0.8 * t[5], 0.9 * t[3], t[4], t[5], t[6], t[7], t[8]]),
+            ]
+            best = None
+            for s in starts:
+                got = _least_squares(x, y, data, s, _FREE["bimodal"], lower, upper, 100, 1e-5, True)
+                if best is None or got[1] < best[1]:
+                    best = got
+            trials["bimodal"] = best
+        chosen = min(
+            trials, key=lambda name: _bic(trials[name][1], n_binned, int(_FREE[name].sum()))
+        )
+        start = trials[chosen][0]
+
+    free = _FREE[chosen]
+    params, rss, jac = _least_squares(x, y, data, start, free, lower, upper, 400)
+    if not np.all(np.isfinite(params)):
+        raise FitError("the bimodal fit did not converge to finite parameters")
+    # an absent part has no shape: report it as zeros, as the wire does
+    tiny = 1e-6 * max(params[0], params[3], 1e-9)  # an amplitude pinned at its zero bound
+    if chosen == "tf" or params[0] <= tiny:
+        params[0:3] = 0.0
+    if chosen == "gaussian" or params[3] <= tiny:
+        params[3:6] = 0.0
+    if params[0] + params[3] <= 0:
+        raise FitError("no atoms in the image: the fit found neither a thermal cloud nor a condensate")
+
+    model_image = bimodal_od(x, y, params)
+    residual = data - model_image
+    ss_res = float(np.sum(residual**2))
+    ss_tot = float(np.sum((data - data.mean()) ** 2))
+    r_squared = 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
+    dof = max(1, data.size - int(free.sum()))
+    _, sv, vt = np.linalg.svd(jac, full_matrices=False)
+    keep = sv > np.finfo(float).eps * max(jac.shape) * sv[0]
+    cov_free = (vt[keep].T / sv[keep] ** 2) @ vt[keep] * (ss_res / dof)
+    covariance = np.zeros((9, 9))
+    covariance[np.ix_(free, free)] = cov_free
+    return BimodalFit(
+        params=params,
+        covariance=covariance,
+        model_image=model_image,
+        residual=residual,
+        r_squared=r_squared,
+        pixcal_um=float(pixcal_um),
+        time_of_flight_ms=None if time_of_flight_ms is None else float(time_of_flight_ms),
+        trap_frequencies_hz=None if trap_frequencies_hz is None else tuple(trap_frequencies_hz),
+        noise_od=noise,
+        model=chosen,
+    )
+
+
+# --------------------------------------------------------------------------- wire helpers
+
+
+def wire_image(array, pixcal_um: float = 1.0) -> Image:
+    """A 2D array as the wire's Image (flat row-major pixels, rows, columns, pixcal)."""
+    arr = np.asarray(array, dtype=float)
+    if arr.ndim != 2:
+        raise ValidationError(f"array: an image must be 2D, got shape {arr.shape}")
+    return Image(pixels=arr.ravel().tolist(), rows=arr.shape[0], columns=arr.shape[1], pixcal=pixcal_um)
+
+
+def wire_line_chart(xs, ys) -> LineChart:
+    """Points (x, y) as the wire's LineChart, e.g. a slice with pixel index as x."""
+    xs = np.asarray(xs, dtype=float).ravel()
+    ys = np.asarray(ys, dtype=float).ravel()
+    if xs.size != ys.size:
+        raise ValidationError(f"xs, ys: must have the same length ({xs.size} != {ys.size})")
+    return LineChart(points=[{"x": float(a), "y": float(b)} for a, b in zip(xs, ys, strict=True)])
+
+
+def _reshape_pixels(image: Image, name: str) -> np.ndarray:
+    """The flat pixels of a wire image as 2D, inferring the shape when rows*columns is wrong."""
+    pixels = np.asarray(image.pixels, dtype=float)
+    n = pixels.size
+    rows, cols = int(image.rows), int(image.columns)
+    if rows > 0 and cols > 0 and rows * cols == n:
+        return pixels.reshape(rows, cols)
+    side = math.isqrt(n)
+    if side * side == n:
+        shape = (side, side)
+    elif rows > 0 and n % rows == 0:
+        shape = (rows, n // rows)
+    elif cols > 0 and n % cols == 0:
+        shape = (n // cols, cols)
+    else:
+        shape = (1, n)
+    warnings.warn(
+        f"{name}: {rows} x {cols} does not match its {n} pixels; read as {shape[0]} x {shape[1]}",
+        UserWarning,
+        stacklevel=3,
+    )
+    return pixels.reshape(shape)
+
+
+# --------------------------------------------------------------------------- plotting helpers
+
+
+def _finish(fig, file_name: str | None) -> None:
+    """Save the figure when asked, show it on interactive backends, then release it."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    if file_name:
+        fig.savefig(file_name, dpi=100, bbox_inches="tight")
+    interactive = matplotlib.get_backend().lower() not in ("agg", "pdf", "ps", "svg", "cairo", "template")
+    if interactive and not file_name:
+        plt.show()
+    else:
+        plt.close(fig)
+
+
+def _extent_um(shape: tuple[int, int], pixcal_um: float) -> tuple[float, float, float, float]:
+    x, y = image_space(shape)
+    half = 0.5
+    return (
+        (x.min() - half) * pixcal_um,
+        (x.max() + half) * pixcal_um,
+        (y.max() + half) * pixcal_um,
+        (y.min() - half) * pixcal_um,
+    )
+
+
+# --------------------------------------------------------------------------- output objects
+
+
+_IMAGE_FIELDS = {
+    OutputImageType.TIME_OF_FLIGHT: "tof_image",
+    OutputImageType.IN_TRAP: "it_plot",
+    OutputImageType.MOT: "mot_fluorescence_image",
+    OutputImageType.TIME_OF_FLIGHT_FIT: "tof_fit_image",
+}
+_MODEL_PARTS = {"bimodal": (True, True), "gaussian": (True, False), "tf": (False, True)}
+
+
+class OqtantOutput(BaseModel):
+    """What one run returned, with its analysis and plots (base of both output kinds)."""
+
+    # ---- what it is
+
+    @property
+    def image_type(self) -> OutputImageType:
+        """IN_TRAP for a column-density output, otherwise TIME_OF_FLIGHT."""
+        return OutputImageType.IN_TRAP if hasattr(self, "it_plot") else OutputImageType.TIME_OF_FLIGHT
+
+    @property
+    def _is_tof(self) -> bool:
+        return self.image_type == OutputImageType.TIME_OF_FLIGHT
+
+    @property
+    def fields(self) -> None:
+        """Print the output's fields (images as their shape)."""
+        for name, value in self:
+            if isinstance(value, Image):
+                desc = f"image {value.rows} x {value.columns}, {len(value.pixels)} pixels, pixcal {value.pixcal} um"
+            elif isinstance(value, LineChart):
+                desc = f"line chart of {len(value.points)} points"
+            elif isinstance(value, BaseModel):
+                desc = ", ".join(f"{k}={v:.4g}" for k, v in value.model_dump().items())
+            else:
+                desc = repr(value)
+            print(f"{name}: {desc}")
+
+    @property
+    def atom_statistics(self) -> None:
+        """Print temperature and atom numbers of a TIME_OF_FLIGHT output."""
+        if not self._is_tof:
+            print("Atom statistics exist only for TIME_OF_FLIGHT outputs.")
+            return
+        print(f"Temperature (nK): {self.temperature_nk}")
+        print(f"Total atoms: {self.tof_atom_number}")
+        print(f"Condensed atoms: {self.condensed_atom_number}")
+        print(f"Thermal atoms: {self.thermal_atom_number}")
+        print(f"MOT atoms: {self.total_mot_atom_number}")
+
+    # ---- images
+
+    @property
+    def TOF(self) -> np.ndarray | None:  # noqa: N802 - name of the reference API
+        """The time-of-flight OD image, shape (rows, columns); None for IN_TRAP."""
+        return self.get_image_data(OutputImageType.TIME_OF_FLIGHT) if self._is_tof else None
+
+    @property
+    def IT(self) -> np.ndarray | None:  # noqa: N802 - name of the reference API
+        """The in-trap column-density image, shape (rows, columns); None for TIME_OF_FLIGHT."""
+        return None if self._is_tof else self.get_image_data(OutputImageType.IN_TRAP)
+
+    def _image_field(self, image) -> Image | None:
+        kind = OutputImageType(getattr(image, "value", image))
+        return getattr(self, _IMAGE_FIELDS[kind], None)
+
+    def get_image_data(self, image: OutputImageType | str | None = None) -> np.ndarray | None:
+        """One image as a 2D array; the run's own image when ``image`` is None.
+
+        Returns None when the output holds no such image. When rows x columns
+        does not match the number of pixels the shape is inferred (a square if
+        possible) with a warning.
+        """
+        if image is None:
+            image = self.image_type
+        try:
+            kind = OutputImageType(getattr(image, "value", image))
+        except ValueError as exc:
+            raise ValidationError(
+                f"image: {image!r} is not one of {[t.value for t in OutputImageType]}"
+            ) from exc
+        wire = self._image_field(kind)
+        if wire is None:
+            return None
+        return _reshape_pixels(wire, _IMAGE_FIELDS[kind])
+
+    def get_image_pixcal(self, image: OutputImageType | str) -> float:
+        """Microns per pixel of one image (the camera's default when the file has none)."""
+        kind = OutputImageType(getattr(image, "value", image))
+        wire = self._image_field(kind)
+        if wire is None:
+            raise JobError(f"a {self.image_type.value} output has no {kind.value} image")
+        return float(wire.pixcal) if wire.pixcal else _DEFAULT_PIXCAL_UM[kind]
+
+    def get_slice(self, axis: AxisType | str = "x") -> list[float]:
+        """OD along a cut through the image centre: the row (x) or the column (y).
+
+        TIME_OF_FLIGHT outputs return their stored ``tof_x_slice``/``tof_y_slice``;
+        IN_TRAP outputs the cut through the centre of ``it_plot``.
+        """
+        axis = getattr(axis, "value", axis)
+        if axis not in ("x", "y"):
+            raise ValidationError(f"axis: must be 'x' or 'y', got {axis!r}")
+        if self._is_tof:
+            chart = self.tof_x_slice if axis == "x" else self.tof_y_slice
+            return [float(p["y"]) for p in chart.points]
+        image = self.IT
+        return (image[image.shape[0] // 2] if axis == "x" else image[:, image.shape[1] // 2]).tolist()
+
+    @staticmethod
+    def get_image_space(
+        datafile: np.ndarray | None = None, centered: str = "y"
+    ) -> tuple[list[np.ndarray], int, int]:
+        """Pixel coordinates of an image.
+
+        Args:
+            datafile: the image (its shape is used); a 100 x 100 TOF image by default.
+            centered: "y" measures from the image centre (the fit's frame); anything
+                else from the first pixel.
+
+        Returns:
+            ``([X, Y], n_rows, n_columns)`` with X (along columns) and Y (along rows)
+            of the image's shape.
+        """
+        shape = np.shape(np.zeros(TOF_IMAGE_SHAPE) if datafile is None else datafile)
+        n_rows, n_cols = int(shape[0]), int(shape[1])
+        if centered == "y":
+            x, y = image_space((n_rows, n_cols))
+        else:
+            x, y = np.meshgrid(np.arange(n_cols, dtype=float), np.arange(n_rows, dtype=float))
+        return [x, y], n_rows, n_cols
+
+    # ---- fit
+
+    def _require_tof(self, what: str) -> np.ndarray:
+        if not self._is_tof:
+            raise JobError(f"{what} needs a TIME_OF_FLIGHT output; this one is IN_TRAP")
+        return self.TOF
+
+    def fit_bimodal(self, **kwargs: Any) -> BimodalFit:
+        """Bimodal fit of the TOF image (keyword arguments go to ``fit_bimodal_2d``)."""
+        image = self._require_tof("the bimodal fit")
+        kwargs.setdefault("pixcal_um", self.get_image_pixcal(OutputImageType.TIME_OF_FLIGHT))
+        return fit_bimodal_2d(image, **kwargs)
+
+    def fit_bimodal_data2D(  # noqa: N802 - name of the reference API
+        self, xi: list[float] | None = None, lb: list[float] | None = None, ub: list[float] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.float64]:
+        """Bimodal fit of the TOF image.
+
+        Args:
+            xi, lb, ub: initial guess, lower and upper bounds, 9 values each in the
+                order of FIT_PARAMETER_NAMES (pixels from the image centre, OD).
+
+        Returns:
+            ``(params, covariance, residual_image, r_squared)``.
+
+        Raises:
+            FitError: no atoms in the image.
+        """
+        fit = self.fit_bimodal(initial=xi, lower=lb, upper=ub)
+        return fit.params, fit.covariance, fit.residual, np.float64(fit.r_squared)
+
+    # ---- plots
+
+    def plot_fit_results(
+        self,
+        fit_params: np.ndarray,
+        model: str = "bimodal",
+        file_name: str | None = None,
+        plot_title: str | None = None,
+        pix_cal: float = 1.0,
+    ) -> None:
+        """Image of a fitted model on the TOF image's grid.
+
+        Args:
+            fit_params: the 9 bimodal parameters (FIT_PARAMETER_NAMES order).
+            model: "bimodal", "gaussian" (thermal part only) or "TF" (condensate only).
+            file_name: save the figure there as PNG.
+            plot_title: title; a default names the model.
+            pix_cal: microns per pixel for the axes (1.0 gives pixels).
+        """
+        import matplotlib.pyplot as plt
+
+        key = str(model).lower()
+        if key not in _MODEL_PARTS:
+            raise ValidationError(f"model: must be 'bimodal', 'gaussian' or 'TF', got {model!r}")
+        params = np.array(_as_vector(fit_params, "fit_params"))
+        thermal, condensed = _MODEL_PARTS[key]
+        if not thermal:
+            params[0] = 0.0
+        if not condensed:
+            params[3] = 0.0
+        image = self.TOF
+        shape = image.shape if image is not None else TOF_IMAGE_SHAPE
+        x, y = image_space(shape)
+        model_image = bimodal_od(x, y, params)
+        unit = "um" if pix_cal != 1.0 else "pixels"
+        fig, ax = plt.subplots(figsize=(6, 5))
+        im = ax.imshow(model_image, cmap="viridis", extent=_extent_um(shape, pix_cal))
+        fig.colorbar(im, ax=ax, label="optical density")
+        ax.set_xlabel(f"x ({unit})")
+        ax.set_ylabel(f"y ({unit})")
+        ax.set_title(plot_title or f"time-of-flight fit: {model} model")
+        _finish(fig, file_name)
+
+    def plot_tof(
+        self, file_name: str | None = None, figsize: tuple[int, int] = (12, 12), grid_on: bool = False
+    ) -> None:
+        """The time-of-flight OD image, axes in microns from the image centre."""
+        import matplotlib.pyplot as plt
+
+        image = self._require_tof("plot_tof")
+        pixcal = self.get_image_pixcal(OutputImageType.TIME_OF_FLIGHT)
+        fig, ax = plt.subplots(figsize=figsize)
+        im = ax.imshow(image, cmap="viridis", extent=_extent_um(image.shape, pixcal))
+        fig.colorbar(im, ax=ax, shrink=0.8, label="optical density")
+        ax.set_xlabel("x (um)")
+        ax.set_ylabel("y (um)")
+        title = f"time of flight: peak OD {image.max():.2f}"
+        if self.tof_atom_number > 0:
+            title += f", {self.tof_atom_number} atoms"
+        if self.temperature_nk > 0:
+            title += f", {self.temperature_nk} nK"
+        ax.set_title(title)
+        ax.grid(grid_on)
+        _finish(fig, file_name)
+
+    def plot_slice(
+        self, file_name: str | None = None, axis: AxisType | str = "x", grid_on: bool = False
+    ) -> None:
+        """OD along a cut through the cloud centre, with the bimodal fit and its thermal part."""
+        import matplotlib.pyplot as plt
+
+        axis = getattr(axis, "value", axis)
+        if axis not in ("x", "y"):
+            raise ValidationError(f"axis: must be 'x' or 'y', got {axis!r}")
+        image = self._require_tof("plot_slice")
+        pixcal = self.get_image_pixcal(OutputImageType.TIME_OF_FLIGHT)
+        x, y = image_space(image.shape)
+        try:
+            fit = fit_bimodal_2d(image, pixcal)
+        except FitError:
+            fit = None
+        row = image.shape[0] // 2
+        col = image.shape[1] // 2
+        if fit is not None:
+            row = int(np.clip(round(fit.params[7] - y[0, 0]), 0, image.shape[0] - 1))
+            col = int(np.clip(round(fit.params[6] - x[0, 0]), 0, image.shape[1] - 1))
+        if axis == "x":
+            pos, cut = x[row], image[row]
+            parts = (lambda a: a[row]) if fit is not None else None
+        else:
+            pos, cut = y[:, col], image[:, col]
+            parts = (lambda a: a[:, col]) if fit is not None else None
+        fig, ax = plt.subplots(figsize=(8, 5))
+        ax.plot(pos * pixcal, cut, ".", color="0.3", label="data")
+        if fit is not None:
+            thermal = fit.params.copy()
+            thermal[3] = 0.0
+            ax.plot(pos * pixcal, parts(fit.model_image), "-", color="C3", label="bimodal fit")
+            ax.plot(pos * pixcal, parts(bimodal_od(x, y, thermal)), "--", color="C0",
+                    label="thermal part")
+        ax.set_xlabel(f"{axis} (um)")
+        ax.set_ylabel("optical density")
+        ax.set_title(f"time-of-flight cut along {axis} through the cloud centre")
+        ax.legend()
+        ax.grid(grid_on)
+        _finish(fig, file_name)
+
+    def plot_it(
+        self, file_name: str | None = None, figsize: tuple[int, int] = (12, 12), grid_on: bool = False
+    ) -> None:
+        """The in-trap column density, axes in microns from the image centre."""
+        import matplotlib.pyplot as plt
+
+        if self._is_tof:
+            raise JobError("plot_it needs an IN_TRAP output; this one is TIME_OF_FLIGHT")
+        image = self.IT
+        pixcal = self.get_image_pixcal(OutputImageType.IN_TRAP)
+        fig, ax = plt.subplots(figsize=(figsize[0], max(3, figsize[0] * image.shape[0] / image.shape[1] + 1)))
+        im = ax.imshow(image, cmap="viridis", extent=_extent_um(image.shape, pixcal))
+        fig.colorbar(im, ax=ax, shrink=0.8, label="optical density")
+        ax.set_xlabel("x (um)")
+        ax.set_ylabel("y (um)")
+        ax.set_title("in-trap column density")
+        ax.grid(grid_on)
+        _finish(fig, file_name)
+
+    def plot_tof_3d(
+        self, file_name: str | None = None, view_angle: int = -45, figsize: tuple[int, int] = (10, 10)
+    ) -> None:
+        """The time-of-flight OD image as a surface."""
+        import matplotlib.pyplot as plt
+
+        image = self._require_tof("plot_tof_3d")
+        pixcal = self.get_image_pixcal(OutputImageType.TIME_OF_FLIGHT)
+        x, y = image_space(image.shape)
+        fig = plt.figure(figsize=figsize)
+        ax = fig.add_subplot(projection="3d")
+        ax.plot_surface(x * pixcal, y * pixcal, image, cmap="viridis", linewidth=0, antialiased=False)
+        ax.view_init(elev=30, azim=view_angle)
+        ax.set_xlabel("x (um)")
+        ax.set_ylabel("y (um)")
+        ax.set_zlabel("optical density")
+        ax.set_title("time of flight")
+        _finish(fig, file_name)
+
+
+class OqtantPlotOutput(job_schema.PlotOutput, OqtantOutput):
+    """Output of an IN_TRAP run: the column-density image ``it_plot``."""
+
+    @property
+    def temperature(self) -> None:
+        """Not measured in trap (None)."""
+        return None
+
+    @property
+    def mot_population(self) -> None:
+        return None
+
+    @property
+    def thermal_population(self) -> None:
+        return None
+
+    @property
+    def condensed_population(self) -> None:
+        return None
+
+    @property
+    def total_population(self) -> None:
+        return None
+
+    @property
+    def condensed_fraction(self) -> None:
+        return None
+
+    @property
+    def get_bimodal_fit_parameters(self) -> None:
+        return None
+
+
+class OqtantNonPlotOutput(job_schema.NonPlotOutput, OqtantOutput):
+    """Output of a TIME_OF_FLIGHT run: images, the fit and the atom statistics."""
+
+    @property
+    def temperature(self) -> int:
+        """Temperature of the thermal cloud (nK)."""
+        return self.temperature_nk
+
+    @property
+    def mot_population(self) -> int:
+        """Atoms captured in the MOT."""
+        return self.total_mot_atom_number
+
+    @property
+    def thermal_population(self) -> int:
+        """Atoms in the thermal cloud."""
+        return self.thermal_atom_number
+
+    @property
+    def condensed_population(self) -> int:
+        """Atoms in the condensate."""
+        return self.condensed_atom_number
+
+    @property
+    def total_population(self) -> int:
+        """Thermal plus condensed atoms."""
+        return self.thermal_atom_number + self.condensed_atom_number
+
+    @property
+    def condensed_fraction(self) -> float | None:
+        """Condensed over total atoms, to 3 decimals; None when there are no atoms."""
+        total = self.total_population
+        return round(self.condensed_population / total, 3) if total > 0 else None
+
+    @property
+    def get_bimodal_fit_parameters(self) -> TofFit:
+        """The stored bimodal fit (pixels from the image centre, OD)."""
+        return self.tof_fit
+
+
+def output_from_values(values: job_schema.PlotOutput | job_schema.NonPlotOutput | dict) -> OqtantOutput:
+    """The output object for a run's output values (a wire model or its dict)."""
+    if isinstance(values, BaseModel):
+        values = values.model_dump()
+    if not isinstance(values, dict):
+        raise ValidationError(f"values: expected output values, got {type(values).__name__}")
+    cls = OqtantPlotOutput if "it_plot" in values else OqtantNonPlotOutput
+    return cls.model_validate(values)
