@@ -1,0 +1,799 @@
+"""QuantumMatter: one experiment as a physicist designs it, and the factory that makes them.
+
+A ``QuantumMatter`` gathers the evaporation (or a target temperature), the
+lifetime of the experiment stage, the light (barriers, a landscape, the
+terminator), the RF shield and the imaging. ``input`` turns it into the wire
+``InputValues`` of one run; ``get_potential`` shows what the atoms feel;
+``submit`` sends it to the service (or the local simulator).
+
+Units: times in ms, positions in um, energies E/h in kHz, RF in MHz and mW,
+temperatures in nK.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+from pydantic import ValidationError as PydanticValidationError
+
+from oqtant import projection
+from oqtant.constants import H_PLANCK, K_B, TRUNCATION_PARAMETER_ETA
+from oqtant.errors import ValidationError, format_pydantic_error
+from oqtant.schemas import job as job_schema
+from oqtant.schemas.job import (
+    EndTimeMs,
+    ImageType,
+    InputValues,
+    JobName,
+    JobNote,
+    OqtantJob,
+    TimeOfFlightMs,
+    round_time_ms,
+)
+from oqtant.schemas.limits import pset, tset
+from oqtant.schemas.optical import (
+    Barrier,
+    Landscape,
+    Laser,
+    Pulse,
+    Snapshot,
+    _finish_plot,
+)
+from oqtant.schemas.rf import RfEvap, RfSequence, RfShield
+
+__all__ = [
+    "QuantumMatter",
+    "QuantumMatterFactory",
+    "temperature_to_final_frequency_mhz",
+    "rf_coupling",
+    "DEFAULT_NAME",
+    "DEFAULT_TIME_OF_FLIGHT_MS",
+    "RF_CHAIN_CORNER_MHZ",
+]
+
+DEFAULT_NAME = "quantum matter"
+DEFAULT_TIME_OF_FLIGHT_MS = 8.0  # the standard BEC job
+RF_CHAIN_CORNER_MHZ = 15.0
+"""Corner frequency of the RF chain's first-order roll-off (see :func:`rf_coupling`)."""
+
+Temperature = Annotated[float, Field(ge=0.0, le=500.0, allow_inf_nan=False)]
+
+
+def temperature_to_final_frequency_mhz(temperature_nk: float) -> float:
+    """The last RF frequency (MHz) that makes a cloud of ``temperature_nk``.
+
+    Forced evaporation settles where the knife depth above the trap bottom is
+    about ETA k_B T: f = ETA k_B T / h.
+    """
+    return TRUNCATION_PARAMETER_ETA * K_B * float(temperature_nk) * 1e-9 / H_PLANCK / 1e6
+
+
+def rf_coupling(frequency_mhz):
+    """Fraction of the programmed RF power that reaches the atoms at ``frequency_mhz``.
+
+    The antenna is an inductive load driven through a matched amplifier: its
+    response falls as a first-order low-pass, 1 / (1 + (f / f_c)^2) with
+    f_c = RF_CHAIN_CORNER_MHZ (15 MHz). A modest, smooth model: 1 at low
+    frequency, 0.5 at 15 MHz, 0.26 at 25 MHz.
+    """
+    f = np.asarray(frequency_mhz, dtype=float)
+    return 1.0 / (1.0 + (f / RF_CHAIN_CORNER_MHZ) ** 2)
+
+
+def _wire_copy(objects, wire_cls):
+    """Plain wire copies of user objects (None for none)."""
+    if not objects:
+        return None
+    return [wire_cls(**o.model_dump()) for o in objects]
+
+
+class QuantumMatter(BaseModel):
+    """One experiment: how the matter is made, what it lives through, how it is imaged.
+
+    ``temperature`` (nK) is a shortcut for the evaporation: it sets the last
+    frequency of the standard ramp, so it cannot be given together with
+    ``rf_evap``. ``lifetime`` (ms) is the length of the experiment stage;
+    when not given it is just long enough for every optical object and the RF
+    shield (0 ms for a plain BEC). No object may outlive it.
+    """
+
+    model_config = ConfigDict(
+        arbitrary_types_allowed=True, validate_assignment=True, extra="forbid"
+    )
+
+    name: JobName = DEFAULT_NAME
+    temperature: Temperature | None = None
+    lifetime: EndTimeMs | None = None
+    image: ImageType = ImageType.TIME_OF_FLIGHT
+    time_of_flight: TimeOfFlightMs = DEFAULT_TIME_OF_FLIGHT_MS
+    rf_evap: RfEvap | None = None
+    rf_shield: RfShield | None = None
+    barriers: Annotated[list[Barrier], Field(max_length=pset.max_barriers)] | None = None
+    landscape: Landscape | None = None
+    lasers: Annotated[list[Laser], Field(max_length=1)] | None = None
+    note: JobNote | None = None
+    client: Any = None
+    result: Any = None
+    job_id: str | None = None
+    output: Any = None
+    is_sim: bool = False
+    sim: Any = None
+    run: int = Field(default=1, ge=1)
+
+    _auto_lifetime: bool = PrivateAttr(default=False)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except PydanticValidationError as err:
+            raise format_pydantic_error(err, "Invalid QuantumMatter") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in type(self).model_fields:
+            super().__setattr__(name, value)
+            return
+        before = (dict(self.__dict__), self._auto_lifetime)
+        if name == "lifetime":
+            self._auto_lifetime = value is None
+        try:
+            super().__setattr__(name, value)
+        except PydanticValidationError as err:
+            # a rejected assignment leaves the matter as it was
+            self.__dict__.clear()
+            self.__dict__.update(before[0])
+            self._auto_lifetime = before[1]
+            raise format_pydantic_error(err, f"Invalid QuantumMatter.{name}") from None
+
+    # ---- accept wire objects where user objects are expected
+
+    @field_validator("rf_evap", mode="before")
+    @classmethod
+    def _evap(cls, v: Any) -> Any:
+        if isinstance(v, job_schema.RfEvaporation) and not isinstance(v, RfEvap):
+            return v.model_dump()
+        return v
+
+    @field_validator("barriers", mode="before")
+    @classmethod
+    def _barriers(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        return [
+            b.model_dump() if isinstance(b, job_schema.Barrier) and not isinstance(b, Barrier) else b
+            for b in v
+        ]
+
+    @field_validator("landscape", mode="before")
+    @classmethod
+    def _landscape(cls, v: Any) -> Any:
+        if isinstance(v, job_schema.OpticalLandscape) and not isinstance(v, Landscape):
+            return v.model_dump()
+        return v
+
+    @field_validator("lasers", mode="before")
+    @classmethod
+    def _lasers(cls, v: Any) -> Any:
+        if v is None:
+            return None
+        return [
+            laser.model_dump()
+            if isinstance(laser, job_schema.Laser) and not isinstance(laser, Laser)
+            else laser
+            for laser in v
+        ]
+
+    @model_validator(mode="after")
+    def _rules(self) -> QuantumMatter:
+        if self.temperature is not None and self.rf_evap is not None:
+            raise ValueError(
+                "temperature and rf_evap: give one or the other; a target temperature sets "
+                "the last frequency of the standard evaporation ramp"
+            )
+        if self.__dict__.get("lifetime") is None:
+            self._auto_lifetime = True
+        if self._auto_lifetime:
+            end = max((t for _, t in self._object_ends()), default=0.0)
+            self.__dict__["lifetime"] = round_time_ms(end)
+        problems = self._lifetime_problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _object_ends(self) -> list[tuple[str, float]]:
+        """(name, end time in ms) of every object of the experiment stage."""
+        ends: list[tuple[str, float]] = []
+        for i, barrier in enumerate(self.barriers or []):
+            ends.append((f"barriers[{i}]", float(max(barrier.times_ms))))
+        if self.landscape is not None:
+            for i, snap in enumerate(self.landscape.landscapes):
+                ends.append((f"landscape snapshot {i} (landscape.landscapes[{i}])", float(snap.time_ms)))
+        for i, laser in enumerate(self.lasers or []):
+            for j, pulse in enumerate(laser.pulses):
+                ends.append((f"lasers[{i}].pulses[{j}] (terminator pulse)", float(max(pulse.times_ms))))
+        if self.rf_shield is not None:
+            ends.append(("rf_shield", float(self.rf_shield.lifetime)))
+        return ends
+
+    def _lifetime_problems(self) -> list[str]:
+        lifetime = float(self.lifetime or 0.0)
+        return [
+            f"{name} ends at {end:g} ms, after the lifetime of {lifetime:g} ms"
+            for name, end in self._object_ends()
+            if end > lifetime + 1e-9
+        ]
+
+    def _check_lifetime(self) -> None:
+        problems = self._lifetime_problems()
+        if problems:
+            raise ValidationError(
+                f"QuantumMatter '{self.name}': " + "; ".join(problems),
+                [(p.split(" ends at")[0], "must end within the lifetime") for p in problems],
+            )
+
+    # ---- job state (from the result, once submitted)
+
+    @property
+    def job_type(self) -> job_schema.JobType:
+        """The job type this matter makes (PAINT_1D, BARRIER or BEC)."""
+        return job_schema.derive_job_type(self.input)
+
+    @property
+    def status(self) -> job_schema.JobStatus | None:
+        """Status of the submitted job (None before submission)."""
+        return self.result.status if self.result is not None else None
+
+    @property
+    def run_count(self) -> int | None:
+        return self.result.input_count if self.result is not None else None
+
+    @property
+    def time_submit(self):
+        return self.result.time_submit if self.result is not None else None
+
+    @property
+    def time_start(self):
+        return self.result.time_start if self.result is not None else None
+
+    @property
+    def time_complete(self):
+        return self.result.time_complete if self.result is not None else None
+
+    # ---- wire format
+
+    @property
+    def rf_evaporation(self) -> job_schema.RfEvaporation:
+        """The wire RF program: the evaporation (with the temperature shortcut) then the shield."""
+        evap = self.rf_evap if self.rf_evap is not None else RfEvap.new()
+        times = list(evap.times_ms)
+        frequencies = list(evap.frequencies_mhz)
+        powers = list(evap.powers_mw)
+        if self.temperature is not None:
+            frequencies[-1] = temperature_to_final_frequency_mhz(self.temperature)
+        if self.rf_shield is not None:
+            times += list(self.rf_shield.times_ms)
+            frequencies += list(self.rf_shield.frequencies_mhz)
+            powers += list(self.rf_shield.powers_mw)
+        try:
+            return job_schema.RfEvaporation(
+                times_ms=times,
+                frequencies_mhz=frequencies,
+                powers_mw=powers,
+                interpolation=evap.interpolation,
+            )
+        except PydanticValidationError as err:
+            raise format_pydantic_error(err, f"QuantumMatter '{self.name}': invalid RF program") from None
+
+    @property
+    def input(self) -> InputValues:
+        """The wire values of the one run this matter makes."""
+        self._check_lifetime()
+        try:
+            return InputValues(
+                end_time_ms=self.lifetime,
+                image_type=self.image,
+                time_of_flight_ms=self.time_of_flight,
+                rf_evaporation=self.rf_evaporation,
+                optical_barriers=_wire_copy(self.barriers, job_schema.Barrier),
+                optical_landscape=(
+                    job_schema.OpticalLandscape(**self.landscape.model_dump())
+                    if self.landscape is not None
+                    else None
+                ),
+                lasers=_wire_copy(self.lasers, job_schema.Laser),
+            )
+        except PydanticValidationError as err:
+            raise format_pydantic_error(err, f"QuantumMatter '{self.name}' is not a valid run") from None
+
+    def to_job(self) -> OqtantJob:
+        """A one-run job of this matter (name, note into the run's notes, output if any)."""
+        run: dict[str, Any] = {"values": self.input, "notes": self.note}
+        if self.output is not None and hasattr(self.output, "model_dump"):
+            run["output"] = {"values": self.output.model_dump()}
+        try:
+            return OqtantJob(name=self.name, inputs=[run])
+        except PydanticValidationError as err:
+            raise format_pydantic_error(err, f"QuantumMatter '{self.name}' is not a valid job") from None
+
+    as_job = to_job
+
+    @classmethod
+    def from_input(
+        cls,
+        name: str,
+        input: InputValues,  # noqa: A002 - the reference's name
+        note: str | None = None,
+        client: Any = None,
+    ) -> QuantumMatter:
+        """The QuantumMatter of one wire run (``input`` round-trips exactly)."""
+        rf = input.rf_evaporation
+        shield = RfShield.from_input(rf) if any(t > 0 for t in rf.times_ms) else None
+        return cls(
+            name=name,
+            lifetime=input.end_time_ms,
+            image=input.image_type,
+            time_of_flight=input.time_of_flight_ms,
+            rf_evap=RfEvap.from_input(rf),
+            rf_shield=shield,
+            barriers=[Barrier.from_input(b) for b in input.optical_barriers]
+            if input.optical_barriers
+            else None,
+            landscape=Landscape.from_input(input.optical_landscape)
+            if input.optical_landscape is not None
+            else None,
+            lasers=[Laser.from_input(laser) for laser in input.lasers] if input.lasers else None,
+            note=note,
+            client=client,
+        )
+
+    @classmethod
+    def from_oqtant_job(cls, job: OqtantJob, client: Any = None) -> QuantumMatter:
+        """The QuantumMatter of a job's active run, with the job as its result."""
+        index = min(job.active_run, len(job.inputs)) - 1
+        run = job.inputs[index]
+        matter = cls.from_input(name=job.name, input=run.values, note=run.notes, client=client)
+        matter.result = job
+        matter.job_id = str(job.external_id) if job.external_id is not None else None
+        matter.run = run.run or index + 1
+        if run.output is not None:
+            matter.output = cls.output_values_to_oqtant_output(run.output.values)
+        return matter
+
+    @staticmethod
+    def output_values_to_oqtant_output(output_values):
+        """The analysis object (OqtantPlotOutput or OqtantNonPlotOutput) of a run's output."""
+        from oqtant.schemas.output import OqtantNonPlotOutput, OqtantPlotOutput
+
+        if isinstance(output_values, job_schema.PlotOutput) or hasattr(output_values, "it_plot"):
+            return OqtantPlotOutput.model_validate(output_values.model_dump())
+        return OqtantNonPlotOutput.model_validate(output_values.model_dump())
+
+    def write_to_file(self, *args: Any, **kwargs: Any):
+        """Write this matter's job (with results, once it has them) to a JSON job file.
+
+        With a client: ``client.write_job_to_file(job, file_name=None, file_path=None)``;
+        without: ``write_to_file(file_path)`` writes the one-run job there.
+        """
+        job = self.result if self.result is not None else self.to_job()
+        if self.client is not None:
+            return self.client.write_job_to_file(job, *args, **kwargs)
+        from oqtant.jobfiles import write_job_file
+
+        path = kwargs.get("file_path") or (args[0] if args else None) or kwargs.get("file_name")
+        if path is None:
+            path = f"{self.name.replace(' ', '_')}.json"
+        return write_job_file(job, Path(path))
+
+    # ---- running
+
+    def submit(self, track: bool = False, sim: bool = False) -> str | None:
+        """Submit to the service (needs a client), or to the local simulator with ``sim=True``."""
+        if sim:
+            self.submit_sim()
+            return None
+        if self.client is None:
+            raise ValidationError(
+                f"client: QuantumMatter '{self.name}' has no client to submit with; create it "
+                "with a QuantumMatterFactory that has logged in, or use submit(sim=True)",
+                [("client", "required to submit")],
+            )
+        self.is_sim = False
+        job_id = self.client.submit(self, track=track)
+        if job_id is not None:
+            self.job_id = str(job_id)
+        return self.job_id
+
+    def submit_sim(self) -> None:
+        """Run this matter on the local Gross-Pitaevskii simulator."""
+        from oqtant.simulator import Simulator
+
+        self.sim = Simulator(self.input)
+        self.sim.run()
+        self.is_sim = True
+
+    def get_sim_result(self) -> None:
+        """Take the simulator's output as this matter's output."""
+        if self.sim is None:
+            raise ValidationError(
+                "sim: nothing was simulated yet; call submit(sim=True) first", [("sim", "missing")]
+            )
+        self.output = self.output_values_to_oqtant_output(self.sim.output.values)
+
+    def get_result(self, run: int | None = None) -> None:
+        """Fetch the job (run ``run``, default this matter's run) and its output."""
+        if self.is_sim:
+            self.get_sim_result()
+            return
+        if self.client is None or self.job_id is None:
+            raise ValidationError(
+                f"QuantumMatter '{self.name}' has no submitted job to fetch (client and job_id "
+                "are needed; submit it first)",
+                [("job_id", "submit first")],
+            )
+        job = self.client.get_job(self.job_id, run or self.run or 1)
+        self.result = job
+        if run is not None:
+            self.run = run
+        index = min(getattr(job, "active_run", 1), len(job.inputs)) - 1
+        output = job.inputs[index].output
+        if output is not None:
+            self.output = self.output_values_to_oqtant_output(output.values)
+
+    # ---- RF
+
+    def corrected_rf_power(self, frequency_mhz: float, power_mw: float) -> float:
+        """The RF power (mW) that reaches the atoms: programmed power times :func:`rf_coupling`."""
+        return float(power_mw * rf_coupling(frequency_mhz))
+
+    def corrected_rf_powers(self, frequencies: list[float], powers: list[float]) -> list[float]:
+        """:meth:`corrected_rf_power` for lists of frequencies (MHz) and powers (mW)."""
+        return list(np.asarray(powers, dtype=float) * rf_coupling(frequencies))
+
+    def show_rf_dynamics(self, corrected: bool = False, file_name: str | None = None) -> None:
+        """Plot the RF knife frequency and power against time, evaporation then shield."""
+        import matplotlib.pyplot as plt
+
+        wire = self.rf_evaporation
+        evap = RfEvap.from_input(wire)
+        shield = self.rf_shield
+        t_start = float(min(evap.times_ms))
+        t_end = max(float(self.lifetime or 0.0), shield.lifetime if shield is not None else 0.0)
+        t = np.linspace(t_start, 0.0, 801)
+        frequencies, powers = evap.get_frequencies(t), evap.get_powers(t)
+        if shield is not None:  # a constant knife through the experiment stage
+            t_shield = np.linspace(0.0, t_end, 50)[1:]
+            t = np.concatenate([t, t_shield])
+            frequencies = np.concatenate([frequencies, shield.frequencies(t_shield)])
+            powers = np.concatenate([powers, shield.powers(t_shield)])
+        fig, ax_f = plt.subplots(figsize=(7, 4))
+        ax_p = ax_f.twinx()
+        ax_f.plot(t, frequencies, color="C0", label="frequency")
+        ax_f.plot(wire.times_ms, wire.frequencies_mhz, "o", color="C0")
+        ax_p.plot(t, powers, color="C1", label="power")
+        ax_p.plot(wire.times_ms, wire.powers_mw, "o", color="C1")
+        if corrected:
+            ax_p.plot(t, self.corrected_rf_powers(frequencies, powers),
+                      "--", color="C1", label="power reaching the atoms")
+        rf = wire
+        ax_f.axvline(0.0, color="gray", lw=0.8, ls=":")
+        ax_f.set_xlabel("time (ms); evaporation before 0, experiment stage after")
+        ax_f.set_ylabel("RF frequency (MHz)", color="C0")
+        ax_p.set_ylabel("RF power (mW)", color="C1")
+        ax_f.set_ylim(0, max(1.0, 1.1 * max(rf.frequencies_mhz)))
+        ax_p.set_ylim(0, max(1.0, 1.1 * max(rf.powers_mw)))
+        lines = ax_f.get_lines()[:1] + ax_p.get_lines()[::2]
+        ax_f.legend(lines, [ln.get_label() for ln in lines], fontsize=8, loc="upper right")
+        ax_f.set_title(f"RF knife of '{self.name}'")
+        _finish_plot(fig, file_name)
+
+    # ---- potentials
+
+    def get_magnetic_potential(self, positions: list[float]) -> np.ndarray:
+        """The magnetic trap (kHz) at the positions (um): harmonic, 50 Hz, 0 at x = 0."""
+        return projection.magnetic_potential_khz(positions)
+
+    def get_ideal_optical_potential(self, time: float, positions: list[float]) -> np.ndarray:
+        """The requested optical profile (kHz) at ``time`` (ms): no blur, no clipping."""
+        return projection.ideal_potential_khz(self.input, [time], positions)[0]
+
+    def get_potential(
+        self, time: float, positions: list[float], include_magnetic: bool = True
+    ) -> np.ndarray:
+        """What the atoms feel (kHz) at ``time`` (ms): projected light plus the magnetic trap."""
+        potential = projection.projected_potential_khz(self.input, [time], positions)[0]
+        if include_magnetic:
+            potential = potential + projection.magnetic_potential_khz(positions)
+        return potential
+
+    def show_potential(
+        self,
+        times: list[float] = [0.0],  # noqa: B006
+        xlimits: list[float] = [pset.min_position - 1, pset.max_position + 1],  # noqa: B006
+        ylimits: list[float] = [0.0 - 1, pset.max_energy + 1],  # noqa: B006
+        include_ideal: bool = False,
+        include_magnetic: bool = True,
+        include_terminator: bool = False,
+        file_name: str | None = None,
+    ) -> None:
+        """Plot the potential the atoms feel against position at the given times."""
+        import matplotlib.pyplot as plt
+
+        values = self.input
+        x = np.linspace(xlimits[0], xlimits[1], 1201)
+        t = np.atleast_1d(np.asarray(times, dtype=float))
+        felt = projection.projected_potential_khz(values, t, x)
+        magnetic = projection.magnetic_potential_khz(x)
+        if include_magnetic:
+            felt = felt + magnetic
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for i, time in enumerate(t):
+            (line,) = ax.plot(x, felt[i], label=f"t = {time:g} ms")
+            if include_ideal:
+                ideal = projection.ideal_potential_khz(values, [time], x)[0]
+                ax.plot(x, ideal + (magnetic if include_magnetic else 0.0), "--",
+                        color=line.get_color(), alpha=0.7, label=f"requested, t = {time:g} ms")
+        if include_magnetic:
+            ax.plot(x, magnetic, ":", color="gray", label="magnetic trap")
+        if include_terminator:
+            span = ylimits[1] - ylimits[0]
+            beam = projection.terminator_intensity(values, t, x)
+            for i, time in enumerate(t):
+                if beam[i].any():
+                    ax.fill_between(x, ylimits[0], ylimits[0] + span * beam[i], color="red",
+                                    alpha=0.15, label=f"terminator on, t = {time:g} ms")
+        ax.set_xlim(xlimits)
+        ax.set_ylim(ylimits)
+        ax.set_xlabel("position x (um)")
+        ax.set_ylabel("potential energy E/h (kHz)")
+        ax.set_title(f"what the atoms of '{self.name}' feel")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        _finish_plot(fig, file_name)
+
+    def show_barrier_dynamics(self, file_name: str | None = None) -> None:
+        """Map of the optical potential the atoms feel, position against time."""
+        import matplotlib.pyplot as plt
+
+        values = self.input
+        lifetime = float(self.lifetime or 0.0)
+        t = np.arange(0.0, lifetime + tset.resolution_ms / 2, tset.resolution_ms)
+        if t.size < 2:
+            t = np.array([0.0, tset.resolution_ms])
+        x = np.linspace(pset.min_position - 5, pset.max_position + 5, 651)
+        potential = projection.projected_potential_khz(values, t, x)
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        mesh = ax.pcolormesh(x, t, potential, shading="auto", cmap="viridis",
+                             vmin=0.0, vmax=max(1.0, float(potential.max())))
+        fig.colorbar(mesh, ax=ax, label="optical potential E/h (kHz)")
+        for i, barrier in enumerate(self.barriers or []):
+            active = (t >= barrier.birth) & (t <= barrier.death)
+            ax.plot(barrier.get_positions(t[active]), t[active], "w--", lw=0.8,
+                    label="barrier centres" if i == 0 else None)
+        if self.barriers:
+            ax.legend(fontsize=8, loc="upper right")
+        ax.set_xlabel("position x (um)")
+        ax.set_ylabel("time (ms)")
+        ax.set_title(f"optical potential of '{self.name}'")
+        _finish_plot(fig, file_name)
+
+    def show_laser_pulse_timing(self, figsize=(6, 4), file_name: str | None = None) -> None:
+        """Plot when the terminator is on during the experiment stage."""
+        import matplotlib.pyplot as plt
+
+        lifetime = max(float(self.lifetime or 0.0), tset.resolution_ms)
+        t = np.linspace(0.0, lifetime, 2001)
+        fig, ax = plt.subplots(figsize=figsize)
+        on = np.array([any(laser.is_on(time) for laser in self.lasers or []) for time in t])
+        ax.fill_between(t, 0, on.astype(float), step="post", color="red", alpha=0.3)
+        ax.step(t, on.astype(float), where="post", color="red", label="terminator")
+        for laser in self.lasers or []:
+            for pulse in laser.pulses:
+                for edge in pulse.times_ms:
+                    ax.axvline(edge, color="gray", lw=0.6, ls=":")
+        ax.set_yticks([0, 1], ["off", "on"])
+        ax.set_ylim(-0.1, 1.2)
+        ax.set_xlim(0, lifetime)
+        ax.set_xlabel("time (ms)")
+        ax.set_title(f"terminator pulse timing of '{self.name}'")
+        ax.legend(fontsize=8)
+        _finish_plot(fig, file_name)
+
+
+# --------------------------------------------------------------------------- factory
+
+
+class QuantumMatterFactory:
+    """Makes QuantumMatter and its parts; with a client, also talks to the service."""
+
+    def __init__(self, client: Any = None) -> None:
+        self.client = client
+        self.login = None
+
+    # ---- service
+
+    def _require_client(self, what: str) -> Any:
+        if self.client is None:
+            raise ValidationError(
+                f"client: {what} needs the service; call factory.get_client() first",
+                [("client", "log in first")],
+            )
+        return self.client
+
+    def get_login(self, port: int = 8080, **login_options: Any) -> str:
+        """Log in through the browser and keep the access token (also returned)."""
+        from oqtant.login import get_user_token
+
+        self.login = get_user_token(port, **login_options)
+        return self.login
+
+    def get_client(self, token: str | None = None) -> None:
+        """Connect to the service, with ``token`` (or the one from get_login), else by logging in."""
+        from oqtant import oqtant_client
+
+        token = token or self.login
+        if token:
+            self.client = oqtant_client.get_oqtant_client(token)
+        else:
+            self.client = oqtant_client.get_client()
+
+    def search_jobs(self, *args: Any, **kwargs: Any) -> list[dict]:
+        """Your jobs matching the filters (see OqtantClient.search_jobs)."""
+        return self._require_client("search_jobs").search_jobs(*args, **kwargs)
+
+    def show_queue_status(self, *args: Any, **kwargs: Any):
+        """Print the status of your queued jobs (see OqtantClient.show_queue_status)."""
+        return self._require_client("show_queue_status").show_queue_status(*args, **kwargs)
+
+    def show_job_limits(self):
+        """Print your job limits."""
+        return self._require_client("show_job_limits").show_job_limits()
+
+    def load_matter_from_job_id(self, job_id: str, run: int = 1) -> QuantumMatter:
+        """The QuantumMatter of run ``run`` of a submitted job, with its results."""
+        job = self._require_client("load_matter_from_job_id").get_job(job_id, run)
+        return QuantumMatter.from_oqtant_job(job, self.client)
+
+    def submit_list_as_batch(self, *args: Any, **kwargs: Any):
+        """Submit several QuantumMatter as one job of several runs."""
+        return self._require_client("submit_list_as_batch").submit_list_as_batch(*args, **kwargs)
+
+    def load_matter_from_file(self, file_path: str | Path, *args: Any, **kwargs: Any) -> QuantumMatter:
+        """The QuantumMatter of a job file (its first run, with results if the file has them)."""
+        from oqtant.jobfiles import read_job_file
+
+        job = read_job_file(file_path)
+        return QuantumMatter.from_oqtant_job(job, self.client)
+
+    # ---- matter
+
+    def create_quantum_matter(
+        self,
+        name: str | None = None,
+        temperature: float | None = None,
+        lifetime: float | None = None,
+        image: job_schema.ImageType | None = None,
+        time_of_flight: float | None = None,
+        rf_evap: RfEvap | None = None,
+        rf_shield: RfShield | None = None,
+        barriers: list[Barrier] | None = None,
+        landscape: Landscape | None = None,
+        lasers: list[Laser] | None = None,
+        note: str | None = None,
+    ) -> QuantumMatter:
+        """A QuantumMatter; anything not given takes the standard BEC job's value."""
+        given = {
+            "name": name,
+            "temperature": temperature,
+            "lifetime": lifetime,
+            "image": image,
+            "time_of_flight": time_of_flight,
+            "rf_evap": rf_evap,
+            "rf_shield": rf_shield,
+            "barriers": barriers,
+            "landscape": landscape,
+            "lasers": lasers,
+            "note": note,
+        }
+        return QuantumMatter(
+            **{k: v for k, v in given.items() if v is not None}, client=self.client
+        )
+
+    def create_quantum_matter_from_input(
+        self, name: str, input: InputValues, note: str | None = None  # noqa: A002
+    ) -> QuantumMatter:
+        """The QuantumMatter of wire input values."""
+        return QuantumMatter.from_input(name=name, input=input, note=note, client=self.client)
+
+    # ---- parts
+
+    @staticmethod
+    def create_snapshot(
+        time: float = 0,
+        positions: list = [-10, 10],  # noqa: B006
+        potentials: list = [0, 0],  # noqa: B006
+        interpolation: job_schema.InterpolationType = "LINEAR",
+    ) -> Snapshot:
+        return Snapshot.new(time, positions, potentials, interpolation)
+
+    @staticmethod
+    def create_snapshot_from_input(input: job_schema.Landscape) -> Snapshot:  # noqa: A002
+        return Snapshot.from_input(input)
+
+    @staticmethod
+    def create_landscape(
+        snapshots: list[Snapshot] | None = None,
+        interpolation: job_schema.InterpolationType = "LINEAR",
+    ) -> Landscape:
+        return Landscape.new(snapshots, interpolation)
+
+    @staticmethod
+    def create_landscape_from_input(input: job_schema.OpticalLandscape) -> Landscape:  # noqa: A002
+        return Landscape.from_input(input)
+
+    @staticmethod
+    def create_barrier(
+        positions: list[float] = [0.0, 0.0],  # noqa: B006
+        heights: list[float] = [0.0, 0.0],  # noqa: B006
+        widths: list[float] = [1.0, 1.0],  # noqa: B006
+        times: list[float] = [0.0, 10.0],  # noqa: B006
+        shape: job_schema.ShapeType = "GAUSSIAN",
+        interpolation: job_schema.InterpolationType = "LINEAR",
+    ) -> Barrier:
+        return Barrier.new(positions, heights, widths, times, shape, interpolation)
+
+    @staticmethod
+    def create_barrier_from_input(input: job_schema.Barrier) -> Barrier:  # noqa: A002
+        return Barrier.from_input(input)
+
+    @staticmethod
+    def create_terminator(time_on: float, time_off: float) -> Laser:
+        """The terminator beam, on from ``time_on`` to ``time_off`` (ms)."""
+        return Laser.new(pulses=[Pulse.new(times_ms=[time_on, time_off])])
+
+    @staticmethod
+    def create_terminator_from_input(input: job_schema.Laser) -> Laser:  # noqa: A002
+        return Laser.from_input(input)
+
+    @staticmethod
+    def create_rf_sequence(
+        times: list | None = None,
+        powers: list | None = None,
+        frequencies: list | None = None,
+        interpolation: str = "LINEAR",
+    ) -> RfSequence:
+        return RfSequence.new(times, powers, frequencies, interpolation)
+
+    @staticmethod
+    def create_rf_sequence_from_input(input: job_schema.RfEvaporation) -> RfSequence:  # noqa: A002
+        return RfSequence.from_input(input)
+
+    @staticmethod
+    def create_rf_evap(
+        times: list | None = None,
+        powers: list | None = None,
+        frequencies: list | None = None,
+        interpolation: str = "LINEAR",
+    ) -> RfEvap:
+        return RfEvap.new(times, powers, frequencies, interpolation)
+
+    @staticmethod
+    def create_rf_evap_from_input(input: job_schema.RfEvaporation) -> RfEvap:  # noqa: A002
+        return RfEvap.from_input(input)
+
+    @staticmethod
+    def create_rf_shield(power: float = 0, frequency: float = 0, lifetime: float = 1.0) -> RfShield:
+        return RfShield.new(lifetime=lifetime, frequency=frequency, power=power)
+
+    @staticmethod
+    def create_rf_shield_from_input(input: job_schema.RfEvaporation) -> RfShield:  # noqa: A002
+        return RfShield.from_input(input)
+
