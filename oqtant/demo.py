@@ -415,7 +415,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nThe job service is not available in this installation ({err}); "
               "only the design part was run.")
         return 0
-    written = _run_service(out, matter, args.workers)
+    from oqtant.errors import OqtantError
+
+    try:
+        written = _run_service(out, matter, args.workers)
+    except (RuntimeError, OqtantError) as err:
+        # the server has been stopped by now; say what went wrong and where to look
+        print(f"\nThe service part of the demo failed: {err}\n"
+              f"Server log: {out / 'server.log'}", file=sys.stderr)
+        return 1
     print(f"\nDone in {time.monotonic() - started:.0f} s. Everything is in {out}:")
     for path in sorted({*out.glob("*.png"), *written}):
         print(f"   {path.relative_to(out) if path.is_relative_to(out) else path}")
