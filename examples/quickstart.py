@@ -52,7 +52,9 @@ temperatures = [50, 100, 200]
 sweep = [
     qmf.create_quantum_matter(name=f"quickstart: {t} nK", temperature=t) for t in temperatures
 ]
-batch = qmf.submit_list_as_batch(matter_list=sweep, name="quickstart: temperature sweep", track=True)
+batch = qmf.submit_list_as_batch(
+    matter_list=sweep, name="quickstart: temperature sweep", track=True
+)
 for run, temperature in enumerate(temperatures, start=1):
     batch.get_result(run=run)
     print(f"run {run}: asked {temperature} nK, measured {batch.output.temperature} nK")

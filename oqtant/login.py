@@ -256,7 +256,9 @@ def _exchange(
             with httpx.Client(transport=transport, timeout=timeout) as http:
                 response = http.post(f"{settings.url}/oauth/token", data=form)
     except httpx.TransportError as err:
-        raise ConnectionError(f"Could not reach the oqtant server at {settings.url}: {err}") from err
+        raise ConnectionError(
+            f"Could not reach the oqtant server at {settings.url}: {err}"
+        ) from err
     if response.status_code != 200:
         try:
             body = response.json()
@@ -355,9 +357,12 @@ def get_user_token(
         server.shutdown()
         server.server_close()
     if "error" in params:
-        raise AuthenticationError(f"Login failed: {params.get('error_description') or params['error']}")
+        reason = params.get("error_description") or params["error"]
+        raise AuthenticationError(f"Login failed: {reason}")
     if params.get("state") != state:
-        raise AuthenticationError("Login failed: the redirect's state does not match (possible CSRF)")
+        raise AuthenticationError(
+            "Login failed: the redirect's state does not match (possible CSRF)"
+        )
     answer = _exchange(
         settings,
         {

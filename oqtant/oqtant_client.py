@@ -51,7 +51,6 @@ from oqtant.errors import (
 from oqtant.login import ClientSettings, decode_token_claims, get_user_token
 from oqtant.schemas.job import (
     Input,
-    InputValues,
     JobStatus,
     JobType,
     OqtantJob,
@@ -203,7 +202,9 @@ class OqtantClient:
         self.max_ind_var = self.settings.max_ind_var
         self.run_list_limit = self.settings.run_list_limit
         decode_token_claims(token)  # fail early on a malformed token
-        timeout = httpx.Timeout(self.settings.read_timeout_s, connect=self.settings.connect_timeout_s)
+        timeout = httpx.Timeout(
+            self.settings.read_timeout_s, connect=self.settings.connect_timeout_s
+        )
         if isinstance(transport, httpx.Client):
             self._http = transport
             self._owns_http = False
@@ -353,7 +354,8 @@ class OqtantClient:
         try:
             return OqtantJob(name=matter.name, inputs=[Input(**run)])
         except PydanticValidationError as err:
-            raise format_pydantic_error(err, f"QuantumMatter '{matter.name}' is not a valid job") from None
+            title = f"QuantumMatter '{matter.name}' is not a valid job"
+            raise format_pydantic_error(err, title) from None
 
     def generate_oqtant_job(self, job: dict) -> OqtantJob:
         """Validate a job dictionary (wire format) into an OqtantJob; errors name field and rule."""
@@ -364,7 +366,9 @@ class OqtantClient:
         except PydanticValidationError as err:
             raise format_pydantic_error(err, "Invalid job") from None
         except TypeError as err:
-            raise ValidationError(f"Invalid job: expected a dictionary of job fields ({err})") from None
+            raise ValidationError(
+                f"Invalid job: expected a dictionary of job fields ({err})"
+            ) from None
 
     def create_job(
         self,
@@ -373,11 +377,11 @@ class OqtantClient:
         runs: int = 1,
         job: dict | None = None,
     ) -> OqtantJob:
-        """An OqtantJob from ``job`` (a dictionary), or the standard job of ``job_type`` repeated ``runs`` times.
+        """An OqtantJob from ``job`` (a dictionary), or a standard job repeated ``runs`` times.
 
         Args:
             name: the job's name (1 to 50 characters).
-            job_type: BEC or BARRIER for the standard jobs; with ``job`` it is recomputed from the inputs.
+            job_type: BEC or BARRIER for the standard jobs (with ``job``, taken from its inputs).
             runs: how many identical runs the standard job gets (1 to 30).
             job: a job dictionary to use instead of the standard job.
         """
@@ -532,7 +536,9 @@ class OqtantClient:
     def get_job(self, job_id: str, run: int = 1) -> OqtantJob:
         """Fetch a job with one of its runs (``run``, 1-based), whatever its status."""
         if not isinstance(run, int) or run < 1:
-            raise ValidationError(f"run: must be a whole number >= 1 (got {run})", [("run", ">= 1")])
+            raise ValidationError(
+                f"run: must be a whole number >= 1 (got {run})", [("run", ">= 1")]
+            )
         response = self._request(
             "GET", f"{self.base_url}/jobs/{job_id}", params={"run": run},
             what=f"get job {job_id}", job_id=str(job_id),
@@ -547,7 +553,7 @@ class OqtantClient:
         return job
 
     def cancel_job(self, job_id: str) -> None:
-        """Cancel a job: a pending one leaves the queue, a running one stops after its current run."""
+        """Cancel a job: a pending one leaves the queue, a running one stops after this run."""
         self._request(
             "PUT", f"{self.base_url}/jobs/{job_id}/cancel", what=f"cancel job {job_id}",
             job_id=str(job_id),
@@ -620,7 +626,8 @@ class OqtantClient:
             ("submit_end", submit_end), ("notes", notes),
         ):
             if value is not None:
-                params.append((key, value.isoformat() if hasattr(value, "isoformat") else str(value)))
+                text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+                params.append((key, text))
         return params
 
     def get_queue_status(
@@ -701,7 +708,9 @@ class OqtantClient:
             for item in data:
                 RawImages.model_validate(item)
         except (PydanticValidationError, TypeError) as err:
-            raise ServerError(f"The server sent invalid raw images for job {job_id}: {err}") from None
+            raise ServerError(
+                f"The server sent invalid raw images for job {job_id}: {err}"
+            ) from None
         return data
 
     # ---- files
@@ -716,7 +725,7 @@ class OqtantClient:
 
         Args:
             job: the job to write.
-            file_name: a custom base name; ``_run_N_of_M`` and the suffix are added for multi-run jobs.
+            file_name: a custom base name (``_run_N_of_M`` is added for multi-run jobs).
             file_path: the full path to write (overrides ``file_name``).
         """
         from oqtant import jobfiles

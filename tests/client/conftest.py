@@ -42,7 +42,9 @@ def _service(tmp_path, *, workers: int) -> Iterator[Service]:
     from oqtant.settings import Settings
 
     settings = Settings(
-        data_dir=tmp_path / "server", secret_key="client-test-secret-of-at-least-32-bytes", workers=workers,
+        data_dir=tmp_path / "server",
+        secret_key="client-test-secret-of-at-least-32-bytes",
+        workers=workers,
         executor="thread", poll_seconds=0.02, backend=FAST_BACKEND,
     )
     app = create_app(settings, backend=FAST_BACKEND, start_dispatcher=workers > 0)

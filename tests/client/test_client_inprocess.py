@@ -125,7 +125,7 @@ def test_version_and_files(service, tmp_path):
     path = client.write_job_to_file(done, file_path=str(tmp_path / "job.txt"))
     loaded = client.load_job_from_file(path, refresh=False)
     assert str(loaded.external_id) == job_id
-    assert loaded.inputs[0].output.values.it_plot.columns == done.inputs[0].output.values.it_plot.columns
+    assert loaded.inputs[0].output.values.it_plot == done.inputs[0].output.values.it_plot
     refreshed = client.load_job_from_file(path)
     assert refreshed.status == JobStatus.COMPLETE
 

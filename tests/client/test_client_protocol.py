@@ -32,7 +32,8 @@ def make_token(sub: str = USER_ID, exp_s: float = 3600) -> str:
     def b64(obj: dict) -> str:
         return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
 
-    return f"{b64({'alg': 'HS256', 'typ': 'JWT'})}.{b64({'sub': sub, 'exp': time.time() + exp_s})}.c2ln"
+    header = b64({"alg": "HS256", "typ": "JWT"})
+    return f"{header}.{b64({'sub': sub, 'exp': time.time() + exp_s})}.c2ln"
 
 
 def fast_settings(**kw) -> ClientSettings:
@@ -43,7 +44,9 @@ def fast_settings(**kw) -> ClientSettings:
 
 def make_client(handler, **settings) -> OqtantClient:
     client = OqtantClient(
-        settings=fast_settings(**settings), token=make_token(), transport=httpx.MockTransport(handler)
+        settings=fast_settings(**settings),
+        token=make_token(),
+        transport=httpx.MockTransport(handler),
     )
     client.verbosity = 0
     return client
@@ -102,7 +105,8 @@ def test_two_submits_use_two_keys():
 
     def handler(request):
         keys.append(request.headers["Idempotency-Key"])
-        return httpx.Response(201, json={"job_id": str(uuid.uuid4()), "queue_position": 1, "est_time": 1})
+        answer = {"job_id": str(uuid.uuid4()), "queue_position": 1, "est_time": 1}
+        return httpx.Response(201, json=answer)
 
     client = make_client(handler)
     client.submit_job(standard_job())

@@ -102,7 +102,9 @@ def test_browser_flow_catches_redirect_exchanges_code_and_caches(tmp_path):
         assert url.startswith("http://oqtant.test/oauth/authorize?")
         assert query["code_challenge_method"] == "S256" and query["response_type"] == "code"
         expect.update(challenge=query["code_challenge"], redirect_uri=query["redirect_uri"])
-        answer = httpx.get(query["redirect_uri"], params={"code": "the-code", "state": query["state"]})
+        answer = httpx.get(
+            query["redirect_uri"], params={"code": "the-code", "state": query["state"]}
+        )
         assert answer.status_code == 200 and "Logged in" in answer.text
 
     token = get_user_token(0, settings=settings, open_browser=browser,
