@@ -61,7 +61,9 @@ def write_job_file(job: OqtantJob, file_path: str | os.PathLike) -> Path:
         raise JobFileError(f"job: expected an OqtantJob, got {type(job).__name__}")
     path = Path(file_path)
     if path.is_dir():
-        raise JobFileError(f"{path}: is a folder; give a file path (e.g. {path / default_job_file_name(job)})")
+        raise JobFileError(
+            f"{path}: is a folder; give a file path (e.g. {path / default_job_file_name(job)})"
+        )
     folder = path.parent
     if not folder.is_dir():
         raise JobFileError(f"{path}: cannot write the job file, folder {folder} does not exist")
@@ -108,11 +110,15 @@ def read_job_file(file_path: str | os.PathLike) -> OqtantJob:
         try:
             raw = gzip.decompress(raw)
         except (EOFError, OSError, zlib.error) as exc:
-            raise JobFileError(f"{path}: the compressed job file is truncated or corrupt ({exc})") from exc
+            raise JobFileError(
+                f"{path}: the compressed job file is truncated or corrupt ({exc})"
+            ) from exc
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise JobFileError(f"{path}: not a job file (not UTF-8 text: {exc.reason} at byte {exc.start})") from exc
+        raise JobFileError(
+            f"{path}: not a job file (not UTF-8 text: {exc.reason} at byte {exc.start})"
+        ) from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -126,7 +132,11 @@ def read_job_file(file_path: str | os.PathLike) -> OqtantJob:
             problem = f"invalid JSON at {where}: {exc.msg}"
         raise JobFileError(f"{path}: {problem}") from exc
     if not isinstance(data, dict) or "inputs" not in data or "name" not in data:
-        kind = type(data).__name__ if not isinstance(data, dict) else "an object without 'name' and 'inputs'"
+        kind = (
+            type(data).__name__
+            if not isinstance(data, dict)
+            else "an object without 'name' and 'inputs'"
+        )
         raise JobFileError(f"{path}: not an oqtant job file (the JSON holds {kind})")
     try:
         return OqtantJob.model_validate(data)

@@ -13,7 +13,8 @@ Coordinates and units used throughout:
 
 The bimodal model (the parameter order of the wire's ``tof_fit``)::
 
-    OD(x, y) = gaussian_od * exp(-(x-x_0)^2 / (2 gaussian_sigma_x^2) - (y-y_0)^2 / (2 gaussian_sigma_y^2))
+    OD(x, y) = gaussian_od * exp(-(x-x_0)^2 / (2 gaussian_sigma_x^2)
+                                 - (y-y_0)^2 / (2 gaussian_sigma_y^2))
              + tf_od * max(0, 1 - (x-x_0)^2 / tf_x^2 - (y-y_0)^2 / tf_y^2)^(3/2)
              + offset
 
@@ -107,7 +108,7 @@ _DEFAULT_PIXCAL_UM = {
 }
 
 
-class AxisType(str, Enum):
+class AxisType(str, Enum):  # noqa: UP042 - plain str values, as in the reference
     """Axis of a slice through an image: x along columns, y along rows."""
 
     x = "x"
@@ -137,7 +138,7 @@ def thomas_fermi_od(x, y, peak_od, radius_x, radius_y, x_0, y_0):
 
 
 def bimodal_od(x, y, params) -> np.ndarray:
-    """The bimodal model at pixel coordinates ``x, y`` for the 9 ``params`` (FIT_PARAMETER_NAMES)."""
+    """The bimodal model at pixel coordinates ``x, y`` for 9 ``params`` (FIT_PARAMETER_NAMES)."""
     a_g, s_x, s_y, a_tf, r_x, r_y, x_0, y_0, offset = (float(p) for p in params)
     out = np.full(np.broadcast(x, y).shape, offset)
     if a_g != 0.0:
@@ -365,7 +366,9 @@ def _noise_and_offset(image: np.ndarray) -> tuple[float, float]:
     return offset, noise
 
 
-def _moments_guess(image: np.ndarray, x: np.ndarray, y: np.ndarray, offset: float, smooth: np.ndarray):
+def _moments_guess(
+    image: np.ndarray, x: np.ndarray, y: np.ndarray, offset: float, smooth: np.ndarray
+):
     """Centre and rms widths (pixels) of the signal above a fraction of its peak."""
     signal = smooth - offset
     peak = float(signal.max())
@@ -496,20 +499,37 @@ def fit_bimodal_2d(
     """
     with _single_thread():
         return _fit_bimodal_2d(
-            od_image, pixcal_um, initial, lower, upper, model, time_of_flight_ms,
-            trap_frequencies_hz, min_snr,
+            od_image,
+            pixcal_um,
+            initial,
+            lower,
+            upper,
+            model,
+            time_of_flight_ms,
+            trap_frequencies_hz,
+            min_snr,
         )
 
 
 def _fit_bimodal_2d(
-    od_image, pixcal_um, initial, lower, upper, model, time_of_flight_ms, trap_frequencies_hz, min_snr
+    od_image,
+    pixcal_um,
+    initial,
+    lower,
+    upper,
+    model,
+    time_of_flight_ms,
+    trap_frequencies_hz,
+    min_snr,
 ) -> BimodalFit:
     model = str(model).lower()
     if model not in FIT_MODELS:
         raise ValidationError(f"model: must be one of {FIT_MODELS}, got {model!r}")
     data = np.asarray(od_image, dtype=float)
     if data.ndim != 2 or min(data.shape) < 8:
-        raise FitError(f"od_image: expected a 2D image of at least 8x8 pixels, got shape {data.shape}")
+        raise FitError(
+            f"od_image: expected a 2D image of at least 8x8 pixels, got shape {data.shape}"
+        )
     if not np.all(np.isfinite(data)):
         raise FitError("od_image: contains NaN or infinite values")
     if not pixcal_um > 0:
@@ -524,7 +544,8 @@ def _fit_bimodal_2d(
     if peak < min_snr * smooth_noise:
         raise FitError(
             f"no atoms in the image: the peak OD above the background ({peak:.3g}) is not "
-            f"clearly above the noise (smoothed noise {smooth_noise:.3g} OD; need {min_snr:g} times it)"
+            f"clearly above the noise (smoothed noise {smooth_noise:.3g} OD; "
+            f"need {min_snr:g} times it)"
         )
 
     span = float(max(data.shape))
@@ -532,36 +553,57 @@ def _fit_bimodal_2d(
     if lower is None:
         lower = [0.0, 0.3, 0.3, 0.0, 0.3, 0.3, float(x.min()), float(y.min()), -od_range]
     if upper is None:
-        upper = [10 * od_range, span, span, 10 * od_range, span, span,
-                 float(x.max()), float(y.max()), od_range]
+        upper = [
+            10 * od_range,
+            span,
+            span,
+            10 * od_range,
+            span,
+            span,
+            float(x.max()),
+            float(y.max()),
+            od_range,
+        ]
     lower = _as_vector(lower, "lower")
     upper = _as_vector(upper, "upper")
     if np.any(lower >= upper):
         bad = [n for n, lo, hi in zip(FIT_PARAMETER_NAMES, lower, upper, strict=True) if lo >= hi]
-        raise ValidationError(f"lower, upper: each lower bound must be below its upper bound ({bad})")
+        raise ValidationError(
+            f"lower, upper: each lower bound must be below its upper bound ({bad})"
+        )
 
     if initial is not None:
         chosen = "bimodal" if model == "auto" else model
         start = _as_vector(initial, "initial")
     else:
         peak0, x_0, y_0, s_x, s_y = _moments_guess(data, x, y, offset0, smooth)
-        gauss0 = np.array([peak0, s_x, s_y, 0, 1, 1, x_0, y_0, offset0])  # absent part: shape 1, never 0
+        gauss0 = np.array(
+            [peak0, s_x, s_y, 0, 1, 1, x_0, y_0, offset0]
+        )  # absent part: shape 1, never 0
         # a Thomas-Fermi profile of radius R has about the rms width of a Gaussian of R / 2.6
         tf0 = np.array([0, 1, 1, peak0, 2.3 * s_x, 2.3 * s_y, x_0, y_0, offset0])
         n_binned = (data.shape[0] // 2) * (data.shape[1] // 2)
         trials = {}
         if model in ("auto", "gaussian"):
-            trials["gaussian"] = _least_squares(x, y, data, gauss0, _FREE["gaussian"], lower, upper, 100, 1e-5, True)
+            trials["gaussian"] = _least_squares(
+                x, y, data, gauss0, _FREE["gaussian"], lower, upper, 100, 1e-5, True
+            )
         if model in ("auto", "tf"):
-            trials["tf"] = _least_squares(x, y, data, tf0, _FREE["tf"], lower, upper, 100, 1e-5, True)
+            trials["tf"] = _least_squares(
+                x, y, data, tf0, _FREE["tf"], lower, upper, 100, 1e-5, True
+            )
         if model in ("auto", "bimodal"):
             g = trials.get("gaussian", (gauss0,))[0]
             t = trials.get("tf", (tf0,))[0]
             starts = [
                 # thermal cloud with a small condensate in its centre
-                np.array([0.8 * g[0], g[1], g[2], 0.3 * g[0], 1.2 * g[1], 1.2 * g[2], g[6], g[7], g[8]]),
+                np.array(
+                    [0.8 * g[0], g[1], g[2], 0.3 * g[0], 1.2 * g[1], 1.2 * g[2], g[6], g[7], g[8]]
+                ),
                 # condensate on a broad, faint thermal cloud
-                np.array([0.1 * t[3], 0.8 * t[4], 0.8 * t[5], 0.9 * t[3], t[4], t[5], t[6], t[7], t[8]]),
+                np.array(
+                    [0.1 * t[3], 0.8 * t[4], 0.8 * t[5], 0.9 * t[3], t[4], t[5], t[6], t[7], t[8]]
+                ),
             ]
             best = None
             for s in starts:
@@ -585,7 +627,9 @@ def _fit_bimodal_2d(
     if chosen == "gaussian" or params[3] <= tiny:
         params[3:6] = 0.0
     if params[0] + params[3] <= 0:
-        raise FitError("no atoms in the image: the fit found neither a thermal cloud nor a condensate")
+        raise FitError(
+            "no atoms in the image: the fit found neither a thermal cloud nor a condensate"
+        )
 
     model_image = bimodal_od(x, y, params)
     residual = data - model_image
@@ -620,7 +664,9 @@ def wire_image(array, pixcal_um: float = 1.0) -> Image:
     arr = np.asarray(array, dtype=float)
     if arr.ndim != 2:
         raise ValidationError(f"array: an image must be 2D, got shape {arr.shape}")
-    return Image(pixels=arr.ravel().tolist(), rows=arr.shape[0], columns=arr.shape[1], pixcal=pixcal_um)
+    return Image(
+        pixels=arr.ravel().tolist(), rows=arr.shape[0], columns=arr.shape[1], pixcal=pixcal_um
+    )
 
 
 def wire_line_chart(xs, ys) -> LineChart:
@@ -666,7 +712,14 @@ def _finish(fig, file_name: str | None) -> None:
 
     if file_name:
         fig.savefig(file_name, dpi=100, bbox_inches="tight")
-    interactive = matplotlib.get_backend().lower() not in ("agg", "pdf", "ps", "svg", "cairo", "template")
+    interactive = matplotlib.get_backend().lower() not in (
+        "agg",
+        "pdf",
+        "ps",
+        "svg",
+        "cairo",
+        "template",
+    )
     if interactive and not file_name:
         plt.show()
     else:
@@ -704,7 +757,9 @@ class OqtantOutput(BaseModel):
     @property
     def image_type(self) -> OutputImageType:
         """IN_TRAP for a column-density output, otherwise TIME_OF_FLIGHT."""
-        return OutputImageType.IN_TRAP if hasattr(self, "it_plot") else OutputImageType.TIME_OF_FLIGHT
+        return (
+            OutputImageType.IN_TRAP if hasattr(self, "it_plot") else OutputImageType.TIME_OF_FLIGHT
+        )
 
     @property
     def _is_tof(self) -> bool:
@@ -715,7 +770,10 @@ class OqtantOutput(BaseModel):
         """Print the output's fields (images as their shape)."""
         for name, value in self:
             if isinstance(value, Image):
-                desc = f"image {value.rows} x {value.columns}, {len(value.pixels)} pixels, pixcal {value.pixcal} um"
+                desc = (
+                    f"image {value.rows} x {value.columns}, {len(value.pixels)} pixels, "
+                    f"pixcal {value.pixcal} um"
+                )
             elif isinstance(value, LineChart):
                 desc = f"line chart of {len(value.points)} points"
             elif isinstance(value, BaseModel):
@@ -793,7 +851,9 @@ class OqtantOutput(BaseModel):
             chart = self.tof_x_slice if axis == "x" else self.tof_y_slice
             return [float(p["y"]) for p in chart.points]
         image = self.IT
-        return (image[image.shape[0] // 2] if axis == "x" else image[:, image.shape[1] // 2]).tolist()
+        return (
+            image[image.shape[0] // 2] if axis == "x" else image[:, image.shape[1] // 2]
+        ).tolist()
 
     @staticmethod
     def get_image_space(
@@ -832,7 +892,10 @@ class OqtantOutput(BaseModel):
         return fit_bimodal_2d(image, **kwargs)
 
     def fit_bimodal_data2D(  # noqa: N802 - name of the reference API
-        self, xi: list[float] | None = None, lb: list[float] | None = None, ub: list[float] | None = None
+        self,
+        xi: list[float] | None = None,
+        lb: list[float] | None = None,
+        ub: list[float] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.float64]:
         """Bimodal fit of the TOF image.
 
@@ -893,7 +956,10 @@ class OqtantOutput(BaseModel):
         _finish(fig, file_name)
 
     def plot_tof(
-        self, file_name: str | None = None, figsize: tuple[int, int] = (12, 12), grid_on: bool = False
+        self,
+        file_name: str | None = None,
+        figsize: tuple[int, int] = (12, 12),
+        grid_on: bool = False,
     ) -> None:
         """The time-of-flight OD image, axes in microns from the image centre."""
         import matplotlib.pyplot as plt
@@ -947,8 +1013,13 @@ class OqtantOutput(BaseModel):
             thermal = fit.params.copy()
             thermal[3] = 0.0
             ax.plot(pos * pixcal, parts(fit.model_image), "-", color="C3", label="bimodal fit")
-            ax.plot(pos * pixcal, parts(bimodal_od(x, y, thermal)), "--", color="C0",
-                    label="thermal part")
+            ax.plot(
+                pos * pixcal,
+                parts(bimodal_od(x, y, thermal)),
+                "--",
+                color="C0",
+                label="thermal part",
+            )
         ax.set_xlabel(f"{axis} (um)")
         ax.set_ylabel("optical density")
         ax.set_title(f"time-of-flight cut along {axis} through the cloud centre")
@@ -957,7 +1028,10 @@ class OqtantOutput(BaseModel):
         _finish(fig, file_name)
 
     def plot_it(
-        self, file_name: str | None = None, figsize: tuple[int, int] = (12, 12), grid_on: bool = False
+        self,
+        file_name: str | None = None,
+        figsize: tuple[int, int] = (12, 12),
+        grid_on: bool = False,
     ) -> None:
         """The in-trap column density, axes in microns from the image centre."""
         import matplotlib.pyplot as plt
@@ -966,7 +1040,9 @@ class OqtantOutput(BaseModel):
             raise JobError("plot_it needs an IN_TRAP output; this one is TIME_OF_FLIGHT")
         image = self.IT
         pixcal = self.get_image_pixcal(OutputImageType.IN_TRAP)
-        fig, ax = plt.subplots(figsize=(figsize[0], max(3, figsize[0] * image.shape[0] / image.shape[1] + 1)))
+        fig, ax = plt.subplots(
+            figsize=(figsize[0], max(3, figsize[0] * image.shape[0] / image.shape[1] + 1))
+        )
         im = ax.imshow(image, cmap="viridis", extent=_extent_um(image.shape, pixcal))
         fig.colorbar(im, ax=ax, shrink=0.8, label="optical density")
         ax.set_xlabel("x (um)")
@@ -976,7 +1052,10 @@ class OqtantOutput(BaseModel):
         _finish(fig, file_name)
 
     def plot_tof_3d(
-        self, file_name: str | None = None, view_angle: int = -45, figsize: tuple[int, int] = (10, 10)
+        self,
+        file_name: str | None = None,
+        view_angle: int = -45,
+        figsize: tuple[int, int] = (10, 10),
     ) -> None:
         """The time-of-flight OD image as a surface."""
         import matplotlib.pyplot as plt
@@ -986,7 +1065,9 @@ class OqtantOutput(BaseModel):
         x, y = image_space(image.shape)
         fig = plt.figure(figsize=figsize)
         ax = fig.add_subplot(projection="3d")
-        ax.plot_surface(x * pixcal, y * pixcal, image, cmap="viridis", linewidth=0, antialiased=False)
+        ax.plot_surface(
+            x * pixcal, y * pixcal, image, cmap="viridis", linewidth=0, antialiased=False
+        )
         ax.view_init(elev=30, azim=view_angle)
         ax.set_xlabel("x (um)")
         ax.set_ylabel("y (um)")
@@ -1068,7 +1149,9 @@ class OqtantNonPlotOutput(job_schema.NonPlotOutput, OqtantOutput):
         return self.tof_fit
 
 
-def output_from_values(values: job_schema.PlotOutput | job_schema.NonPlotOutput | dict) -> OqtantOutput:
+def output_from_values(
+    values: job_schema.PlotOutput | job_schema.NonPlotOutput | dict,
+) -> OqtantOutput:
     """The output object for a run's output values (a wire model or its dict)."""
     if isinstance(values, BaseModel):
         values = values.model_dump()

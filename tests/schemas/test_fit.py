@@ -106,7 +106,11 @@ def _physical_image(n_thermal, n_condensed, temperature_nk, tof_ms, radii_px, fr
         sigma_m = math.sqrt(K_B * temperature_nk * 1e-9 / RB87_MASS_KG * (in_trap + t**2))
         sigmas_px.append(sigma_m / pix_m)
     # column density n = N / (2 pi sx sy) -> OD = sigma_0 * n, with sigmas in metres
-    g_od = n_thermal * RESONANT_CROSS_SECTION_M2 / (2 * math.pi * sigmas_px[0] * sigmas_px[1] * pix_m**2)
+    g_od = (
+        n_thermal
+        * RESONANT_CROSS_SECTION_M2
+        / (2 * math.pi * sigmas_px[0] * sigmas_px[1] * pix_m**2)
+    )
     tf_area = 2 * math.pi * radii_px[0] * radii_px[1] * pix_m**2
     tf_od = 5 * n_condensed * RESONANT_CROSS_SECTION_M2 / tf_area if n_condensed else 0.0
     params = [g_od, *sigmas_px, tf_od, *radii_px, 0.5, -0.5, 0.0]
@@ -115,8 +119,12 @@ def _physical_image(n_thermal, n_condensed, temperature_nk, tof_ms, radii_px, fr
 
 def test_atom_numbers_and_temperature_match_the_analytic_cloud():
     image, params = _physical_image(
-        n_thermal=30_000, n_condensed=20_000, temperature_nk=150.0, tof_ms=10.0,
-        radii_px=(8.0, 12.0), freqs_hz=(50.0, 400.0),
+        n_thermal=30_000,
+        n_condensed=20_000,
+        temperature_nk=150.0,
+        tof_ms=10.0,
+        radii_px=(8.0, 12.0),
+        freqs_hz=(50.0, 400.0),
     )
     assert 0.2 < params[0] < 1.0 and 1.0 < params[3] < 3.0  # realistic peak ODs
     fit = fit_bimodal_2d(image, PIXCAL_UM, time_of_flight_ms=10.0)
@@ -133,8 +141,12 @@ def test_atom_numbers_and_temperature_match_the_analytic_cloud():
 
 def test_temperature_without_the_in_trap_size():
     image, _ = _physical_image(
-        n_thermal=40_000, n_condensed=0, temperature_nk=300.0, tof_ms=15.0,
-        radii_px=(0.0, 0.0), freqs_hz=(None, None),
+        n_thermal=40_000,
+        n_condensed=0,
+        temperature_nk=300.0,
+        tof_ms=15.0,
+        radii_px=(0.0, 0.0),
+        freqs_hz=(None, None),
     )
     fit = fit_bimodal_2d(image, PIXCAL_UM, time_of_flight_ms=15.0, trap_frequencies_hz=None)
     assert fit.temperature_nk == pytest.approx(300.0, rel=0.04)

@@ -1,11 +1,11 @@
-"""Jobs survive JSON unchanged: the standard jobs, every barrier shape, landscapes, terminators, real files."""
+"""Jobs survive JSON unchanged: standard jobs, every barrier shape, landscapes, terminators."""
 
 from __future__ import annotations
 
 import copy
 import gzip
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
@@ -66,7 +66,11 @@ def test_every_barrier_shape_and_interpolation(barrier_manipulator_job_dict, sha
     }
     if shape != ShapeType.NATIVE:
         barrier["widths_um"] = [1.0, 2.5, 1.0]
-    job = _round_trip(OqtantJob.model_validate(_with_values(barrier_manipulator_job_dict, optical_barriers=[barrier])))
+    job = _round_trip(
+        OqtantJob.model_validate(
+            _with_values(barrier_manipulator_job_dict, optical_barriers=[barrier])
+        )
+    )
     parsed = job.inputs[0].values.optical_barriers[0]
     assert parsed.shape == shape and parsed.interpolation == interpolation
     assert parsed.widths_um == ([0.5] * 3 if shape == ShapeType.NATIVE else [1.0, 2.5, 1.0])
@@ -74,11 +78,20 @@ def test_every_barrier_shape_and_interpolation(barrier_manipulator_job_dict, sha
 
 def test_ten_barriers(barrier_manipulator_job_dict):
     barriers = [
-        {"times_ms": [0.0, 20.0], "positions_um": [-45.0 + 10 * i] * 2, "heights_khz": [5.0, 50.0],
-         "widths_um": [1.0, 1.0], "shape": list(ShapeType)[i % 3].value}
+        {
+            "times_ms": [0.0, 20.0],
+            "positions_um": [-45.0 + 10 * i] * 2,
+            "heights_khz": [5.0, 50.0],
+            "widths_um": [1.0, 1.0],
+            "shape": list(ShapeType)[i % 3].value,
+        }
         for i in range(10)
     ]
-    job = _round_trip(OqtantJob.model_validate(_with_values(barrier_manipulator_job_dict, optical_barriers=barriers)))
+    job = _round_trip(
+        OqtantJob.model_validate(
+            _with_values(barrier_manipulator_job_dict, optical_barriers=barriers)
+        )
+    )
     assert len(job.inputs[0].values.optical_barriers) == 10
 
 
@@ -86,16 +99,21 @@ def _landscape(n_snapshots: int = 3) -> dict:
     return {
         "interpolation": "SMOOTH",
         "landscapes": [
-            {"time_ms": 5.0 * i, "positions_um": [float(p) for p in range(-60, 61)],
-             "potentials_khz": [abs(p) * (i + 1) * 0.25 for p in range(-60, 61)],
-             "spatial_interpolation": "CUBIC"}
+            {
+                "time_ms": 5.0 * i,
+                "positions_um": [float(p) for p in range(-60, 61)],
+                "potentials_khz": [abs(p) * (i + 1) * 0.25 for p in range(-60, 61)],
+                "spatial_interpolation": "CUBIC",
+            }
             for i in range(n_snapshots)
         ],
     }
 
 
 def test_landscape_job(ultracold_matter_job_dict):
-    data = _with_values(ultracold_matter_job_dict, end_time_ms=20.0, optical_landscape=_landscape(5))
+    data = _with_values(
+        ultracold_matter_job_dict, end_time_ms=20.0, optical_landscape=_landscape(5)
+    )
     job = _round_trip(OqtantJob.model_validate(data))
     assert job.job_type == JobType.PAINT_1D
     snaps = job.inputs[0].values.optical_landscape.landscapes
@@ -111,11 +129,26 @@ def test_terminator_job_with_barrier_landscape_and_rf_shield(barrier_manipulator
         "powers_mw": rf["powers_mw"] + [100.0],
         "interpolation": "PREVIOUS",
     }
-    lasers = [{"type": "TERMINATOR", "position_um": 30.0,
-               "pulses": [{"times_ms": [2.5, 12.5], "intensities_mw_per_cm2": [1.0, 1.0],
-                           "detuning_mhz": 0.0, "interpolation": "OFF"}]}]
-    data = _with_values(barrier_manipulator_job_dict, rf_evaporation=shielded, lasers=lasers,
-                        optical_landscape=_landscape(2))
+    lasers = [
+        {
+            "type": "TERMINATOR",
+            "position_um": 30.0,
+            "pulses": [
+                {
+                    "times_ms": [2.5, 12.5],
+                    "intensities_mw_per_cm2": [1.0, 1.0],
+                    "detuning_mhz": 0.0,
+                    "interpolation": "OFF",
+                }
+            ],
+        }
+    ]
+    data = _with_values(
+        barrier_manipulator_job_dict,
+        rf_evaporation=shielded,
+        lasers=lasers,
+        optical_landscape=_landscape(2),
+    )
     data["inputs"][0]["notes"] = "terminator at 2.5 ms"
     job = _round_trip(OqtantJob.model_validate(data))
     values = job.inputs[0].values
@@ -131,9 +164,14 @@ def test_job_with_many_runs_and_service_fields(ultracold_matter_job_dict):
     for i, run in enumerate(data["inputs"]):
         run["values"]["rf_evaporation"]["frequencies_mhz"][-1] = 0.02 + 0.01 * i
     data.update(
-        external_id=str(uuid4()), status="COMPLETE", qpu_name="SIMULATOR", origin="OQTAPI",
-        time_submit="2026-11-24T10:00:00Z", time_start=datetime(2026, 11, 24, 10, 0, 5, tzinfo=timezone.utc).isoformat(),
-        time_complete="2026-11-24T10:03:00+00:00", failed_inputs=[3],
+        external_id=str(uuid4()),
+        status="COMPLETE",
+        qpu_name="SIMULATOR",
+        origin="OQTAPI",
+        time_submit="2026-11-24T10:00:00Z",
+        time_start=datetime(2026, 11, 24, 10, 0, 5, tzinfo=UTC).isoformat(),
+        time_complete="2026-11-24T10:03:00+00:00",
+        failed_inputs=[3],
     )
     job = _round_trip(OqtantJob.model_validate(data))
     assert [run.run for run in job.inputs] == list(range(1, 31))
@@ -158,7 +196,15 @@ def test_real_files_load_and_redump_identical_inputs(real_job_paths):
         dumped = json.loads(job.model_dump_json())
         assert dumped["inputs"] == original["inputs"], path.name
         assert dumped["job_type"] == original["job_type"], path.name
-        for key in ("name", "status", "external_id", "time_submit", "time_start", "time_complete", "qpu_name"):
+        for key in (
+            "name",
+            "status",
+            "external_id",
+            "time_submit",
+            "time_start",
+            "time_complete",
+            "qpu_name",
+        ):
             assert dumped[key] == original[key], (path.name, key)
         _round_trip(job)
         kinds.add(job.inputs[0].values.image_type.value)

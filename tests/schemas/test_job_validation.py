@@ -22,16 +22,33 @@ def _full_job(barrier_manipulator_job_dict: dict) -> dict:
     values["optical_landscape"] = {
         "interpolation": "LINEAR",
         "landscapes": [
-            {"time_ms": 0.0, "positions_um": [-10.0, 0.0, 10.0], "potentials_khz": [0.0, 5.0, 0.0],
-             "spatial_interpolation": "LINEAR"},
-            {"time_ms": 10.0, "positions_um": [-10.0, 0.0, 10.0], "potentials_khz": [0.0, 10.0, 0.0],
-             "spatial_interpolation": "LINEAR"},
+            {
+                "time_ms": 0.0,
+                "positions_um": [-10.0, 0.0, 10.0],
+                "potentials_khz": [0.0, 5.0, 0.0],
+                "spatial_interpolation": "LINEAR",
+            },
+            {
+                "time_ms": 10.0,
+                "positions_um": [-10.0, 0.0, 10.0],
+                "potentials_khz": [0.0, 10.0, 0.0],
+                "spatial_interpolation": "LINEAR",
+            },
         ],
     }
     values["lasers"] = [
-        {"type": "TERMINATOR", "position_um": 30.0,
-         "pulses": [{"times_ms": [1.0, 5.0], "intensities_mw_per_cm2": [1.0, 1.0],
-                     "detuning_mhz": 0.0, "interpolation": "OFF"}]}
+        {
+            "type": "TERMINATOR",
+            "position_um": 30.0,
+            "pulses": [
+                {
+                    "times_ms": [1.0, 5.0],
+                    "intensities_mw_per_cm2": [1.0, 1.0],
+                    "detuning_mhz": 0.0,
+                    "interpolation": "OFF",
+                }
+            ],
+        }
     ]
     return job
 
@@ -61,8 +78,26 @@ B0 = V + "optical_barriers.0."
 L = V + "optical_landscape."
 S1 = L + "landscapes.1."
 P0 = V + "lasers.0.pulses.0."
-EIGHTEEN = [-1700, -1600, -1500, -1400, -1300, -1200, -1100, -1000, -900, -800, -700, -600,
-            -500, -400, -300, -200, -100, 0]
+EIGHTEEN = [
+    -1700,
+    -1600,
+    -1500,
+    -1400,
+    -1300,
+    -1200,
+    -1100,
+    -1000,
+    -900,
+    -800,
+    -700,
+    -600,
+    -500,
+    -400,
+    -300,
+    -200,
+    -100,
+    0,
+]
 
 # (id, list of (path, value) changes, text the error must contain: the field)
 CASES = [
@@ -76,16 +111,41 @@ CASES = [
     ("unknown image type", [(V + "image_type", "SIDEWAYS")], "image_type"),
     ("unknown field", [(V + "magnetic_field_gauss", 3.0)], "magnetic_field_gauss"),
     # RF ramp
-    ("rf no points", [(RF + "times_ms", []), (RF + "frequencies_mhz", []), (RF + "powers_mw", [])],
-     "rf_evaporation.times_ms"),
-    ("rf 21 points", [(RF + "times_ms", list(range(-2000, 1, 100))),
-                      (RF + "frequencies_mhz", [1.0] * 21), (RF + "powers_mw", [1.0] * 21)],
-     "rf_evaporation.times_ms"),
-    ("rf time before -2000", [(RF + "times_ms", [-2001, -1200, -800, -400, 0])], "rf_evaporation.times_ms"),
-    ("rf time after 200", [(RF + "times_ms", [-1600, -1200, -800, -400, 201])], "rf_evaporation.times_ms"),
-    ("rf time not whole ms", [(RF + "times_ms", [-1600, -1200, -800, -400, 0.5])], "rf_evaporation.times_ms"),
+    (
+        "rf no points",
+        [(RF + "times_ms", []), (RF + "frequencies_mhz", []), (RF + "powers_mw", [])],
+        "rf_evaporation.times_ms",
+    ),
+    (
+        "rf 21 points",
+        [
+            (RF + "times_ms", list(range(-2000, 1, 100))),
+            (RF + "frequencies_mhz", [1.0] * 21),
+            (RF + "powers_mw", [1.0] * 21),
+        ],
+        "rf_evaporation.times_ms",
+    ),
+    (
+        "rf time before -2000",
+        [(RF + "times_ms", [-2001, -1200, -800, -400, 0])],
+        "rf_evaporation.times_ms",
+    ),
+    (
+        "rf time after 200",
+        [(RF + "times_ms", [-1600, -1200, -800, -400, 201])],
+        "rf_evaporation.times_ms",
+    ),
+    (
+        "rf time not whole ms",
+        [(RF + "times_ms", [-1600, -1200, -800, -400, 0.5])],
+        "rf_evaporation.times_ms",
+    ),
     ("rf times repeated", [(RF + "times_ms", [-1600, -1600, -800, -400, 0])], "unique"),
-    ("rf fewer than two times <= 0", [(RF + "times_ms", [-1600, 1, 2, 3, 4])], "at least two RF times"),
+    (
+        "rf fewer than two times <= 0",
+        [(RF + "times_ms", [-1600, 1, 2, 3, 4])],
+        "at least two RF times",
+    ),
     ("rf lengths differ", [(RF + "frequencies_mhz", [17.0, 8.0, 4.0, 1.2])], "frequencies_mhz=4"),
     ("rf frequency negative", [(RF + "frequencies_mhz.4", -0.1)], "rf_evaporation.frequencies_mhz"),
     ("rf frequency above 25", [(RF + "frequencies_mhz.0", 25.1)], "rf_evaporation.frequencies_mhz"),
@@ -93,50 +153,113 @@ CASES = [
     ("rf power negative", [(RF + "powers_mw.0", -1.0)], "rf_evaporation.powers_mw"),
     ("rf power above 1000", [(RF + "powers_mw.0", 1000.1)], "rf_evaporation.powers_mw"),
     ("rf interpolation", [(RF + "interpolation", "SMOOTH")], "rf_evaporation.interpolation"),
-    ("rf after end_time", [(RF + "times_ms", [-1600, -1200, -800, 0, 25]),
-                           (V + "end_time_ms", 20.0)], "rf_evaporation.times_ms"),
+    (
+        "rf after end_time",
+        [(RF + "times_ms", [-1600, -1200, -800, 0, 25]), (V + "end_time_ms", 20.0)],
+        "rf_evaporation.times_ms",
+    ),
     # barriers
-    ("barrier 1 time", [(B0 + "times_ms", [0.0]), (B0 + "positions_um", [0.0]),
-                        (B0 + "heights_khz", [0.0]), (B0 + "widths_um", [1.0])], "optical_barriers.0.times_ms"),
-    ("barrier 21 times", [(B0 + "times_ms", [i * 0.5 for i in range(21)]), (B0 + "positions_um", [0.0] * 21),
-                          (B0 + "heights_khz", [0.0] * 21), (B0 + "widths_um", [1.0] * 21)],
-     "optical_barriers.0.times_ms"),
+    (
+        "barrier 1 time",
+        [
+            (B0 + "times_ms", [0.0]),
+            (B0 + "positions_um", [0.0]),
+            (B0 + "heights_khz", [0.0]),
+            (B0 + "widths_um", [1.0]),
+        ],
+        "optical_barriers.0.times_ms",
+    ),
+    (
+        "barrier 21 times",
+        [
+            (B0 + "times_ms", [i * 0.5 for i in range(21)]),
+            (B0 + "positions_um", [0.0] * 21),
+            (B0 + "heights_khz", [0.0] * 21),
+            (B0 + "widths_um", [1.0] * 21),
+        ],
+        "optical_barriers.0.times_ms",
+    ),
     ("barrier time negative", [(B0 + "times_ms.0", -1.0)], "optical_barriers.0.times_ms"),
     ("barrier times repeated at 0.1 ms", [(B0 + "times_ms.1", 0.04)], "unique"),
-    ("barrier position below -60", [(B0 + "positions_um.3", -60.1)], "optical_barriers.0.positions_um"),
-    ("barrier position above 60", [(B0 + "positions_um.3", 60.1)], "optical_barriers.0.positions_um"),
+    (
+        "barrier position below -60",
+        [(B0 + "positions_um.3", -60.1)],
+        "optical_barriers.0.positions_um",
+    ),
+    (
+        "barrier position above 60",
+        [(B0 + "positions_um.3", 60.1)],
+        "optical_barriers.0.positions_um",
+    ),
     ("barrier height negative", [(B0 + "heights_khz.3", -0.1)], "optical_barriers.0.heights_khz"),
     ("barrier height above 100", [(B0 + "heights_khz.3", 100.1)], "optical_barriers.0.heights_khz"),
-    ("barrier height infinite", [(B0 + "heights_khz.3", math.inf)], "optical_barriers.0.heights_khz"),
+    (
+        "barrier height infinite",
+        [(B0 + "heights_khz.3", math.inf)],
+        "optical_barriers.0.heights_khz",
+    ),
     ("barrier width below 0.5", [(B0 + "widths_um.3", 0.4)], "optical_barriers.0.widths_um"),
     ("barrier width above 50", [(B0 + "widths_um.3", 50.1)], "optical_barriers.0.widths_um"),
     ("barrier lengths differ", [(B0 + "positions_um", [0.0] * 10)], "positions_um=10"),
     ("native barrier width", [(B0 + "shape", "NATIVE")], "NATIVE"),
     ("barrier shape", [(B0 + "shape", "TRIANGLE")], "optical_barriers.0.shape"),
-    ("barrier interpolation", [(B0 + "interpolation", "SPLINE")], "optical_barriers.0.interpolation"),
+    (
+        "barrier interpolation",
+        [(B0 + "interpolation", "SPLINE")],
+        "optical_barriers.0.interpolation",
+    ),
     ("11 barriers", [(V + "optical_barriers", "ELEVEN")], "optical_barriers"),
     ("no barrier in the list", [(V + "optical_barriers", [])], "optical_barriers"),
     ("barrier after end_time", [(V + "end_time_ms", 15.0)], "optical_barriers[0].times_ms"),
     # landscape
     ("1 snapshot", [(L + "landscapes", "ONE")], "optical_landscape.landscapes"),
     ("6 snapshots", [(L + "landscapes", "SIX")], "optical_landscape.landscapes"),
-    ("snapshot 1 point", [(S1 + "positions_um", [0.0]), (S1 + "potentials_khz", [1.0])],
-     "optical_landscape.landscapes.1.p"),
-    ("snapshot 122 points", [(S1 + "positions_um", [-60.0 + i * 120 / 121 for i in range(122)]),
-                             (S1 + "potentials_khz", [1.0] * 122)], "optical_landscape.landscapes.1.p"),
+    (
+        "snapshot 1 point",
+        [(S1 + "positions_um", [0.0]), (S1 + "potentials_khz", [1.0])],
+        "optical_landscape.landscapes.1.p",
+    ),
+    (
+        "snapshot 122 points",
+        [
+            (S1 + "positions_um", [-60.0 + i * 120 / 121 for i in range(122)]),
+            (S1 + "potentials_khz", [1.0] * 122),
+        ],
+        "optical_landscape.landscapes.1.p",
+    ),
     ("snapshot times repeated", [(S1 + "time_ms", 0.02)], "snapshot times"),
     ("snapshot time negative", [(S1 + "time_ms", -1.0)], "optical_landscape.landscapes.1.time_ms"),
-    ("snapshot potential above 100", [(S1 + "potentials_khz.1", 100.1)],
-     "optical_landscape.landscapes.1.potentials_khz"),
-    ("snapshot potential negative", [(S1 + "potentials_khz.1", -1.0)],
-     "optical_landscape.landscapes.1.potentials_khz"),
-    ("snapshot position above 60", [(S1 + "positions_um.2", 61.0)],
-     "optical_landscape.landscapes.1.positions_um"),
+    (
+        "snapshot potential above 100",
+        [(S1 + "potentials_khz.1", 100.1)],
+        "optical_landscape.landscapes.1.potentials_khz",
+    ),
+    (
+        "snapshot potential negative",
+        [(S1 + "potentials_khz.1", -1.0)],
+        "optical_landscape.landscapes.1.potentials_khz",
+    ),
+    (
+        "snapshot position above 60",
+        [(S1 + "positions_um.2", 61.0)],
+        "optical_landscape.landscapes.1.positions_um",
+    ),
     ("snapshot lengths differ", [(S1 + "potentials_khz", [0.0, 1.0])], "potentials_khz=2"),
-    ("snapshot spatial interpolation", [(S1 + "spatial_interpolation", "WIGGLY")],
-     "optical_landscape.landscapes.1.spatial_interpolation"),
-    ("landscape interpolation", [(L + "interpolation", "WIGGLY")], "optical_landscape.interpolation"),
-    ("snapshot after end_time", [(S1 + "time_ms", 20.1)], "optical_landscape.landscapes[1].time_ms"),
+    (
+        "snapshot spatial interpolation",
+        [(S1 + "spatial_interpolation", "WIGGLY")],
+        "optical_landscape.landscapes.1.spatial_interpolation",
+    ),
+    (
+        "landscape interpolation",
+        [(L + "interpolation", "WIGGLY")],
+        "optical_landscape.interpolation",
+    ),
+    (
+        "snapshot after end_time",
+        [(S1 + "time_ms", 20.1)],
+        "optical_landscape.landscapes[1].time_ms",
+    ),
     # terminator
     ("laser type", [(V + "lasers.0.type", "BRAGG")], "lasers.0.type"),
     ("laser unknown type", [(V + "lasers.0.type", "DISCO")], "lasers.0.type"),
@@ -145,7 +268,11 @@ CASES = [
     ("two pulses", [(V + "lasers.0.pulses", "TWO")], "lasers.0.pulses"),
     ("pulse three times", [(P0 + "times_ms", [1.0, 2.0, 3.0])], "pulses.0.times_ms"),
     ("pulse times repeated", [(P0 + "times_ms", [1.0, 1.02])], "unique"),
-    ("pulse intensity", [(P0 + "intensities_mw_per_cm2", [0.5, 0.5])], "pulses.0.intensities_mw_per_cm2"),
+    (
+        "pulse intensity",
+        [(P0 + "intensities_mw_per_cm2", [0.5, 0.5])],
+        "pulses.0.intensities_mw_per_cm2",
+    ),
     ("pulse detuning", [(P0 + "detuning_mhz", 1.0)], "pulses.0.detuning_mhz"),
     ("pulse interpolation", [(P0 + "interpolation", "LINEAR")], "pulses.0.interpolation"),
     ("pulse after end_time", [(P0 + "times_ms", [1.0, 20.5])], "lasers[0].pulses[0].times_ms"),
@@ -208,13 +335,16 @@ def test_invalid_input_is_rejected_naming_the_field(barrier_manipulator_job_dict
     assert field in str(error), f"{field!r} not named in:\n{error}"
 
 
-# --------------------------------------------------------------------------- sorting, rounding, messages
+# ------------------------------------------------------------------ sorting, rounding, messages
 
 
 def test_out_of_order_rf_times_are_sorted_with_a_warning():
     with pytest.warns(UserWarning, match="times_ms was out of order"):
-        rf = RfEvaporation(times_ms=[0, -1600, -800], frequencies_mhz=[0.1, 17.0, 4.0],
-                           powers_mw=[220.0, 500.0, 475.0])
+        rf = RfEvaporation(
+            times_ms=[0, -1600, -800],
+            frequencies_mhz=[0.1, 17.0, 4.0],
+            powers_mw=[220.0, 500.0, 475.0],
+        )
     assert rf.times_ms == [-1600, -800, 0]
     assert rf.frequencies_mhz == [17.0, 4.0, 0.1]
     assert rf.powers_mw == [500.0, 475.0, 220.0]
@@ -222,8 +352,12 @@ def test_out_of_order_rf_times_are_sorted_with_a_warning():
 
 def test_out_of_order_barrier_times_are_sorted_with_a_warning():
     with pytest.warns(UserWarning, match="barrier"):
-        barrier = Barrier(times_ms=[5.0, 0.0, 2.5], positions_um=[3.0, 1.0, 2.0],
-                          heights_khz=[30.0, 10.0, 20.0], widths_um=[1.5, 1.0, 1.25])
+        barrier = Barrier(
+            times_ms=[5.0, 0.0, 2.5],
+            positions_um=[3.0, 1.0, 2.0],
+            heights_khz=[30.0, 10.0, 20.0],
+            widths_um=[1.5, 1.0, 1.25],
+        )
     assert barrier.times_ms == [0.0, 2.5, 5.0]
     assert barrier.positions_um == [1.0, 2.0, 3.0]
     assert barrier.heights_khz == [10.0, 20.0, 30.0]
@@ -267,7 +401,9 @@ def test_experiment_times_are_kept_at_a_tenth_of_a_millisecond(barrier_manipulat
 
 
 def test_a_native_barrier_gets_its_fixed_width():
-    barrier = Barrier(times_ms=[0.0, 1.0], positions_um=[0.0, 0.0], heights_khz=[1.0, 1.0], shape="NATIVE")
+    barrier = Barrier(
+        times_ms=[0.0, 1.0], positions_um=[0.0, 0.0], heights_khz=[1.0, 1.0], shape="NATIVE"
+    )
     assert barrier.widths_um == [0.5, 0.5]
 
 

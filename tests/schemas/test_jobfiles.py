@@ -96,12 +96,19 @@ BAD_FILES = [
     ("binary", lambda job: bytes(range(256)) * 4, "not UTF-8"),
     ("a list", lambda job: b"[1, 2, 3]", "not an oqtant job file"),
     ("foreign object", lambda job: b'{"kind": "recipe", "eggs": 3}', "not an oqtant job file"),
-    ("breaks a rule", lambda job: job.model_dump_json().replace('"end_time_ms":0.0', '"end_time_ms":500.0').encode(),
-     "inputs.0.values.end_time_ms"),
+    (
+        "breaks a rule",
+        lambda job: (
+            job.model_dump_json().replace('"end_time_ms":0.0', '"end_time_ms":500.0').encode()
+        ),
+        "inputs.0.values.end_time_ms",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("make", "message"), [c[1:] for c in BAD_FILES], ids=[c[0] for c in BAD_FILES])
+@pytest.mark.parametrize(
+    ("make", "message"), [c[1:] for c in BAD_FILES], ids=[c[0] for c in BAD_FILES]
+)
 def test_bad_files_raise_job_file_error_naming_file_and_problem(bec_job, tmp_path, make, message):
     path = tmp_path / "bad_job.txt"
     path.write_bytes(make(bec_job))

@@ -39,7 +39,9 @@ def _tof_values(image: np.ndarray, **overrides) -> dict:
         "tof_fit_image": wire_image(np.zeros_like(image), TOF_PIXCAL_UM).model_dump(),
         "tof_fit": dict.fromkeys(TofFit.model_fields, 0.0),
         "tof_x_slice": wire_line_chart(np.arange(image.shape[1]), image[centre_row]).model_dump(),
-        "tof_y_slice": wire_line_chart(np.arange(image.shape[0]), image[:, centre_col]).model_dump(),
+        "tof_y_slice": wire_line_chart(
+            np.arange(image.shape[0]), image[:, centre_col]
+        ).model_dump(),
         "total_mot_atom_number": 1_000_000,
         "tof_atom_number": 50_000,
         "thermal_atom_number": 30_000,
@@ -53,7 +55,9 @@ def _tof_values(image: np.ndarray, **overrides) -> dict:
 @pytest.fixture
 def tof_output() -> OqtantNonPlotOutput:
     x, y = image_space(TOF_IMAGE_SHAPE)
-    image = bimodal_od(x, y, TRUE_PARAMS) + np.random.default_rng(0).normal(0, 0.03, TOF_IMAGE_SHAPE)
+    image = bimodal_od(x, y, TRUE_PARAMS) + np.random.default_rng(0).normal(
+        0, 0.03, TOF_IMAGE_SHAPE
+    )
     return OqtantNonPlotOutput.model_validate(_tof_values(image))
 
 
@@ -61,7 +65,9 @@ def tof_output() -> OqtantNonPlotOutput:
 def it_output() -> OqtantPlotOutput:
     x, y = image_space((148, 512))
     image = 1.5 * np.clip(1 - (x / 150) ** 2 - (y / 12) ** 2, 0, None) ** 1.5
-    return OqtantPlotOutput.model_validate({"it_plot": wire_image(image, IN_TRAP_PIXCAL_UM).model_dump()})
+    return OqtantPlotOutput.model_validate(
+        {"it_plot": wire_image(image, IN_TRAP_PIXCAL_UM).model_dump()}
+    )
 
 
 def _real(real_job_paths, stem: str) -> tuple[OqtantJob, OqtantOutput]:
@@ -117,7 +123,10 @@ def test_pixel_calibrations(tof_output, it_output):
 def test_pixcal_missing_from_the_file_falls_back_to_the_camera(tof_output):
     values = tof_output.model_dump()
     values["tof_image"]["pixcal"] = None
-    assert OqtantNonPlotOutput.model_validate(values).get_image_pixcal("TIME_OF_FLIGHT") == TOF_PIXCAL_UM
+    assert (
+        OqtantNonPlotOutput.model_validate(values).get_image_pixcal("TIME_OF_FLIGHT")
+        == TOF_PIXCAL_UM
+    )
 
 
 def test_image_with_wrong_shape_is_read_as_a_square(tof_output):
@@ -165,11 +174,11 @@ def test_statistics(tof_output, it_output, capsys):
     assert tof_output.total_population == 50_000
     assert tof_output.condensed_fraction == 0.4
     assert isinstance(tof_output.get_bimodal_fit_parameters, TofFit)
-    tof_output.atom_statistics
+    tof_output.atom_statistics  # noqa: B018 - the property prints
     printed = capsys.readouterr().out
     assert "Temperature (nK): 120" in printed and "Condensed atoms: 20000" in printed
     assert it_output.temperature is None and it_output.condensed_fraction is None
-    it_output.atom_statistics
+    it_output.atom_statistics  # noqa: B018 - the property prints
     assert "only for TIME_OF_FLIGHT" in capsys.readouterr().out
 
 
@@ -180,9 +189,14 @@ def test_condensed_fraction_without_atoms(tof_output):
 
 
 def test_fields_lists_every_field(tof_output, capsys):
-    tof_output.fields
+    tof_output.fields  # noqa: B018 - the property prints
     printed = capsys.readouterr().out
-    for name in ("tof_image: image 100 x 100", "tof_fit:", "temperature_nk: 120", "tof_x_slice: line chart"):
+    for name in (
+        "tof_image: image 100 x 100",
+        "tof_fit:",
+        "temperature_nk: 120",
+        "tof_x_slice: line chart",
+    ):
         assert name in printed
 
 
@@ -209,7 +223,9 @@ def test_fit_needs_a_tof_output_with_atoms(it_output, tof_output):
     with pytest.raises(JobError, match="TIME_OF_FLIGHT"):
         it_output.fit_bimodal_data2D()
     values = tof_output.model_dump()
-    values["tof_image"] = wire_image(np.random.default_rng(1).normal(0, 0.05, (100, 100)), 4.4).model_dump()
+    values["tof_image"] = wire_image(
+        np.random.default_rng(1).normal(0, 0.05, (100, 100)), 4.4
+    ).model_dump()
     with pytest.raises(FitError, match="no atoms"):
         OqtantNonPlotOutput.model_validate(values).fit_bimodal_data2D()
 
@@ -225,10 +241,22 @@ def test_every_plot_saves_a_png(tof_output, it_output, tmp_path):
     it_output.plot_it(file_name=tmp_path / "it.png", figsize=(8, 4))
     params, *_ = tof_output.fit_bimodal_data2D()
     for model in ("bimodal", "gaussian", "TF"):
-        tof_output.plot_fit_results(params, model=model, file_name=tmp_path / f"fit_{model}.png", pix_cal=4.4)
+        tof_output.plot_fit_results(
+            params, model=model, file_name=tmp_path / f"fit_{model}.png", pix_cal=4.4
+        )
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == sorted(["tof.png", "slice_x.png", "slice_y.png", "tof_3d.png", "it.png",
-                            "fit_bimodal.png", "fit_gaussian.png", "fit_TF.png"])
+    assert names == sorted(
+        [
+            "tof.png",
+            "slice_x.png",
+            "slice_y.png",
+            "tof_3d.png",
+            "it.png",
+            "fit_bimodal.png",
+            "fit_gaussian.png",
+            "fit_TF.png",
+        ]
+    )
     for path in tmp_path.iterdir():
         _assert_png_has_content(path)
 
@@ -281,7 +309,9 @@ def test_real_simulator_file_counts_its_atoms(real_job_paths):
     assert fit.params[5] > 2 * fit.params[4]
 
 
-@pytest.mark.parametrize("stem", ["Solitons_DarkSolitonCollectiveInTrap", "Superlattice_PatternedLoading_Data_NoPattern"])
+@pytest.mark.parametrize(
+    "stem", ["Solitons_DarkSolitonCollectiveInTrap", "Superlattice_PatternedLoading_Data_NoPattern"]
+)
 def test_real_in_trap_files(real_job_paths, stem, tmp_path):
     _, output = _real(real_job_paths, stem)
     assert isinstance(output, OqtantPlotOutput)
