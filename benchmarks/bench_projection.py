@@ -42,7 +42,8 @@ def make_run(seed: int = 0) -> job.InputValues:
         end_time_ms=200.0,
         image_type="IN_TRAP",
         rf_evaporation=job.RfEvaporation(
-            frequencies_mhz=[17.0, 8.0, 4.0, 1.2, 0.1], powers_mw=[500.0, 500.0, 475.0, 360.0, 220.0]
+            frequencies_mhz=[17.0, 8.0, 4.0, 1.2, 0.1],
+            powers_mw=[500.0, 500.0, 475.0, 360.0, 220.0],
         ),
         optical_barriers=barriers,
         lasers=[job.Laser(pulses=[job.Pulse(times_ms=[50.0, 60.0])])],
@@ -64,7 +65,9 @@ def main() -> dict[str, float]:
     t = np.linspace(0.0, 200.0, N_TIMES)
     x = np.linspace(-60.0, 60.0, N_POSITIONS)
     results = {
-        "projected_potential_khz": _best_of(lambda: projection.projected_potential_khz(values, t, x)),
+        "projected_potential_khz": _best_of(
+            lambda: projection.projected_potential_khz(values, t, x)
+        ),
         "ideal_potential_khz": _best_of(lambda: projection.ideal_potential_khz(values, t, x)),
         "terminator_intensity": _best_of(lambda: projection.terminator_intensity(values, t, x)),
     }

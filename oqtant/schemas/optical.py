@@ -184,7 +184,8 @@ class Barrier(_UserModel, job_schema.Barrier):
                 f"duration: must be at least {tset.resolution_ms} ms, got {duration}",
                 [("duration", f"at least {tset.resolution_ms} ms")],
             )
-        if self.shape == job_schema.ShapeType.NATIVE and width not in (None, pset.native_barrier_width):
+        native = self.shape == job_schema.ShapeType.NATIVE
+        if native and width not in (None, pset.native_barrier_width):
             raise ValidationError(
                 f"width: a NATIVE barrier has its width fixed at {pset.native_barrier_width} um",
                 [("width", f"fixed at {pset.native_barrier_width} um for NATIVE")],
@@ -192,7 +193,9 @@ class Barrier(_UserModel, job_schema.Barrier):
         _replace_fields(
             self,
             times_ms=[*self.times_ms, round_time_ms(self.times_ms[-1] + duration)],
-            positions_um=[*self.positions_um, self.positions_um[-1] if position is None else position],
+            positions_um=[
+                *self.positions_um, self.positions_um[-1] if position is None else position
+            ],
             heights_khz=[*self.heights_khz, self.heights_khz[-1] if height is None else height],
             widths_um=[*self.widths_um, self.widths_um[-1] if width is None else width],
         )

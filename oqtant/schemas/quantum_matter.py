@@ -163,13 +163,20 @@ class QuantumMatter(BaseModel):
             return v.model_dump()
         return v
 
+    @field_validator("job_id", mode="before")
+    @classmethod
+    def _job_id(cls, v: Any) -> Any:
+        return None if v is None else str(v)  # a UUID from the service, kept as text
+
     @field_validator("barriers", mode="before")
     @classmethod
     def _barriers(cls, v: Any) -> Any:
         if v is None:
             return None
         return [
-            b.model_dump() if isinstance(b, job_schema.Barrier) and not isinstance(b, Barrier) else b
+            b.model_dump()
+            if isinstance(b, job_schema.Barrier) and not isinstance(b, Barrier)
+            else b
             for b in v
         ]
 
@@ -216,10 +223,12 @@ class QuantumMatter(BaseModel):
             ends.append((f"barriers[{i}]", float(max(barrier.times_ms))))
         if self.landscape is not None:
             for i, snap in enumerate(self.landscape.landscapes):
-                ends.append((f"landscape snapshot {i} (landscape.landscapes[{i}])", float(snap.time_ms)))
+                name = f"landscape snapshot {i} (landscape.landscapes[{i}])"
+                ends.append((name, float(snap.time_ms)))
         for i, laser in enumerate(self.lasers or []):
             for j, pulse in enumerate(laser.pulses):
-                ends.append((f"lasers[{i}].pulses[{j}] (terminator pulse)", float(max(pulse.times_ms))))
+                name = f"lasers[{i}].pulses[{j}] (terminator pulse)"
+                ends.append((name, float(max(pulse.times_ms))))
         if self.rf_shield is not None:
             ends.append(("rf_shield", float(self.rf_shield.lifetime)))
         return ends
@@ -291,7 +300,8 @@ class QuantumMatter(BaseModel):
                 interpolation=evap.interpolation,
             )
         except PydanticValidationError as err:
-            raise format_pydantic_error(err, f"QuantumMatter '{self.name}': invalid RF program") from None
+            title = f"QuantumMatter '{self.name}': invalid RF program"
+            raise format_pydantic_error(err, title) from None
 
     @property
     def input(self) -> InputValues:
@@ -312,7 +322,8 @@ class QuantumMatter(BaseModel):
                 lasers=_wire_copy(self.lasers, job_schema.Laser),
             )
         except PydanticValidationError as err:
-            raise format_pydantic_error(err, f"QuantumMatter '{self.name}' is not a valid run") from None
+            title = f"QuantumMatter '{self.name}' is not a valid run"
+            raise format_pydantic_error(err, title) from None
 
     def to_job(self) -> OqtantJob:
         """A one-run job of this matter (name, note into the run's notes, output if any)."""
@@ -322,7 +333,8 @@ class QuantumMatter(BaseModel):
         try:
             return OqtantJob(name=self.name, inputs=[run])
         except PydanticValidationError as err:
-            raise format_pydantic_error(err, f"QuantumMatter '{self.name}' is not a valid job") from None
+            title = f"QuantumMatter '{self.name}' is not a valid job"
+            raise format_pydantic_error(err, title) from None
 
     as_job = to_job
 
@@ -636,7 +648,7 @@ class QuantumMatterFactory:
         return self.login
 
     def get_client(self, token: str | None = None) -> None:
-        """Connect to the service, with ``token`` (or the one from get_login), else by logging in."""
+        """Connect to the service with ``token`` (or get_login's), else by logging in."""
         from oqtant import oqtant_client
 
         token = token or self.login
@@ -666,7 +678,9 @@ class QuantumMatterFactory:
         """Submit several QuantumMatter as one job of several runs."""
         return self._require_client("submit_list_as_batch").submit_list_as_batch(*args, **kwargs)
 
-    def load_matter_from_file(self, file_path: str | Path, *args: Any, **kwargs: Any) -> QuantumMatter:
+    def load_matter_from_file(
+        self, file_path: str | Path, *args: Any, **kwargs: Any
+    ) -> QuantumMatter:
         """The QuantumMatter of a job file (its first run, with results if the file has them)."""
         from oqtant.jobfiles import read_job_file
 

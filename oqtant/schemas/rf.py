@@ -150,7 +150,9 @@ class RfShield(_UserModel, BaseModel):
     def _cross(self) -> RfShield:
         lengths = {len(self.times_ms), len(self.frequencies_mhz), len(self.powers_mw)}
         if len(lengths) != 1:
-            raise ValueError("RF shield: times_ms, frequencies_mhz and powers_mw must have the same length")
+            raise ValueError(
+                "RF shield: times_ms, frequencies_mhz and powers_mw must have the same length"
+            )
         if len(set(self.times_ms)) != len(self.times_ms):
             raise ValueError("times_ms: RF shield times must be unique")
         if self.times_ms != sorted(self.times_ms):

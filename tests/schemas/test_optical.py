@@ -94,13 +94,16 @@ def test_program_reads_at_any_time():
 
 
 def test_barrier_potentials_ideal_and_projected():
-    b = Barrier.new(positions=[5.0, 5.0], heights=[30.0, 30.0], widths=[4.0, 4.0], times=[0.0, 10.0])
+    b = Barrier.new(positions=[5.0, 5.0], heights=[30.0, 30.0], widths=[4.0, 4.0],
+                    times=[0.0, 10.0])
     x = np.array([5.0, 9.0, 30.0])
     ideal = b.get_ideal_potential(3.0, x)
-    np.testing.assert_allclose(ideal, [30.0, 30.0 * math.exp(-0.5), 30.0 * math.exp(-0.5 * 6.25**2)])
+    expected = [30.0, 30.0 * math.exp(-0.5), 30.0 * math.exp(-0.5 * 6.25**2)]
+    np.testing.assert_allclose(ideal, expected)
     felt = b.get_potential(3.0, x)
     assert felt[0] == pytest.approx(30.0, rel=0.01)
-    assert felt[1] == pytest.approx(30.0 * math.exp(-0.5 * 16 / (16 + P.SPOT_SIGMA_UM**2)), rel=0.01)
+    blurred = 30.0 * math.exp(-0.5 * 16 / (16 + P.SPOT_SIGMA_UM**2))
+    assert felt[1] == pytest.approx(blurred, rel=0.01)
     assert np.all(b.get_ideal_potential(11.0, x) == 0) and np.all(b.get_potential(11.0, x) == 0)
 
 

@@ -12,7 +12,9 @@ from oqtant import projection as P
 from oqtant.constants import KHZ_TO_J, RB87_MASS_KG
 from oqtant.schemas import job
 
-RAMP = dict(frequencies_mhz=[17.0, 8.0, 4.0, 1.2, 0.045], powers_mw=[500.0, 500.0, 475.0, 360.0, 220.0])
+RAMP = dict(
+    frequencies_mhz=[17.0, 8.0, 4.0, 1.2, 0.045], powers_mw=[500.0, 500.0, 475.0, 360.0, 220.0]
+)
 
 
 def run(barriers=None, landscape=None, lasers=None, end_time_ms=50.0) -> job.InputValues:
@@ -104,8 +106,8 @@ def landscape(kind="LINEAR"):
     return job.OpticalLandscape(
         interpolation=kind,
         landscapes=[
-            job.Landscape(time_ms=2.0, positions_um=[-10.0, 0.0, 10.0], potentials_khz=[0.0, 20.0, 0.0]),
-            job.Landscape(time_ms=6.0, positions_um=[-10.0, 0.0, 10.0], potentials_khz=[0.0, 40.0, 0.0]),
+            job.Landscape(time_ms=t, positions_um=[-10.0, 0.0, 10.0], potentials_khz=[0.0, h, 0.0])
+            for t, h in ((2.0, 20.0), (6.0, 40.0))
         ],
     )
 
@@ -238,7 +240,8 @@ def test_shapes_and_speed_of_a_full_run():
     times = list(np.round(np.linspace(0, 200, 20), 1))
     barriers = [
         job.Barrier(times_ms=times, positions_um=list(rng.uniform(-50, 50, 20)),
-                    heights_khz=list(rng.uniform(0, 60, 20)), widths_um=list(rng.uniform(0.5, 5, 20)),
+                    heights_khz=list(rng.uniform(0, 60, 20)),
+                    widths_um=list(rng.uniform(0.5, 5, 20)),
                     shape=shape)
         for shape in ["GAUSSIAN", "LORENTZIAN", "SQUARE"] * 3 + ["GAUSSIAN"]
     ]

@@ -6,6 +6,7 @@ import gzip
 import json
 import sys
 import types
+import uuid
 import warnings
 from pathlib import Path
 
@@ -71,7 +72,8 @@ def rich_matter(qmf) -> QuantumMatter:
 
 def test_defaults_make_the_standard_bec_job(qmf):
     matter = qmf.create_quantum_matter()
-    assert matter.input.model_dump(mode="json") == job.InputValues(**STANDARD_BEC).model_dump(mode="json")
+    standard = job.InputValues(**STANDARD_BEC)
+    assert matter.input.model_dump(mode="json") == standard.model_dump(mode="json")
     assert matter.job_type == job.JobType.BEC
     assert matter.lifetime == 0.0 and matter.name == "quantum matter"
     assert matter.status is None and matter.run_count is None and matter.time_submit is None
@@ -97,7 +99,8 @@ def test_round_trip_user_wire_user(qmf):
     assert back.input.model_dump() == wire.model_dump()
     assert back.lifetime == matter.lifetime == 15.0
     # and through JSON
-    again = QuantumMatter.from_input("rich", job.InputValues.model_validate_json(wire.model_dump_json()))
+    from_json = job.InputValues.model_validate_json(wire.model_dump_json())
+    again = QuantumMatter.from_input("rich", from_json)
     assert again.input == wire
 
 
@@ -168,7 +171,9 @@ def test_temperature_rules(qmf):
 def test_lifetime_violations_name_the_object(qmf, kwargs, named):
     objects = {
         "late_barrier": [qmf.create_barrier(times=[0.0, 12.0])],
-        "late_landscape": qmf.create_landscape([qmf.create_snapshot(0.0), qmf.create_snapshot(10.5)]),
+        "late_landscape": qmf.create_landscape(
+            [qmf.create_snapshot(0.0), qmf.create_snapshot(10.5)]
+        ),
         "late_laser": [qmf.create_terminator(5.0, 10.2)],
         "late_shield": qmf.create_rf_shield(1.0, 0.1, 11),
     }
@@ -219,7 +224,8 @@ def test_get_potential_is_projected_light_plus_trap(qmf):
     np.testing.assert_allclose(matter.get_magnetic_potential(x), P.magnetic_potential_khz(x))
     assert light[1] == pytest.approx(50.0, rel=0.02)
     assert matter.get_ideal_optical_potential(5.0, x)[1] == pytest.approx(50.0)
-    assert light[0] < 0.01 and total[0] == pytest.approx(P.magnetic_potential_khz([-20.0])[0], abs=0.01)
+    assert light[0] < 0.01
+    assert total[0] == pytest.approx(P.magnetic_potential_khz([-20.0])[0], abs=0.01)
 
 
 def test_corrected_rf_power_model(qmf):
@@ -284,6 +290,9 @@ def test_submit_needs_a_client_and_delegates(qmf):
     matter.client = client
     assert matter.submit(track=True) == "1234"
     assert matter.job_id == "1234" and client.calls == [("submit", True)]
+    job_uuid = uuid.uuid4()
+    matter.job_id = job_uuid  # the service's ids are UUIDs: kept as text
+    assert matter.job_id == str(job_uuid)
 
 
 def test_get_result_fetches_the_job_and_its_output():
@@ -329,7 +338,8 @@ def test_submit_sim_runs_the_simulator(monkeypatch, qmf):
             real = job.OqtantJob(**json.loads(gzip.open(REAL_JOBS[0]).read()))
             self.output = real.inputs[0].output
 
-    monkeypatch.setitem(sys.modules, "oqtant.simulator", types.SimpleNamespace(Simulator=FakeSimulator))
+    fake_module = types.SimpleNamespace(Simulator=FakeSimulator)
+    monkeypatch.setitem(sys.modules, "oqtant.simulator", fake_module)
     matter = qmf.create_quantum_matter(name="simulated", temperature=50.0)
     matter.submit(sim=True)
     assert matter.is_sim and seen["ran"] and seen["values"] == matter.input
@@ -350,7 +360,8 @@ def test_factory_creates_every_part(qmf):
     assert qmf.create_rf_evap_from_input(wire).times_ms == [-10, 0]
     assert qmf.create_rf_shield_from_input(wire).times_ms == [5]
     b = qmf.create_barrier(heights=[1.0, 2.0])
-    assert qmf.create_barrier_from_input(job.Barrier(**b.model_dump())).model_dump() == b.model_dump()
+    from_wire = qmf.create_barrier_from_input(job.Barrier(**b.model_dump()))
+    assert from_wire.model_dump() == b.model_dump()
     land = qmf.create_landscape()
     assert qmf.create_landscape_from_input(land).model_dump() == land.model_dump()
     snap = qmf.create_snapshot(3.0)
