@@ -1,0 +1,494 @@
+"""The emulated apparatus: one run from the MOT to the fitted image.
+
+Stages (each in its own module): MOT loading and fluorescence image
+(:mod:`._imaging`), RF evaporation kinetics (:mod:`._evaporation`), degeneracy
+and the cloud's profiles (:mod:`._cloud`), the experiment stage (here: the
+condensate follows the Gross-Pitaevskii simulator when light or the terminator
+acts on it, the thermal cloud is in equilibrium in the same potential), imaging
+(:mod:`._imaging`) and the analysis users run
+(:func:`oqtant.schemas.output.fit_bimodal_2d`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydantic import ValidationError as PydanticValidationError
+
+from oqtant.backend import RunResult
+from oqtant.constants import RESONANT_CROSS_SECTION_M2
+from oqtant.emulator._cloud import (
+    CloudState,
+    condensate_column_density,
+    condensate_column_density_in_potential,
+    equilibrium_cloud,
+    thermal_column_density,
+    thermal_kept_fraction,
+)
+from oqtant.emulator._evaporation import EvaporationModel, EvaporationResult, evaporate
+from oqtant.emulator._imaging import (
+    AbsorptionFrames,
+    CameraSettings,
+    absorption_frames,
+    mot_image,
+)
+from oqtant.errors import FitError, ValidationError, format_pydantic_error
+from oqtant.schemas.job import (
+    Image,
+    ImageType,
+    InputValues,
+    LineChart,
+    NonPlotOutput,
+    Output,
+    PlotOutput,
+    RawImages,
+    TofFit,
+)
+from oqtant.schemas.limits import tset
+
+__all__ = ["ApparatusSettings", "RunTruth", "EmulatedRun", "Apparatus"]
+
+_NATURAL_LINEWIDTH_MHZ = 6.0666  # Rb-87 D2, Gamma / 2 pi
+_TOF_SHAPE = (100, 100)
+_TOF_PIXCAL_UM = 4.4
+_IN_TRAP_SHAPE = (148, 512)
+_IN_TRAP_PIXCAL_UM = 0.344
+_SIMULATOR_ATOMS = (1e3, 2e5)  # the simulator's range of condensate atom numbers
+
+
+@dataclass(frozen=True)
+class ApparatusSettings:
+    """The fixed facts of the emulated machine."""
+
+    mot_atom_number: float = 1.0e7
+    mot_atom_number_scatter: float = 0.03  # relative rms shot-to-shot
+    mot_counts_per_atom: float = 0.4  # fluorescence camera calibration
+    capture_fraction: float = 0.25  # MOT -> magnetic trap
+    initial_temperature_k: float = 150e-6  # in the (compressed) magnetic trap
+    initial_temperature_scatter: float = 0.02
+    evaporation: EvaporationModel = EvaporationModel()
+    tof_camera: CameraSettings = CameraSettings(
+        rows=_TOF_SHAPE[0], columns=_TOF_SHAPE[1], pixcal_um=_TOF_PIXCAL_UM, resolution_um=2.0
+    )
+    in_trap_camera: CameraSettings = CameraSettings(
+        rows=_IN_TRAP_SHAPE[0],
+        columns=_IN_TRAP_SHAPE[1],
+        pixcal_um=_IN_TRAP_PIXCAL_UM,
+        resolution_um=1.0,
+        background_photoelectrons=1500.0,
+        oversample=1,
+    )
+    # Linearly polarised probe on atoms spread over the m_F sublevels: the
+    # isotropic-average cross-section, 7/15 of the cycling-transition value.
+    tof_polarization_factor: float = 7.0 / 15.0
+    # ... and the probe is detuned a little so that a condensate does not go black
+    tof_detuning_mhz: float = 3.0
+    # The dense in-trap cloud is imaged off resonance so that it does not go black.
+    in_trap_detuning_mhz: float = 30.0
+    position_jitter_px: float = 0.4  # shot-to-shot cloud position on the TOF camera
+    in_trap_position_jitter_um: float = 0.2
+    terminator_loss_per_ms: float = 100.0  # at full intensity (as the simulator)
+    potential_step_um: float = 0.2  # grid of the optical potential for the profiles
+    use_simulator: bool = True
+
+    @property
+    def tof_cross_section_factor(self) -> float:
+        """Absorption cross-section of the TOF probe over the cycling-transition one."""
+        detuning = 2.0 * self.tof_detuning_mhz / _NATURAL_LINEWIDTH_MHZ
+        return self.tof_polarization_factor / (1.0 + detuning**2)
+
+    @property
+    def tof_cross_section_m2(self) -> float:
+        return RESONANT_CROSS_SECTION_M2 * self.tof_cross_section_factor
+
+    @property
+    def in_trap_cross_section_m2(self) -> float:
+        detuning = 2.0 * self.in_trap_detuning_mhz / _NATURAL_LINEWIDTH_MHZ
+        return RESONANT_CROSS_SECTION_M2 / (1.0 + detuning**2)
+
+
+@dataclass(frozen=True)
+class RunTruth:
+    """What really happened in an emulated run (the answers an analysis should find).
+
+    Atom numbers and temperature are those of the cloud that is imaged (after
+    the experiment stage); ``*_at_start`` are at t = 0, the end of evaporation.
+    """
+
+    image_type: ImageType
+    mot_atom_number: float
+    atom_number: float
+    condensed_atom_number: float
+    thermal_atom_number: float
+    temperature_nk: float
+    critical_temperature_nk: float
+    chemical_potential_khz: float
+    tf_radii_um: tuple[float, float, float]
+    fugacity: float
+    eta_final: float  # knife depth over k_B T at the end of evaporation
+    condensed_atom_number_at_start: float
+    temperature_nk_at_start: float
+    used_simulator: bool
+    evaporation: EvaporationResult | None = field(default=None, repr=False)
+
+    @property
+    def condensed_fraction(self) -> float:
+        return self.condensed_atom_number / self.atom_number if self.atom_number > 0 else 0.0
+
+
+@dataclass
+class EmulatedRun:
+    """One emulated run: its truth, its wire output, its raw frames and the analysis."""
+
+    truth: RunTruth
+    output: Output
+    raw_images: list[RawImages]
+    od_image: np.ndarray | None = None
+    od_noiseless: np.ndarray | None = None
+    fit: object | None = None  # oqtant.schemas.output.BimodalFit of a TOF image
+
+    def to_run_result(self) -> RunResult:
+        """The backend's answer: wire output and raw frames."""
+        return RunResult(output=self.output, raw_images=self.raw_images)
+
+
+def _wire_image(array: np.ndarray, pixcal_um: float) -> Image:
+    arr = np.asarray(array, dtype=float)
+    return Image(pixels=arr.ravel().tolist(), rows=arr.shape[0], columns=arr.shape[1], pixcal=pixcal_um)
+
+
+def _slice(values: np.ndarray) -> LineChart:
+    return LineChart(points=[{"x": float(i), "y": float(v)} for i, v in enumerate(values)])
+
+
+class Apparatus:
+    """The emulated cold-atom machine: the default backend of the job service.
+
+    Cheap to construct and picklable; every run is independent and reproducible
+    from its seed.
+
+    Args:
+        settings: the machine's fixed facts (defaults: the standard machine).
+    """
+
+    def __init__(self, settings: ApparatusSettings | None = None):
+        self.settings = settings or ApparatusSettings()
+
+    def __repr__(self) -> str:
+        return f"Apparatus(use_simulator={self.settings.use_simulator})"
+
+    # ------------------------------------------------------------------ public
+
+    def run(self, input_values: InputValues, seed: int = 0) -> RunResult:
+        """Run one cycle: the wire output and the raw absorption frames."""
+        return self.simulate(input_values, seed).to_run_result()
+
+    def simulate(self, input_values: InputValues | dict, seed: int = 0) -> EmulatedRun:
+        """Run one cycle and keep everything: truth, output, frames, fit.
+
+        Args:
+            input_values: the run (an ``InputValues`` or its JSON dict).
+            seed: a non-negative integer; the same seed gives the same run.
+        """
+        values = self._validate(input_values)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValidationError(f"seed: must be a non-negative integer, got {seed!r}")
+        s = self.settings
+        rng = np.random.default_rng(int(seed))
+
+        # 1. MOT
+        n_mot = s.mot_atom_number * max(0.5, 1.0 + s.mot_atom_number_scatter * rng.standard_normal())
+        mot_counts = mot_image(n_mot, rng, counts_per_atom=s.mot_counts_per_atom)
+        mot_measured = self._mot_atom_number(mot_counts)
+        mot_wire = _wire_image(mot_counts, 1.0)
+        if values.image_type == ImageType.MOT:
+            return self._mot_run(n_mot, mot_measured, mot_wire)
+
+        # 2. RF evaporation, through the experiment stage (RF shield, losses)
+        t0 = s.initial_temperature_k * (1.0 + s.initial_temperature_scatter * rng.standard_normal())
+        evap = evaporate(
+            values.rf_evaporation,
+            initial_atom_number=n_mot * s.capture_fraction,
+            initial_temperature_k=t0,
+            end_time_ms=values.end_time_ms,
+            model=s.evaporation,
+        )
+        start = equilibrium_cloud(*evap.at(0.0))
+        end = equilibrium_cloud(*evap.at(values.end_time_ms))
+        eta_final = float(evap.eta[len(evap.times_ms) - 1 - int(np.argmin(np.abs(evap.times_ms[::-1])))])
+
+        # 3./4. the experiment stage and the profiles of the imaged cloud
+        profile = _Profiles(values, start, end, s)
+
+        # 5./6. imaging and analysis
+        if values.image_type == ImageType.IN_TRAP:
+            camera = s.in_trap_camera
+            jitter = s.in_trap_position_jitter_um / camera.pixcal_um
+            centre = tuple(jitter * rng.standard_normal(2))
+            frames = absorption_frames(
+                profile.in_trap, camera, s.in_trap_cross_section_m2, rng, centre_px=centre
+            )
+            output = Output(values=PlotOutput(it_plot=_wire_image(frames.od, camera.pixcal_um)))
+            fit = None
+            raw_kind = "IN_TRAP imaging"
+        else:
+            camera = s.tof_camera
+            centre = tuple(s.position_jitter_px * rng.standard_normal(2))
+            frames = absorption_frames(
+                lambda x, y: profile.tof(x, y, values.time_of_flight_ms),
+                camera,
+                s.tof_cross_section_m2,
+                rng,
+                centre_px=centre,
+            )
+            fit, non_plot = self._analyse(frames, values.time_of_flight_ms, mot_wire, mot_measured)
+            output = Output(values=non_plot)
+            raw_kind = "TOF imaging"
+
+        truth = RunTruth(
+            image_type=values.image_type,
+            mot_atom_number=n_mot,
+            atom_number=profile.condensed_atoms + profile.thermal_atoms,
+            condensed_atom_number=profile.condensed_atoms,
+            thermal_atom_number=profile.thermal_atoms,
+            temperature_nk=end.temperature_k * 1e9,
+            critical_temperature_nk=end.critical_temperature_k * 1e9,
+            chemical_potential_khz=end.chemical_potential_khz,
+            tf_radii_um=end.tf_radii_um,
+            fugacity=end.fugacity,
+            eta_final=eta_final,
+            condensed_atom_number_at_start=start.condensed_atom_number,
+            temperature_nk_at_start=start.temperature_k * 1e9,
+            used_simulator=profile.used_simulator,
+            evaporation=evap,
+        )
+        raw = RawImages(
+            image_type=raw_kind,
+            absolute=_wire_image(frames.atoms, camera.pixcal_um),
+            background=_wire_image(frames.background, camera.pixcal_um),
+            dark=_wire_image(frames.dark, camera.pixcal_um),
+        )
+        return EmulatedRun(
+            truth=truth,
+            output=output,
+            raw_images=[raw],
+            od_image=frames.od,
+            od_noiseless=frames.od_noiseless,
+            fit=fit,
+        )
+
+    # ------------------------------------------------------------------ pieces
+
+    @staticmethod
+    def _validate(input_values) -> InputValues:
+        if isinstance(input_values, InputValues):
+            return input_values
+        if isinstance(input_values, dict):
+            try:
+                return InputValues.model_validate(input_values)
+            except PydanticValidationError as exc:
+                raise format_pydantic_error(exc, "Invalid run") from None
+        raise ValidationError(
+            f"input_values: expected InputValues or a dict, got {type(input_values).__name__}"
+        )
+
+    def _mot_atom_number(self, counts: np.ndarray) -> float:
+        """Atoms from the fluorescence: counts above the frame's border level, calibrated."""
+        border = np.concatenate([counts[:10].ravel(), counts[-10:].ravel()])
+        return float(np.sum(counts - np.median(border)) / self.settings.mot_counts_per_atom)
+
+    def _mot_run(self, n_mot: float, mot_measured: float, mot_wire: Image) -> EmulatedRun:
+        zeros = np.zeros(_TOF_SHAPE)
+        values = NonPlotOutput(
+            mot_fluorescence_image=mot_wire,
+            tof_image=_wire_image(zeros, _TOF_PIXCAL_UM),
+            tof_fit_image=_wire_image(zeros, _TOF_PIXCAL_UM),
+            tof_fit=TofFit(**{k: 0.0 for k in TofFit.model_fields}),
+            tof_x_slice=_slice(zeros[0]),
+            tof_y_slice=_slice(zeros[:, 0]),
+            total_mot_atom_number=int(round(mot_measured)),
+            tof_atom_number=0,
+            thermal_atom_number=0,
+            condensed_atom_number=0,
+            temperature_nk=0,
+        )
+        truth = RunTruth(
+            image_type=ImageType.MOT,
+            mot_atom_number=n_mot,
+            atom_number=n_mot,
+            condensed_atom_number=0.0,
+            thermal_atom_number=n_mot,
+            temperature_nk=float("nan"),
+            critical_temperature_nk=0.0,
+            chemical_potential_khz=0.0,
+            tf_radii_um=(0.0, 0.0, 0.0),
+            fugacity=0.0,
+            eta_final=float("nan"),
+            condensed_atom_number_at_start=0.0,
+            temperature_nk_at_start=float("nan"),
+            used_simulator=False,
+        )
+        raw = RawImages(image_type="MOT imaging", absolute=mot_wire)
+        return EmulatedRun(truth=truth, output=Output(values=values), raw_images=[raw])
+
+    def _analyse(self, frames: AbsorptionFrames, tof_ms: float, mot_wire: Image, mot_measured: float):
+        """The bimodal fit users run, and the calibrated numbers of the wire output."""
+        from oqtant.schemas.output import fit_bimodal_2d
+
+        od = frames.od
+        pixcal = self.settings.tof_camera.pixcal_um
+        # the fit counts atoms with the cycling-transition cross-section; the
+        # machine's calibration divides by the probe's actual fraction of it
+        calibration = 1.0 / self.settings.tof_cross_section_factor
+        try:
+            fit = fit_bimodal_2d(od, pixcal, time_of_flight_ms=tof_ms)
+        except FitError:
+            fit = None
+        rows, cols = od.shape
+        if fit is None:
+            params = TofFit(**{k: 0.0 for k in TofFit.model_fields})
+            model_image = np.zeros_like(od)
+            n_th = n_c = 0.0
+            temperature = 0.0
+            row, col = rows // 2, cols // 2
+        else:
+            params = fit.to_tof_fit()
+            model_image = fit.model_image
+            n_th = fit.thermal_atom_number * calibration
+            n_c = fit.condensed_atom_number * calibration
+            temperature = fit.temperature_nk or 0.0
+            row = int(np.clip(round(params.y_0 + round(rows / 2)), 0, rows - 1))
+            col = int(np.clip(round(params.x_0 + round(cols / 2)), 0, cols - 1))
+        non_plot = NonPlotOutput(
+            mot_fluorescence_image=mot_wire,
+            tof_image=_wire_image(od, pixcal),
+            tof_fit_image=_wire_image(model_image, pixcal),
+            tof_fit=params,
+            tof_x_slice=_slice(od[row, :]),
+            tof_y_slice=_slice(od[:, col]),
+            total_mot_atom_number=int(round(mot_measured)),
+            tof_atom_number=int(round(n_th + n_c)),
+            thermal_atom_number=int(round(n_th)),
+            condensed_atom_number=int(round(n_c)),
+            temperature_nk=int(round(temperature)),
+        )
+        return fit, non_plot
+
+
+class _Profiles:
+    """Column densities of the imaged cloud after the experiment stage.
+
+    Without light and terminator the condensate is the analytic Thomas-Fermi
+    profile (Castin-Dum expansion). With them it follows the Gross-Pitaevskii
+    simulator (or, when that cannot run, a Thomas-Fermi density in the total
+    potential at ``end_time_ms``); the thermal cloud is in equilibrium in the
+    same potential, and the terminator removes atoms where it shone.
+    """
+
+    def __init__(self, values: InputValues, start: CloudState, end: CloudState, s: ApparatusSettings):
+        self.values = values
+        self.end = end
+        self.settings = s
+        self.used_simulator = False
+        self.simulator = None
+        has_light = bool(values.optical_barriers) or values.optical_landscape is not None
+        has_terminator = bool(values.lasers)
+        self.acted_on = has_light or has_terminator
+        self.grid_um = None
+        self.potential_khz = None
+        self.survival = None
+        thermal_kept = 1.0
+        condensate_kept = 1.0
+        if self.acted_on:
+            half = max(8 * max(end.thermal_widths_um[0], end.tf_radii_um[0]), 120.0)
+            self.grid_um = np.arange(-half, half + 1e-9, s.potential_step_um)
+            self.potential_khz = self._potential_at_end()
+            self.survival = self._terminator_survival() if has_terminator else None
+            thermal_kept = thermal_kept_fraction(
+                end,
+                potential_x_khz=self.potential_khz,
+                potential_grid_um=self.grid_um,
+                survival_x=self.survival,
+            )
+            if end.condensed_atom_number > 0:
+                self.simulator = self._run_simulator(start, end)
+                if self.simulator is not None:
+                    self.used_simulator = True
+                    condensate_kept = self.simulator.atom_number_final / self.simulator.atom_number
+                else:
+                    _, _, condensate_kept = self._tf_in_potential(np.zeros(1), np.zeros(1), 0.0)
+        self.thermal_atoms = end.thermal_atom_number * thermal_kept
+        self.condensed_atoms = end.condensed_atom_number * condensate_kept
+
+    # -- the stage
+
+    def _potential_at_end(self) -> np.ndarray:
+        from oqtant.projection import projected_potential_khz
+
+        t_end = self.values.end_time_ms
+        return np.asarray(projected_potential_khz(self.values, [t_end], self.grid_um))[0]
+
+    def _terminator_survival(self) -> np.ndarray:
+        from oqtant.projection import terminator_intensity
+
+        step = tset.resolution_ms
+        times = np.arange(0.0, self.values.end_time_ms + step / 2, step)
+        dose_ms = np.asarray(terminator_intensity(self.values, times, self.grid_um)).sum(axis=0) * step
+        return np.exp(-self.settings.terminator_loss_per_ms * dose_ms)
+
+    def _run_simulator(self, start: CloudState, end: CloudState):
+        if not self.settings.use_simulator:
+            return None
+        n_c = start.condensed_atom_number
+        if not _SIMULATOR_ATOMS[0] <= n_c <= _SIMULATOR_ATOMS[1]:
+            return None
+        try:
+            from oqtant.simulator import Simulator
+        except ImportError:  # pragma: no cover - the simulator ships with the package
+            return None
+        return Simulator(self.values, atom_number=n_c).run(progress=False)
+
+    def _tf_in_potential(self, x_um, y_um, tof_ms):
+        return condensate_column_density_in_potential(
+            x_um,
+            y_um,
+            self.end.condensed_atom_number,
+            self.potential_khz,
+            self.grid_um,
+            survival_x=self.survival,
+            time_of_flight_ms=tof_ms,
+        )
+
+    # -- column densities, atoms / m^2
+
+    def _condensate(self, x_um, y_um, tof_ms: float) -> np.ndarray:
+        if self.end.condensed_atom_number <= 0:
+            return np.zeros((np.size(y_um), np.size(x_um)))
+        if not self.acted_on:
+            return condensate_column_density(x_um, y_um, self.end, time_of_flight_ms=tof_ms)
+        if self.simulator is not None:
+            # the simulator's condensate, scaled by the losses (background, shield)
+            # it does not model, atoms / um^2 -> atoms / m^2
+            scale = self.end.condensed_atom_number / self.simulator.atom_number * 1e12
+            if tof_ms > 0:
+                return self.simulator.tof_column_density(x_um, y_um, tof_ms) * scale
+            return self.simulator.in_trap_column_density(x_um, y_um) * scale
+        return self._tf_in_potential(x_um, y_um, tof_ms)[0]
+
+    def _thermal(self, x_um, y_um, tof_ms: float) -> np.ndarray:
+        return thermal_column_density(
+            x_um,
+            y_um,
+            self.end,
+            time_of_flight_ms=tof_ms,
+            potential_x_khz=self.potential_khz,
+            potential_grid_um=self.grid_um,
+            survival_x=self.survival,
+        )
+
+    def in_trap(self, x_um, y_um) -> np.ndarray:
+        return self._condensate(x_um, y_um, 0.0) + self._thermal(x_um, y_um, 0.0)
+
+    def tof(self, x_um, y_um, tof_ms: float) -> np.ndarray:
+        return self._condensate(x_um, y_um, tof_ms) + self._thermal(x_um, y_um, tof_ms)
