@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import random
+import sys
 import time
 import uuid
 import warnings
@@ -181,7 +182,7 @@ class OqtantClient:
     Args:
         settings: client settings (server URL, timeouts, retries); from ``OQTANT_*`` if None.
         token: access token (a JWT whose ``sub`` is the user's external id).
-        debug: keep full tracebacks (otherwise errors are shown as their message).
+        debug: print every request and the server's answer (to standard error).
         transport: an ``httpx.BaseTransport`` (or a ready ``httpx.Client`` such as FastAPI's
             ``TestClient``) to talk to the server in-process instead of over the network.
     """
@@ -276,6 +277,7 @@ class OqtantClient:
             if attempt:
                 time.sleep(self._backoff(attempt - 1))
             response = None
+            sent = time.perf_counter()
             try:
                 # timeouts: set on our own httpx.Client; a given client keeps its own
                 response = self._http.request(
@@ -291,6 +293,9 @@ class OqtantClient:
                 break
             except httpx.HTTPError as err:
                 raise ConnectionError(f"Failed to {what}: {err}") from err
+            if self.debug:
+                print(f"[oqtant] {method} {url} -> {response.status_code} "
+                      f"({(time.perf_counter() - sent) * 1e3:.0f} ms)", file=sys.stderr)
             if response.status_code in _RETRY_STATUSES and attempt < attempts - 1:
                 continue
             break

@@ -293,3 +293,11 @@ def test_run_jobs_refuses_too_many():
     client = make_client(lambda r: pytest.fail("no request expected"), run_list_limit=2)
     with pytest.raises(errors.ValidationError, match="at most 2"):
         client.run_jobs([standard_job()] * 3)
+
+
+def test_debug_prints_each_request(capsys):
+    client = make_client(lambda r: httpx.Response(200, json={"items": [], "total": 0}))
+    client.debug = True
+    client.search_jobs()
+    err = capsys.readouterr().err
+    assert f"GET http://oqtant.test/api/v1/users/{USER_ID}/jobs" in err and "-> 200" in err
