@@ -108,6 +108,9 @@ class EmbeddedServer:
     def start(self) -> EmbeddedServer:
         """Start the server and wait until ``/healthz`` answers."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.database_url.startswith("sqlite"):
+            # a shared database is migrated deliberately; the server refuses an old schema
+            self.cli("db", "upgrade")
         self.port = free_port()
         self._log = open(self.log_file, "w")  # noqa: SIM115 - closed in stop()
         command = [sys.executable, "-m", "oqtant.cli", "serve", "--port", str(self.port),
