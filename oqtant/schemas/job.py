@@ -15,8 +15,10 @@ snapshot times, pulse times) are sorted, with a warning, rather than rejected.
 
 from __future__ import annotations
 
+import math
 import warnings
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 from typing import Annotated, Any
 from uuid import UUID
@@ -160,8 +162,17 @@ class OutputImageType(_StrEnum):
 
 
 def round_time_ms(t: float) -> float:
-    """Round a time to the 0.1 ms resolution of the experiment stage."""
-    return round(round(float(t) / tset.resolution_ms) * tset.resolution_ms, 1)
+    """Round a time to the 0.1 ms resolution of the experiment stage.
+
+    Rounds the decimal value as written, halves away from zero (19.95 -> 20.0),
+    not its binary approximation (which would give 19.9).
+    """
+    value = float(t)
+    if not math.isfinite(value):
+        return value
+    step = Decimal(str(tset.resolution_ms))
+    steps = (Decimal(repr(value)) / step).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return float(steps * step) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 _Time = AfterValidator(round_time_ms)
@@ -385,7 +396,7 @@ class Pulse(BaseModel):
     def _times(cls, v: list[float]) -> list[float]:
         _check_unique(v, "pulse times (at 0.1 ms resolution)")
         if v != sorted(v):
-            warnings.warn("pulse: times_ms was out of order and has been sorted", UserWarning)
+            warnings.warn("pulse: times_ms was out of order and has been sorted", UserWarning, stacklevel=2)
             v = sorted(v)
         return v
 

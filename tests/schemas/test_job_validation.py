@@ -387,8 +387,8 @@ def test_experiment_times_are_kept_at_a_tenth_of_a_millisecond(barrier_manipulat
     values = job["inputs"][0]["values"]
     values["end_time_ms"] = 19.96
     values["time_of_flight_ms"] = 7.04
-    values["optical_barriers"][0]["times_ms"][1] = 2.26
-    values["optical_barriers"][0]["times_ms"][-1] = 19.97
+    values["optical_barriers"][0]["times_ms"][1] = 2.25
+    values["optical_barriers"][0]["times_ms"][-1] = 19.95  # a tie: rounds up
     values["optical_landscape"]["landscapes"][1]["time_ms"] = 10.049
     values["lasers"][0]["pulses"][0]["times_ms"] = [1.01, 4.99]
     parsed = OqtantJob.model_validate(job).inputs[0].values
@@ -398,6 +398,25 @@ def test_experiment_times_are_kept_at_a_tenth_of_a_millisecond(barrier_manipulat
     assert parsed.optical_barriers[0].times_ms[-1] == 20.0
     assert parsed.optical_landscape.landscapes[1].time_ms == 10.0
     assert parsed.lasers[0].pulses[0].times_ms == [1.0, 5.0]
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        (2.25, 2.3),
+        (0.35, 0.4),
+        (19.95, 20.0),
+        (7.04, 7.0),
+        (0.3 - 0.1, 0.2),
+        (1e-9, 0.0),
+        (-0.01, 0.0),
+    ],
+)
+def test_round_time_ms_rounds_the_written_decimal(written, kept):
+    from oqtant.schemas.job import round_time_ms
+
+    assert round_time_ms(written) == kept
+    assert str(round_time_ms(written)) == str(kept)  # no binary noise, no -0.0
 
 
 def test_a_native_barrier_gets_its_fixed_width():
