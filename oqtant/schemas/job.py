@@ -396,7 +396,9 @@ class Pulse(BaseModel):
     def _times(cls, v: list[float]) -> list[float]:
         _check_unique(v, "pulse times (at 0.1 ms resolution)")
         if v != sorted(v):
-            warnings.warn("pulse: times_ms was out of order and has been sorted", UserWarning, stacklevel=2)
+            warnings.warn(
+                "pulse: times_ms was out of order and has been sorted", UserWarning, stacklevel=2
+            )
             v = sorted(v)
         return v
 

@@ -213,13 +213,13 @@ def test_bad_arguments_name_the_argument():
 
 
 def test_fit_is_fast_on_a_tof_image():
-    # about 0.06 s on one core, best of three
+    # about 0.06 s of one core; CPU time, so that a busy machine does not fail the test
     image = _image([0.4, 10.0, 9.0, 1.5, 6.0, 8.0, 2.3, -1.7, 0.01])
     fit_bimodal_2d(image)  # warm up
     best = math.inf
     for _ in range(3):
-        start = time.perf_counter()
+        start = time.process_time()
         result = fit_bimodal_2d(image)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     assert isinstance(result, BimodalFit)
-    assert best < 0.2, f"a 100 x 100 fit took {best:.3f} s"
+    assert best < 0.2, f"a 100 x 100 fit took {best:.3f} s of CPU"
