@@ -26,6 +26,18 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+def _umask() -> int:
+    """The process umask, read without changing it (Linux), else the common 0o022."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
 def default_job_file_name(job: OqtantJob) -> str:
     """The file name a job is saved under by default.
 
@@ -70,8 +82,11 @@ def write_job_file(job: OqtantJob, file_path: str | os.PathLike) -> Path:
     payload = job.model_dump_json().encode("utf-8")
     if path.name.endswith(".gz"):
         payload = gzip.compress(payload, mtime=0)
+    # a replaced file keeps its permissions; a new one gets the usual ones (not mkstemp's 0600)
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask()
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
@@ -114,7 +129,7 @@ def read_job_file(file_path: str | os.PathLike) -> OqtantJob:
                 f"{path}: the compressed job file is truncated or corrupt ({exc})"
             ) from exc
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # tolerate the byte-order mark some editors add
     except UnicodeDecodeError as exc:
         raise JobFileError(
             f"{path}: not a job file (not UTF-8 text: {exc.reason} at byte {exc.start})"

@@ -5,10 +5,13 @@ from __future__ import annotations
 import copy
 import gzip
 import json
+import warnings
 from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from oqtant.schemas.job import (
     InterpolationType,
@@ -209,3 +212,45 @@ def test_real_files_load_and_redump_identical_inputs(real_job_paths):
         _round_trip(job)
         kinds.add(job.inputs[0].values.image_type.value)
     assert kinds == {"IN_TRAP", "TIME_OF_FLIGHT"}
+
+
+# --------------------------------------------------------------------------- any valid barrier
+
+
+@st.composite
+def _valid_barriers(draw):
+    n = draw(st.integers(2, 20))
+    ticks = draw(st.lists(st.integers(0, 200), min_size=n, max_size=n, unique=True))
+    shape = draw(st.sampled_from(list(ShapeType)))
+
+    def values(lo, hi):
+        finite = st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+        return draw(st.lists(finite, min_size=n, max_size=n))
+
+    barrier = {
+        "times_ms": [t / 10 for t in ticks],
+        "positions_um": values(-60.0, 60.0),
+        "heights_khz": values(0.0, 100.0),
+        "interpolation": draw(st.sampled_from(list(InterpolationType))).value,
+        "shape": shape.value,
+    }
+    if shape != ShapeType.NATIVE:
+        barrier["widths_um"] = values(0.5, 50.0)
+    return barrier
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(barriers=st.lists(_valid_barriers(), min_size=1, max_size=10))
+def test_any_valid_barriers_round_trip(barrier_manipulator_job_dict, barriers):
+    data = _with_values(barrier_manipulator_job_dict, optical_barriers=barriers)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # unsorted times are sorted
+        job = _round_trip(OqtantJob.model_validate(data))
+    for given_barrier, parsed in zip(barriers, job.inputs[0].values.optical_barriers, strict=True):
+        order = sorted(
+            range(len(given_barrier["times_ms"])), key=given_barrier["times_ms"].__getitem__
+        )
+        assert parsed.times_ms == [given_barrier["times_ms"][i] for i in order]
+        assert parsed.heights_khz == [given_barrier["heights_khz"][i] for i in order]

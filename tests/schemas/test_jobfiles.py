@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import uuid
 from pathlib import Path
 
@@ -72,6 +73,28 @@ def test_writing_replaces_atomically_and_leaves_no_temporary_file(bec_job, tmp_p
     write_job_file(bec_job, path)
     assert read_job_file(path).status == JobStatus.COMPLETE
     assert [p.name for p in tmp_path.iterdir()] == ["job.txt"]
+
+
+def test_file_permissions_are_the_usual_ones(bec_job, tmp_path):
+    new = write_job_file(bec_job, tmp_path / "new.txt")
+    assert new.stat().st_mode & 0o777 == 0o666 & ~_current_umask()
+    kept = tmp_path / "kept.txt"
+    kept.write_text("old")
+    kept.chmod(0o640)
+    write_job_file(bec_job, kept)
+    assert kept.stat().st_mode & 0o777 == 0o640
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_a_byte_order_mark_is_tolerated(bec_job, tmp_path):
+    path = tmp_path / "job.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + bec_job.model_dump_json().encode())
+    assert read_job_file(path) == bec_job
 
 
 def test_writing_into_a_missing_folder_fails_clearly(bec_job, tmp_path):
