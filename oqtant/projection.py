@@ -10,15 +10,20 @@ the atoms feel at a time is
 1. the *ideal* (requested) profile: the sum of the barriers and the landscape,
    read at the last update of the projector (updates every 0.1 ms; the light
    is held between updates);
-2. sampled at the spots, and turned into non-negative spot weights by a
-   multiplicative deconvolution (Richardson-Lucy iterations) so that the
-   rendered profile reaches the requested value at every spot, in particular
-   at every peak: neighbouring spots overlap, so using the requested values
-   directly as weights would paint a flat top about 1.39 times too high;
+2. turned into non-negative spot weights: neighbouring spots overlap, so using
+   the requested values directly as weights would paint a flat top about 1.39
+   times too high. The weights deconvolve the overlap (a linear solve, then
+   multiplicative Richardson-Lucy corrections that keep light non-negative)
+   so that the rendering reaches the request at every spot; then each weight
+   is rescaled so that the highest rendered value in its 1 um bin equals the
+   highest requested one: the rendered peaks match the requested peaks, also
+   for a narrow barrier between two spots, and sharp edges do not overshoot;
 3. rendered as the sum of the weighted spots, and clipped to 0..100 kHz.
 
-Features narrower than the spot spacing are rendered at the resolution of the
-projector: a NATIVE barrier centred on a spot is exactly one spot.
+What the projector cannot do stays visible: features narrower than 2.2 um
+are widened to about that size (a NATIVE barrier centred on a spot is exactly
+one spot), edges are blurred over about 1 um, and a flat top ripples by 1%
+between spots.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from oqtant.schemas.limits import pset, tset
 __all__ = [
     "SPOT_POSITIONS_UM",
     "SPOT_SIGMA_UM",
+    "BIN_OFFSETS_UM",
+    "BIN_POSITIONS_UM",
     "TERMINATOR_RADIUS_UM",
     "magnetic_potential_khz",
     "barrier_profile_khz",
@@ -65,6 +72,8 @@ TERMINATOR_RADIUS_UM: float = pset.terminator_width / 2.0
 # Richardson-Lucy corrections after the linear first guess; the loop stops for
 # each time as soon as every spot matches to _MATCH_TOLERANCE of its peak.
 _MAX_ITERATIONS = 40
+# with the peak matching to follow, fewer are needed (it does the fine work)
+_MAX_ITERATIONS_BEFORE_PEAKS = 10
 _MATCH_TOLERANCE = 1e-4
 # spots further than this many sigma apart do not overlap to float precision
 _KERNEL_CUTOFF_SIGMA = 8.0
@@ -240,13 +249,20 @@ def _spot_kernel(positions_um: np.ndarray) -> np.ndarray:
 
 
 _SPOT_OVERLAP = _spot_kernel(SPOT_POSITIONS_UM)  # (121, 121), symmetric
+
+BIN_OFFSETS_UM: np.ndarray = np.array([-0.4, -0.2, 0.0, 0.2, 0.4])
+"""Where each spot's 1 um wide bin is sampled, relative to the spot, to find its peak."""
+BIN_POSITIONS_UM: np.ndarray = (SPOT_POSITIONS_UM[:, None] + BIN_OFFSETS_UM[None, :]).ravel()
+"""(121 * 5,) sample positions of all bins, spot by spot; every fifth is a spot centre."""
+_BIN_KERNEL_T = _spot_kernel(BIN_POSITIONS_UM).T  # (121, 605)
+_PEAK_PASSES = 3
 # The overlap matrix is well conditioned (its eigenvalues lie between 0.62 and
 # 1.39), so its inverse is a stable first guess for the weights.
 _SPOT_OVERLAP_INVERSE = np.linalg.inv(_SPOT_OVERLAP)
 
 
-def spot_weights_khz(ideal_at_spots_khz) -> np.ndarray:
-    """Non-negative spot weights whose rendering matches the requested values at the spots.
+def spot_weights_khz(ideal_at_spots_khz, ideal_in_bins_khz=None) -> np.ndarray:
+    """Non-negative spot weights whose rendering matches the request at the spots and its peaks.
 
     First guess: the exact deconvolution of the spot overlap (a linear solve),
     with dark requests kept dark and negative weights (ringing next to sharp
@@ -254,9 +270,16 @@ def spot_weights_khz(ideal_at_spots_khz) -> np.ndarray:
     (Richardson-Lucy) corrections, each weight rescaled by requested / rendered
     at its spot, until every spot matches; they keep the weights non-negative.
 
+    With ``ideal_in_bins_khz`` a last correction makes the rendered peaks match
+    the requested peaks: each weight is rescaled by (highest requested value
+    in its 1 um bin) / (highest rendered value there). A narrow barrier
+    between two spots then keeps its height, and no sharp edge overshoots.
+
     Args:
         ideal_at_spots_khz: (..., 121) requested energies at the spots; negative
             values are treated as 0.
+        ideal_in_bins_khz: optional (..., 121, 5) requested energies at
+            ``BIN_POSITIONS_UM`` (each spot's bin, sampled at ``BIN_OFFSETS_UM``).
 
     Returns:
         (..., 121) weights in kHz.
@@ -277,7 +300,8 @@ def spot_weights_khz(ideal_at_spots_khz) -> np.ndarray:
     tolerance = _MATCH_TOLERANCE * np.maximum(ideal.max(axis=1, initial=0.0), 1e-12)
     todo = np.arange(ideal.shape[0])
     previous = np.full(ideal.shape, np.inf)
-    for _ in range(_MAX_ITERATIONS):
+    iterations = _MAX_ITERATIONS if ideal_in_bins_khz is None else _MAX_ITERATIONS_BEFORE_PEAKS
+    for _ in range(iterations):
         rendered = weights[todo] @ _SPOT_OVERLAP
         target = ideal[todo]
         # a time is done when every spot matches, or when the corrections have
@@ -291,7 +315,27 @@ def spot_weights_khz(ideal_at_spots_khz) -> np.ndarray:
         previous[todo] = rendered
         ratio = np.divide(target, rendered, out=np.zeros_like(target), where=rendered > 1e-12)
         weights[todo] *= ratio
+    if ideal_in_bins_khz is not None:
+        weights = _match_bin_peaks(weights, ideal_in_bins_khz)
     return weights.reshape(*lead, pset.num_projected_spots)
+
+
+def _match_bin_peaks(weights: np.ndarray, ideal_in_bins_khz) -> np.ndarray:
+    """Rescale each spot so the highest rendered value in its bin is the highest requested."""
+    n_spots, n_offsets = pset.num_projected_spots, BIN_OFFSETS_UM.size
+    bins = np.asarray(ideal_in_bins_khz, dtype=float)
+    if bins.shape[-2:] != (n_spots, n_offsets):
+        raise ValueError(
+            f"ideal_in_bins_khz must end with shape ({n_spots}, {n_offsets}), got {bins.shape}"
+        )
+    target = np.clip(bins.reshape(-1, n_spots, n_offsets), 0.0, None).max(axis=-1)
+    if target.shape[0] != weights.shape[0]:
+        raise ValueError("ideal_in_bins_khz and ideal_at_spots_khz must cover the same times")
+    for _ in range(_PEAK_PASSES):
+        rendered = (weights @ _BIN_KERNEL_T).reshape(-1, n_spots, n_offsets).max(axis=-1)
+        ratio = np.divide(target, rendered, out=np.zeros_like(target), where=rendered > 1e-12)
+        weights = weights * ratio
+    return weights
 
 
 def render_spots_khz(weights_khz, positions_um) -> np.ndarray:
@@ -308,17 +352,20 @@ def render_spots_khz(weights_khz, positions_um) -> np.ndarray:
     return np.asarray(weights_khz, dtype=float) @ _spot_kernel(x).T
 
 
-def project_profile(ideal_at_spots_khz, positions_um) -> np.ndarray:
+def project_profile(ideal_at_spots_khz, positions_um, ideal_in_bins_khz=None) -> np.ndarray:
     """Render a requested profile through the projection system (no clipping, no timing).
 
     Args:
         ideal_at_spots_khz: (..., 121) requested energies at the 121 spots.
         positions_um: (nx,) where to evaluate.
+        ideal_in_bins_khz: optional (..., 121, 5) request across each spot's bin
+            (see :func:`spot_weights_khz`), to match peaks between spots too.
 
     Returns:
         (..., nx) energies in kHz: corrected spot weights, rendered.
     """
-    return render_spots_khz(spot_weights_khz(ideal_at_spots_khz), positions_um)
+    weights = spot_weights_khz(ideal_at_spots_khz, ideal_in_bins_khz)
+    return render_spots_khz(weights, positions_um)
 
 
 def update_times_ms(times_ms) -> np.ndarray:
@@ -341,8 +388,11 @@ def projected_from_ideal_khz(ideal_khz, times_ms, positions_um) -> np.ndarray:
     t_update = update_times_ms(times_ms)
     x = _as_1d(positions_um, "positions_um")
     unique_t, inverse = np.unique(t_update, return_inverse=True)
-    at_spots = ideal_khz(unique_t, SPOT_POSITIONS_UM)
-    rendered = project_profile(at_spots, x)
+    in_bins = np.asarray(ideal_khz(unique_t, BIN_POSITIONS_UM)).reshape(
+        unique_t.size, pset.num_projected_spots, BIN_OFFSETS_UM.size
+    )
+    at_spots = in_bins[:, :, int(np.flatnonzero(BIN_OFFSETS_UM == 0.0)[0])]
+    rendered = project_profile(at_spots, x, in_bins)
     return np.clip(rendered, 0.0, pset.max_energy)[inverse.reshape(-1)]
 
 
