@@ -69,7 +69,7 @@ class ApparatusSettings:
     initial_temperature_scatter: float = 0.02
     evaporation: EvaporationModel = EvaporationModel()
     tof_camera: CameraSettings = CameraSettings(
-        rows=_TOF_SHAPE[0], columns=_TOF_SHAPE[1], pixcal_um=_TOF_PIXCAL_UM, resolution_um=2.0
+        rows=_TOF_SHAPE[0], columns=_TOF_SHAPE[1], pixcal_um=_TOF_PIXCAL_UM, resolution_um=1.0
     )
     in_trap_camera: CameraSettings = CameraSettings(
         rows=_IN_TRAP_SHAPE[0],

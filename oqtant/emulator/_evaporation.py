@@ -237,11 +237,6 @@ def evaporate(
     times, ns, ts, us = [start], [n], [t_k], [float(u0)]
     comp = [model.evaporation_compression if start < 0 else 1.0]
     for lo, hi in zip(edges[:-1], edges[1:]):
-        # a step of the program at ``lo`` (OFF/PREVIOUS) truncates at once
-        u_lo, _ = program(lo)
-        u_prev = us[-1]
-        if np.isfinite(u_prev) and float(u_lo) < u_prev:
-            n = _truncate(n, t_k, u_prev, float(u_lo))
         sol = solve_ivp(
             rhs,
             (lo, hi),
@@ -263,6 +258,15 @@ def evaporate(
         us.extend(np.asarray(seg_u)[1:])
         n, t_k = float(seg_n[-1]), float(seg_t[-1])
         comp.extend([model.evaporation_compression if hi <= 0.0 else 1.0] * (len(sol.t) - 1))
+        # a step of the program at ``hi`` (OFF/PREVIOUS) truncates the cloud at once
+        u_hi = float(program(hi)[0])
+        if np.isfinite(us[-1]) and u_hi < us[-1]:
+            n = _truncate(n, t_k, us[-1], u_hi)
+            times.append(hi)
+            ns.append(n)
+            ts.append(t_k)
+            us.append(u_hi)
+            comp.append(comp[-1])
         if hi == 0.0 and start < 0.0:
             # adiabatic relaxation to the science trap at the end of the ramp
             t_k /= model.evaporation_compression

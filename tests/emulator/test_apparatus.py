@@ -1,0 +1,282 @@
+"""The emulated apparatus end to end: the standard jobs, trends, analysis against truth, formats."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from oqtant.backend import Backend, RunResult, load_backend
+from oqtant.emulator import Apparatus, ApparatusSettings, EmulatedRun
+from oqtant.emulator._cloud import equilibrium_cloud, thermal_column_density
+from oqtant.emulator._imaging import pixel_centres_um
+from oqtant.errors import ValidationError
+from oqtant.schemas.job import ImageType, InputValues, NonPlotOutput, Output, PlotOutput
+from oqtant.schemas.output import fit_bimodal_2d
+from tests.conftest import BARRIER_MANIPULATOR_JOB, REAL_JOBS_DIR, ULTRACOLD_MATTER_JOB
+
+APPARATUS = Apparatus()
+
+
+def standard_values(final_mhz: float | None = None, **changes) -> InputValues:
+    values = copy.deepcopy(ULTRACOLD_MATTER_JOB["inputs"][0]["values"])
+    if final_mhz is not None:
+        values["rf_evaporation"]["frequencies_mhz"][-1] = final_mhz
+    values.update(changes)
+    return InputValues.model_validate(values)
+
+
+def barrier_values(**changes) -> InputValues:
+    values = copy.deepcopy(BARRIER_MANIPULATOR_JOB["inputs"][0]["values"])
+    values.update(changes)
+    return InputValues.model_validate(values)
+
+
+def image_array(image) -> np.ndarray:
+    return np.asarray(image.pixels, dtype=float).reshape(image.rows, image.columns)
+
+
+@pytest.fixture(scope="module")
+def standard_runs() -> list[EmulatedRun]:
+    values = standard_values()
+    return [APPARATUS.simulate(values, seed) for seed in range(20)]
+
+
+# --------------------------------------------------------------------------- the standard BEC job
+
+
+def test_standard_job_makes_a_condensate_on_a_thermal_pedestal(standard_runs):
+    for run in standard_runs:
+        truth = run.truth
+        assert 0.3 < truth.condensed_fraction < 0.9
+        assert 1e4 < truth.atom_number < 1e5
+        assert 50 < truth.temperature_nk < 300
+        assert truth.temperature_nk < truth.critical_temperature_nk
+        out = run.output.values
+        assert isinstance(out, NonPlotOutput)
+        assert 0.3 < out.condensed_atom_number / out.tof_atom_number < 0.9
+        assert run.fit.model == "bimodal"
+
+
+def test_tof_output_has_the_machine_formats(standard_runs):
+    run = standard_runs[0]
+    out = run.output.values
+    assert (out.tof_image.rows, out.tof_image.columns, out.tof_image.pixcal) == (100, 100, 4.4)
+    assert (out.tof_fit_image.rows, out.tof_fit_image.columns) == (100, 100)
+    assert (out.mot_fluorescence_image.rows, out.mot_fluorescence_image.columns) == (352, 217)
+    assert len(out.tof_x_slice.points) == 100 and len(out.tof_y_slice.points) == 100
+    assert [p["x"] for p in out.tof_x_slice.points] == list(range(100))
+    od = image_array(out.tof_image)
+    row = int(round(out.tof_fit.y_0)) + 50
+    assert [p["y"] for p in out.tof_x_slice.points] == pytest.approx(list(od[row]))
+    # raw frames give back the OD
+    raw = run.raw_images[0]
+    atoms, bg, dark = (image_array(raw.absolute), image_array(raw.background), image_array(raw.dark))
+    assert atoms.shape == bg.shape == dark.shape == (100, 100)
+    od_raw = -np.log(np.clip(atoms - dark, 1, None) / np.clip(bg - dark, 1, None))
+    assert np.allclose(od_raw, od)
+    # the wire output survives JSON
+    assert Output.model_validate_json(run.output.model_dump_json()) == run.output
+
+
+def test_analysis_recovers_the_atom_numbers_for_twenty_seeds(standard_runs):
+    for run in standard_runs:
+        truth, out = run.truth, run.output.values
+        assert out.tof_atom_number == pytest.approx(truth.atom_number, rel=0.1)
+        assert out.condensed_atom_number == pytest.approx(truth.condensed_atom_number, rel=0.1)
+        assert out.total_mot_atom_number == pytest.approx(truth.mot_atom_number, rel=0.03)
+
+
+def test_gaussian_thermometry_of_a_saturated_bose_cloud_reads_low_as_bose_statistics_predict(
+    standard_runs,
+):
+    # The fit's thermal model is a Gaussian; the thermal cloud beside a condensate is an
+    # ideal Bose gas at fugacity 1, whose g_2 profile is narrower. Predict the bias from a
+    # noiseless thermal-only image, then check the noisy bimodal analysis against truth.
+    truth = standard_runs[0].truth
+    state = equilibrium_cloud(truth.atom_number, truth.temperature_nk * 1e-9)
+    x = pixel_centres_um(100, 4.4)
+    od = thermal_column_density(x, x, state, time_of_flight_ms=8.0) * 1e-13
+    bias = fit_bimodal_2d(od, 4.4, model="gaussian", time_of_flight_ms=8.0).temperature_nk / (
+        truth.temperature_nk
+    )
+    assert 0.7 < bias < 0.9
+    ratios = [r.output.values.temperature_nk / r.truth.temperature_nk for r in standard_runs]
+    assert np.mean(ratios) == pytest.approx(bias, rel=0.1)
+
+
+def test_analysis_recovers_number_and_temperature_of_a_thermal_cloud_for_twenty_seeds():
+    values = standard_values(0.2)
+    for seed in range(20):
+        run = APPARATUS.simulate(values, seed)
+        truth, out = run.truth, run.output.values
+        assert truth.condensed_atom_number == 0.0 and truth.fugacity < 0.8
+        assert out.tof_atom_number == pytest.approx(truth.atom_number, rel=0.1)
+        assert out.temperature_nk == pytest.approx(truth.temperature_nk, rel=0.1)
+        assert out.condensed_atom_number < 0.05 * out.tof_atom_number
+
+
+def test_a_ramp_ending_high_gives_a_hotter_cloud_without_condensate(standard_runs):
+    for seed in range(3):
+        hot = APPARATUS.simulate(standard_values(0.5), seed)
+        assert hot.truth.condensed_atom_number == 0.0
+        assert hot.output.values.condensed_atom_number < 0.05 * hot.output.values.tof_atom_number
+        assert hot.truth.temperature_nk > 3 * standard_runs[seed].truth.temperature_nk
+        assert hot.output.values.temperature_nk > 3 * standard_runs[seed].output.values.temperature_nk
+
+
+def test_sweep_of_final_frequency_shows_monotonic_trends_and_the_bec_transition():
+    finals = [0.03, 0.045, 0.06, 0.08, 0.1, 0.15, 0.3, 0.6]
+    runs = [APPARATUS.simulate(standard_values(f), seed=1) for f in finals]
+    n = np.array([r.truth.atom_number for r in runs])
+    t = np.array([r.truth.temperature_nk for r in runs])
+    fc = np.array([r.truth.condensed_fraction for r in runs])
+    t_fit = np.array([r.output.values.temperature_nk for r in runs])
+    n_fit = np.array([r.output.values.tof_atom_number for r in runs])
+    fc_fit = np.array([r.output.values.condensed_atom_number / r.output.values.tof_atom_number
+                       for r in runs])
+    assert np.all(np.diff(n) > 0) and np.all(np.diff(t) > 0) and np.all(np.diff(fc) <= 0)
+    assert np.all(np.diff(n_fit) > 0) and np.all(np.diff(t_fit) > 0)
+    # the transition: a condensate below it, none above
+    assert fc[0] > 0.7 and fc[-1] == 0.0
+    crossing = int(np.argmax(fc == 0.0))
+    assert 2 <= crossing <= 6
+    assert fc_fit[0] > 0.6 and fc_fit[-1] < 0.05
+    t_c = runs[crossing - 1].truth.critical_temperature_nk
+    assert t[crossing - 1] < t_c <= t[crossing] * 1.2
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+def test_same_seed_same_output_and_seeds_scatter_realistically(standard_runs):
+    values = standard_values()
+    again = APPARATUS.run(values, seed=3)
+    assert again.model_dump_json() == standard_runs[3].to_run_result().model_dump_json()
+    numbers = np.array([r.output.values.tof_atom_number for r in standard_runs])
+    mot = np.array([r.truth.mot_atom_number for r in standard_runs])
+    assert len(set(numbers)) == len(numbers)
+    assert 0.01 < np.std(mot) / np.mean(mot) < 0.06  # a few percent in the MOT
+    # evaporation amplifies it, but the final number stays within tens of percent
+    assert 0.02 < np.std(numbers) / np.mean(numbers) < 0.3
+
+
+# --------------------------------------------------------------------------- in trap, barriers
+
+
+@pytest.fixture(scope="module")
+def barrier_pair():
+    with_barrier = APPARATUS.simulate(barrier_values(), seed=0)
+    without = APPARATUS.simulate(barrier_values(optical_barriers=None), seed=0)
+    return with_barrier, without
+
+
+def _axial_profile(run, rows=slice(68, 81)):
+    return run.od_noiseless[rows].mean(axis=0)
+
+
+def test_barrier_job_carves_the_in_trap_density(barrier_pair):
+    with_barrier, without = barrier_pair
+    assert with_barrier.truth.used_simulator and with_barrier.truth.condensed_atom_number > 0
+    out = with_barrier.output.values
+    assert isinstance(out, PlotOutput)
+    assert (out.it_plot.rows, out.it_plot.columns, out.it_plot.pixcal) == (148, 512, 0.344)
+    x = pixel_centres_um(512, 0.344)
+    carved, plain = _axial_profile(with_barrier), _axial_profile(without)
+    centre = np.abs(x) < 0.5
+    beside = (np.abs(x) > 3) & (np.abs(x) < 8)
+    assert carved[centre].mean() < 0.2 * plain[centre].mean()  # a 50 kHz barrier empties its site
+    assert carved[beside].mean() > plain[beside].mean()  # the atoms are pushed aside
+
+
+def test_barrier_carves_the_density_without_the_simulator_too():
+    values = barrier_values()
+    run = Apparatus(ApparatusSettings(use_simulator=False)).simulate(values, seed=0)
+    assert not run.truth.used_simulator
+    x = pixel_centres_um(512, 0.344)
+    prof = _axial_profile(run)
+    assert prof[np.abs(x) < 0.5].mean() < 0.2 * prof[(np.abs(x) > 3) & (np.abs(x) < 8)].mean()
+
+
+def test_terminator_removes_the_atoms_on_its_side():
+    pulse = [{"type": "TERMINATOR", "position_um": 30.0,
+              "pulses": [{"times_ms": [0.0, 1.0], "intensities_mw_per_cm2": [1.0, 1.0],
+                          "detuning_mhz": 0.0, "interpolation": "OFF"}]}]
+    values = barrier_values(optical_barriers=None, lasers=pulse, end_time_ms=2.0)
+    hit = APPARATUS.simulate(values, seed=0)
+    free = APPARATUS.simulate(barrier_values(optical_barriers=None, end_time_ms=2.0), seed=0)
+    x = pixel_centres_um(512, 0.344)
+    right, left = (x > 25) & (x < 35), (x > -35) & (x < -25)
+    assert _axial_profile(hit)[right].mean() < 0.05 * _axial_profile(free)[right].mean()
+    assert _axial_profile(hit)[left].mean() == pytest.approx(_axial_profile(free)[left].mean(), rel=0.2)
+    assert hit.truth.atom_number < 0.95 * free.truth.atom_number
+
+
+# --------------------------------------------------------------------------- the real machine
+
+
+def _real_values(name: str):
+    job = json.loads(gzip.open(REAL_JOBS_DIR / f"{name}.json.gz").read())
+    values = InputValues.model_validate(job["inputs"][0]["values"])
+    real = job["inputs"][0]["output"]["values"]
+    return values, real
+
+
+def _smooth_peak(image: np.ndarray) -> float:
+    from scipy.ndimage import uniform_filter
+
+    return float(uniform_filter(image, 3).max())
+
+
+def test_tof_image_is_like_the_real_machines_for_the_same_run():
+    values, real = _real_values("Solitons_FritschSolitons_Data_Dark_DS_hold_time_0_rep_0")
+    run = APPARATUS.simulate(values, seed=0)
+    real_od = image_array(Output.model_validate({"values": real}).values.tof_image)
+    emulated = run.od_image
+    assert emulated.shape == real_od.shape == (100, 100)
+    assert 0.6 < _smooth_peak(emulated) / _smooth_peak(real_od) < 1.6
+    area = [np.sum(im > 0.5 * _smooth_peak(im)) for im in (emulated, real_od)]
+    assert 0.4 < area[0] / area[1] < 2.5  # the bright core covers a similar number of pixels
+
+
+def test_in_trap_image_is_like_the_real_machines_for_the_same_run():
+    values, real = _real_values("Superlattice_PatternedLoading_Data_NoPatternExpt_rep_0")
+    run = APPARATUS.simulate(values, seed=0)
+    real_it = image_array(Output.model_validate({"values": real}).values.it_plot)
+    assert 0.5 < _smooth_peak(run.od_image) / _smooth_peak(real_it) < 2.0
+
+
+# --------------------------------------------------------------------------- MOT, protocol, errors
+
+
+def test_mot_imaging_returns_the_fluorescence_image_and_the_mot_number():
+    run = APPARATUS.simulate(standard_values(image_type=ImageType.MOT), seed=2)
+    out = run.output.values
+    assert isinstance(out, NonPlotOutput)
+    assert out.total_mot_atom_number == pytest.approx(run.truth.mot_atom_number, rel=0.03)
+    assert out.tof_atom_number == 0
+    assert image_array(out.mot_fluorescence_image).max() > 1000
+
+
+def test_apparatus_is_the_default_picklable_backend():
+    backend = load_backend()
+    assert isinstance(backend, Apparatus) and isinstance(backend, Backend)
+    clone = pickle.loads(pickle.dumps(Apparatus()))
+    result = clone.run(standard_values(), seed=5)
+    assert isinstance(result, RunResult)
+    assert result.model_dump_json() == APPARATUS.run(standard_values(), seed=5).model_dump_json()
+
+
+def test_bad_input_is_reported_with_field_and_rule():
+    with pytest.raises(ValidationError, match="seed"):
+        APPARATUS.run(standard_values(), seed=-1)
+    bad = copy.deepcopy(ULTRACOLD_MATTER_JOB["inputs"][0]["values"])
+    bad["time_of_flight_ms"] = 50.0
+    with pytest.raises(ValidationError, match="time_of_flight_ms"):
+        APPARATUS.simulate(bad)
+    with pytest.raises(ValidationError, match="input_values"):
+        APPARATUS.simulate("not a run")
