@@ -148,29 +148,39 @@ def bimodal_od(x, y, params) -> np.ndarray:
     return out
 
 
-def _residual_and_jacobian(x: np.ndarray, y: np.ndarray, data: np.ndarray, binned: bool = False):
+def _residual_and_jacobian(
+    x: np.ndarray,
+    y: np.ndarray,
+    data: np.ndarray,
+    binned: bool = False,
+    weight: np.ndarray | None = None,
+):
     """Residual and analytic Jacobian of the bimodal model for 2D coordinates and data.
 
     ``jacobian(p, free)`` returns only the columns of the ``free`` parameters. With
     ``binned`` the model is averaged over 2x2 blocks of pixels and compared with
     the data averaged the same way: a quarter of the residuals, the same model.
+    ``weight`` (0 or 1 per pixel) leaves out pixels that hold no measurement.
     """
     if binned:
         r, c = (data.shape[0] // 2) * 2, (data.shape[1] // 2) * 2
         x, y, data = x[:r, :c], y[:r, :c], data[:r, :c]
-        target = _bin2(data).ravel()
+        if weight is not None:
+            weight = weight[:r, :c]
         shape = (r, c)
 
         def reduce(a):
             return _bin2(a.reshape(shape + a.shape[1:])).reshape((r // 2) * (c // 2), *a.shape[1:])
     else:
-        target = data.ravel()
 
         def reduce(a):
             return a
 
     x = x.ravel()
     y = y.ravel()
+    data = data.ravel()
+    if weight is not None:
+        weight = weight.ravel()
     cache: dict[bytes, tuple] = {}
 
     def parts(p):
@@ -188,7 +198,8 @@ def _residual_and_jacobian(x: np.ndarray, y: np.ndarray, data: np.ndarray, binne
     def residual(p):
         a_g, s_x, s_y, a_tf, r_x, r_y, x_0, y_0, offset = p
         _, _, g, u, sqrt_u = parts(p)
-        return reduce(a_g * g + a_tf * u * sqrt_u) + offset - target
+        diff = a_g * g + a_tf * u * sqrt_u + offset - data
+        return reduce(diff if weight is None else diff * weight)
 
     def jacobian(p, free):
         a_g, s_x, s_y, a_tf, r_x, r_y, x_0, y_0, offset = p
@@ -213,6 +224,8 @@ def _residual_and_jacobian(x: np.ndarray, y: np.ndarray, data: np.ndarray, binne
                 jac[:, k] = 1.0
             else:
                 jac[:, k] = columns[i]()
+        if weight is not None:
+            jac *= weight[:, None]
         return reduce(jac)
 
     return residual, jacobian
@@ -231,7 +244,7 @@ class BimodalFit:
         covariance: shape (9, 9), covariance of ``params`` (pseudo-inverse where a
             parameter is not determined, e.g. the radii of an absent condensate).
         model_image: the fitted model, shape of the image.
-        residual: image minus model.
+        residual: image minus model (NaN where the image had no measurement).
         r_squared: coefficient of determination of the fit.
         pixcal_um: microns per pixel of the image.
         time_of_flight_ms: free-expansion time before the image, if known.
@@ -295,9 +308,9 @@ class BimodalFit:
 
     @property
     def integrated_atom_number(self) -> float:
-        """Atoms from the image itself: sum of (OD - fitted offset) over all pixels."""
+        """Atoms from the image itself: sum of (OD - fitted offset) over measured pixels."""
         data = self.model_image + self.residual
-        return float(np.sum(data - self.params[8]) * self._atoms_per_od_pixel)
+        return float(np.nansum(data - self.params[8]) * self._atoms_per_od_pixel)
 
     @property
     def condensed_fraction(self) -> float:
@@ -401,9 +414,11 @@ _FREE = {
 FIT_MODELS = ("auto", "bimodal", "gaussian", "tf")
 
 
-def _least_squares(x, y, data, p0, free, lower, upper, max_nfev, tol=1e-8, binned=False):
+def _least_squares(
+    x, y, data, p0, free, lower, upper, max_nfev, tol=1e-8, binned=False, weight=None
+):
     """Bounded least squares of the bimodal model with the parameters not ``free`` held fixed."""
-    residual_fn, jac_fn = _residual_and_jacobian(x, y, data, binned)
+    residual_fn, jac_fn = _residual_and_jacobian(x, y, data, binned, weight)
     fixed = np.array(p0, dtype=float)
 
     def full(q):
@@ -530,8 +545,17 @@ def _fit_bimodal_2d(
         raise FitError(
             f"od_image: expected a 2D image of at least 8x8 pixels, got shape {data.shape}"
         )
-    if not np.all(np.isfinite(data)):
-        raise FitError("od_image: contains NaN or infinite values")
+    finite = np.isfinite(data)
+    weight = None
+    if not finite.all():
+        # a few pixels without a measurement (e.g. a saturated probe) are left out
+        if finite.mean() < 0.9:
+            raise FitError(
+                f"od_image: {int((~finite).sum())} of {data.size} pixels are NaN or infinite "
+                f"(at most 10 % may be)"
+            )
+        weight = finite.astype(float)
+        data = np.where(finite, data, float(np.median(data[finite])))
     if not pixcal_um > 0:
         raise ValidationError(f"pixcal_um: must be > 0 um per pixel, got {pixcal_um}")
 
@@ -607,7 +631,9 @@ def _fit_bimodal_2d(
             ]
             best = None
             for s in starts:
-                got = _least_squares(x, y, data, s, _FREE["bimodal"], lower, upper, 100, 1e-5, True)
+                got = _least_squares(
+                    x, y, data, s, _FREE["bimodal"], lower, upper, 100, 1e-5, True, weight
+                )
                 if best is None or got[1] < best[1]:
                     best = got
             trials["bimodal"] = best
@@ -617,7 +643,7 @@ def _fit_bimodal_2d(
         start = trials[chosen][0]
 
     free = _FREE[chosen]
-    params, rss, jac = _least_squares(x, y, data, start, free, lower, upper, 400)
+    params, rss, jac = _least_squares(x, y, data, start, free, lower, upper, 400, weight=weight)
     if not np.all(np.isfinite(params)):
         raise FitError("the bimodal fit did not converge to finite parameters")
     # an absent part has no shape: report it as zeros, as the wire does
@@ -632,11 +658,13 @@ def _fit_bimodal_2d(
         )
 
     model_image = bimodal_od(x, y, params)
-    residual = data - model_image
-    ss_res = float(np.sum(residual**2))
-    ss_tot = float(np.sum((data - data.mean()) ** 2))
+    # the residual keeps NaN where the image had no measurement
+    residual = np.where(finite, data - model_image, np.nan)
+    measured = data[finite]
+    ss_res = float(np.nansum(residual**2))
+    ss_tot = float(np.sum((measured - measured.mean()) ** 2))
     r_squared = 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
-    dof = max(1, data.size - int(free.sum()))
+    dof = max(1, measured.size - int(free.sum()))
     _, sv, vt = np.linalg.svd(jac, full_matrices=False)
     keep = sv > np.finfo(float).eps * max(jac.shape) * sv[0]
     cov_free = (vt[keep].T / sv[keep] ** 2) @ vt[keep] * (ss_res / dof)

@@ -191,9 +191,26 @@ def test_faint_cloud_is_still_found():
     assert fit.params[0] == pytest.approx(0.15, rel=0.1)
 
 
+def test_a_few_pixels_without_measurement_are_left_out():
+    true = [0.4, 10.0, 9.0, 1.5, 6.0, 8.0, 2.3, -1.7, 0.01]
+    image = _image(true, noise_od=0.03)
+    holes = np.random.default_rng(5).random(SHAPE) < 0.05
+    image[holes] = np.nan
+    image[50, 52] = np.inf  # a saturated pixel right in the cloud
+    fit = fit_bimodal_2d(image, PIXCAL_UM)
+    _assert_close(fit.params, true)
+    assert np.isnan(fit.residual[holes]).all() and np.isfinite(fit.residual[~holes]).sum() > 9000
+    assert np.isfinite(fit.model_image).all()
+
+
 @pytest.mark.parametrize(
     ("image", "match"),
-    [(np.zeros(10), "2D"), (np.zeros((4, 4)), "2D"), (np.full(SHAPE, np.nan), "NaN")],
+    [
+        (np.zeros(10), "2D"),
+        (np.zeros((4, 4)), "2D"),
+        (np.full(SHAPE, np.nan), "NaN"),
+        (np.where(np.arange(10_000).reshape(SHAPE) % 5 == 0, np.nan, 0.5), "at most 10 %"),
+    ],
 )
 def test_bad_images_raise_fit_error(image, match):
     with pytest.raises(FitError, match=match):
