@@ -33,6 +33,7 @@ import math
 import numpy as np
 
 from oqtant.constants import KHZ_TO_J, RB87_MASS_KG, TRAP_FREQUENCY_AXIAL_HZ
+from oqtant.errors import ValidationError
 from oqtant.schemas.interpolation import interpolate_1d
 from oqtant.schemas.job import InputValues, ShapeType
 from oqtant.schemas.limits import pset, tset
@@ -82,9 +83,9 @@ _KERNEL_CUTOFF_SIGMA = 8.0
 def _as_1d(values, name: str) -> np.ndarray:
     array = np.atleast_1d(np.asarray(values, dtype=float))
     if array.ndim != 1:
-        raise ValueError(f"{name} must be a 1D list of numbers, got shape {array.shape}")
+        raise ValidationError(f"{name} must be a 1D list of numbers, got shape {array.shape}")
     if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite numbers")
+        raise ValidationError(f"{name} must be finite numbers")
     return array
 
 
@@ -255,6 +256,8 @@ BIN_OFFSETS_UM: np.ndarray = np.array([-0.4, -0.2, 0.0, 0.2, 0.4])
 BIN_POSITIONS_UM: np.ndarray = (SPOT_POSITIONS_UM[:, None] + BIN_OFFSETS_UM[None, :]).ravel()
 """(121 * 5,) sample positions of all bins, spot by spot; every fifth is a spot centre."""
 _BIN_KERNEL_T = _spot_kernel(BIN_POSITIONS_UM).T  # (121, 605)
+# passes of the peak matching: neighbouring spots share light, so each pass
+# moves the others a little; three bring every bin peak within 0.5%
 _PEAK_PASSES = 3
 # The overlap matrix is well conditioned (its eigenvalues lie between 0.62 and
 # 1.39), so its inverse is a stable first guess for the weights.
@@ -286,7 +289,7 @@ def spot_weights_khz(ideal_at_spots_khz, ideal_in_bins_khz=None) -> np.ndarray:
     """
     ideal = np.clip(np.asarray(ideal_at_spots_khz, dtype=float), 0.0, None)
     if ideal.shape[-1] != pset.num_projected_spots:
-        raise ValueError(
+        raise ValidationError(
             f"ideal_at_spots_khz must have {pset.num_projected_spots} values on its last axis, "
             f"got shape {ideal.shape}"
         )
@@ -325,12 +328,12 @@ def _match_bin_peaks(weights: np.ndarray, ideal_in_bins_khz) -> np.ndarray:
     n_spots, n_offsets = pset.num_projected_spots, BIN_OFFSETS_UM.size
     bins = np.asarray(ideal_in_bins_khz, dtype=float)
     if bins.shape[-2:] != (n_spots, n_offsets):
-        raise ValueError(
+        raise ValidationError(
             f"ideal_in_bins_khz must end with shape ({n_spots}, {n_offsets}), got {bins.shape}"
         )
     target = np.clip(bins.reshape(-1, n_spots, n_offsets), 0.0, None).max(axis=-1)
     if target.shape[0] != weights.shape[0]:
-        raise ValueError("ideal_in_bins_khz and ideal_at_spots_khz must cover the same times")
+        raise ValidationError("ideal_in_bins_khz and ideal_at_spots_khz must cover the same times")
     for _ in range(_PEAK_PASSES):
         rendered = (weights @ _BIN_KERNEL_T).reshape(-1, n_spots, n_offsets).max(axis=-1)
         ratio = np.divide(target, rendered, out=np.zeros_like(target), where=rendered > 1e-12)
