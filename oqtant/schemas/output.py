@@ -733,25 +733,27 @@ def _reshape_pixels(image: Image, name: str) -> np.ndarray:
 # --------------------------------------------------------------------------- plotting helpers
 
 
-def _finish(fig, file_name: str | None) -> None:
-    """Save the figure when asked, show it on interactive backends, then release it."""
+def _finish(fig, file_name) -> None:
+    """Save the figure when asked, then show it, or release it on a backend without display.
+
+    The format follows the file name's extension (PNG for ``.png``).
+    """
     import matplotlib
     import matplotlib.pyplot as plt
 
     if file_name:
-        fig.savefig(file_name, dpi=100, bbox_inches="tight")
-    interactive = matplotlib.get_backend().lower() not in (
-        "agg",
-        "pdf",
-        "ps",
-        "svg",
-        "cairo",
-        "template",
-    )
-    if interactive and not file_name:
-        plt.show()
-    else:
+        try:
+            fig.savefig(file_name, dpi=100, bbox_inches="tight")
+        except OSError as exc:
+            plt.close(fig)
+            raise ValidationError(
+                f"file_name: cannot save the plot to {file_name} ({exc})"
+            ) from exc
+    backend = matplotlib.get_backend().lower()
+    if backend in ("agg", "pdf", "ps", "svg", "cairo", "template"):
         plt.close(fig)
+    else:
+        plt.show()
 
 
 def _extent_um(shape: tuple[int, int], pixcal_um: float) -> tuple[float, float, float, float]:

@@ -259,6 +259,18 @@ def test_every_plot_saves_a_png(tof_output, it_output, tmp_path):
     )
     for path in tmp_path.iterdir():
         _assert_png_has_content(path)
+    import matplotlib.pyplot as plt
+
+    assert plt.get_fignums() == []  # no figure left open behind the user's back
+
+
+def test_saving_where_no_folder_exists_names_the_file(tof_output, tmp_path):
+    target = tmp_path / "missing" / "tof.png"
+    with pytest.raises(ValidationError, match="file_name: cannot save the plot"):
+        tof_output.plot_tof(file_name=target, figsize=(4, 4))
+    import matplotlib.pyplot as plt
+
+    assert plt.get_fignums() == []  # the figure was released
 
 
 def test_plots_refuse_the_wrong_kind_of_output(tof_output, it_output, tmp_path):
