@@ -8,7 +8,6 @@ import sys
 import types
 import uuid
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,8 +25,9 @@ from oqtant.schemas.quantum_matter import (
     temperature_to_final_frequency_mhz,
 )
 from oqtant.schemas.rf import RfEvap, RfShield
+from tests.conftest import REAL_JOBS_DIR
 
-REAL_JOBS = sorted(Path("/work/shared/data/real_jobs").glob("*.json.gz"))
+REAL_JOBS = sorted(REAL_JOBS_DIR.glob("*.json.gz"))
 
 STANDARD_BEC = {
     "time_of_flight_ms": 8.0, "image_type": "TIME_OF_FLIGHT", "end_time_ms": 0.0,
@@ -47,6 +47,19 @@ def assert_png_not_blank(path):
     assert path.exists() and path.stat().st_size > 0
     pixels = np.asarray(Image.open(path).convert("RGB"))
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 1
+
+
+def finished_in_trap_job() -> job.OqtantJob:
+    """A completed one-run IN_TRAP job with a small column-density image."""
+    values = job.InputValues(
+        end_time_ms=0.0, image_type="IN_TRAP",
+        rf_evaporation=job.RfEvaporation(**STANDARD_BEC["rf_evaporation"]),
+    )
+    image = {"pixels": [float(i) for i in range(16)], "rows": 4, "columns": 4, "pixcal": 0.344}
+    return job.OqtantJob(
+        name="finished", status="COMPLETE",
+        inputs=[{"values": values, "output": {"values": {"it_plot": image}}}],
+    )
 
 
 def rich_matter(qmf) -> QuantumMatter:
@@ -296,14 +309,15 @@ def test_submit_needs_a_client_and_delegates(qmf):
 
 
 def test_get_result_fetches_the_job_and_its_output():
-    real = job.OqtantJob(**json.loads(gzip.open(REAL_JOBS[0]).read()))
-    client = FakeClient(job_to_return=real)
+    finished = finished_in_trap_job()
+    client = FakeClient(job_to_return=finished)
     matter = QuantumMatterFactory(client=client).create_quantum_matter(name="fetched")
     matter.job_id = "abc"
     matter.get_result(run=1)
     assert client.calls == [("get_job", "abc", 1)]
-    assert matter.result is real and matter.status == real.status
-    assert type(matter.output).__name__ in ("OqtantPlotOutput", "OqtantNonPlotOutput")
+    assert matter.result is finished and matter.status == job.JobStatus.COMPLETE
+    assert type(matter.output).__name__ == "OqtantPlotOutput"
+    np.testing.assert_allclose(matter.output.IT, np.arange(16.0).reshape(4, 4))
 
 
 def test_factory_delegates_to_its_client():
@@ -335,8 +349,7 @@ def test_submit_sim_runs_the_simulator(monkeypatch, qmf):
 
         def run(self):
             seen["ran"] = True
-            real = job.OqtantJob(**json.loads(gzip.open(REAL_JOBS[0]).read()))
-            self.output = real.inputs[0].output
+            self.output = finished_in_trap_job().inputs[0].output
 
     fake_module = types.SimpleNamespace(Simulator=FakeSimulator)
     monkeypatch.setitem(sys.modules, "oqtant.simulator", fake_module)
@@ -344,7 +357,7 @@ def test_submit_sim_runs_the_simulator(monkeypatch, qmf):
     matter.submit(sim=True)
     assert matter.is_sim and seen["ran"] and seen["values"] == matter.input
     matter.get_result()
-    assert matter.output is not None
+    assert type(matter.output).__name__ == "OqtantPlotOutput"
 
 
 def test_factory_creates_every_part(qmf):
