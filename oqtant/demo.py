@@ -267,6 +267,9 @@ def _plot_tof(values, title: str, path: Path) -> Path:
     shown = ax.imshow(od, origin="lower", cmap="viridis",
                       extent=[-half_x, half_x, -half_y, half_y])
     fig.colorbar(shown, ax=ax, label="optical density")
+    # the cloud fills the middle of the camera's field: show that half
+    ax.set_xlim(-half_x / 2, half_x / 2)
+    ax.set_ylim(-half_y / 2, half_y / 2)
     ax.set_xlabel("x (um)")
     ax.set_ylabel("y (um)")
     ax.set_title(f"{title}\nT = {values.temperature_nk} nK, "
