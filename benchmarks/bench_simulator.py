@@ -6,8 +6,8 @@ time is wall-clock, the memory is the peak of traced Python/numpy allocations
 (tracemalloc) and the process' peak resident size.
 
 The reference (``oqtant`` 3.3.4) runs in its own virtual environment,
-``benchmarks/.refvenv`` (created with ``pip install oqtant==3.3.4`` when
-missing), or the Python named by ``OQTANT_REFERENCE_PYTHON``. Its TOF case
+``benchmarks/.refvenv`` (created with ``pip install oqtant==3.3.4 "numpy<2"
+"pandas<2.3"`` when missing), or the Python named by ``OQTANT_REFERENCE_PYTHON``. Its TOF case
 takes minutes, so by default only its IN_TRAP case is re-run and the other
 figures are those published in the issue (2-core machine).
 
@@ -98,7 +98,8 @@ def _reference_python() -> str | None:
         try:
             subprocess.run([sys.executable, "-m", "venv", str(REFVENV)], check=True, capture_output=True)
             subprocess.run(
-                [str(REFVENV / "bin" / "pip"), "install", "-q", "oqtant==3.3.4"],
+                # the reference client imports pandas without declaring it, and needs numpy 1
+                [str(REFVENV / "bin" / "pip"), "install", "-q", "oqtant==3.3.4", "numpy<2", "pandas<2.3"],
                 check=True, capture_output=True, timeout=900,
             )
         except (subprocess.SubprocessError, OSError) as exc:
