@@ -11,6 +11,7 @@ acts on it, the thermal cloud is in equilibrium in the same potential), imaging
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -147,15 +148,30 @@ class EmulatedRun:
     od_image: np.ndarray | None = None
     od_noiseless: np.ndarray | None = None
     fit: object | None = None  # oqtant.schemas.output.BimodalFit of a TOF image
+    timings_s: dict[str, float] = field(default_factory=dict)  # wall time of each stage
 
     def to_run_result(self) -> RunResult:
         """The backend's answer: wire output and raw frames."""
         return RunResult(output=self.output, raw_images=self.raw_images)
 
 
+class _Clock:
+    """Wall time of consecutive stages."""
+
+    def __init__(self):
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = self.laps.get(name, 0.0) + now - self._last
+        self._last = now
+
+
 def _wire_image(array: np.ndarray, pixcal_um: float) -> Image:
     arr = np.asarray(array, dtype=float)
-    return Image(pixels=arr.ravel().tolist(), rows=arr.shape[0], columns=arr.shape[1], pixcal=pixcal_um)
+    rows, columns = arr.shape
+    return Image(pixels=arr.ravel().tolist(), rows=rows, columns=columns, pixcal=pixcal_um)
 
 
 def _slice(values: np.ndarray) -> LineChart:
@@ -196,14 +212,19 @@ class Apparatus:
             raise ValidationError(f"seed: must be a non-negative integer, got {seed!r}")
         s = self.settings
         rng = np.random.default_rng(int(seed))
+        clock = _Clock()
 
         # 1. MOT
-        n_mot = s.mot_atom_number * max(0.5, 1.0 + s.mot_atom_number_scatter * rng.standard_normal())
+        scatter = s.mot_atom_number_scatter * rng.standard_normal()
+        n_mot = s.mot_atom_number * max(0.5, 1.0 + scatter)
         mot_counts = mot_image(n_mot, rng, counts_per_atom=s.mot_counts_per_atom)
         mot_measured = self._mot_atom_number(mot_counts)
         mot_wire = _wire_image(mot_counts, 1.0)
+        clock.lap("mot")
         if values.image_type == ImageType.MOT:
-            return self._mot_run(n_mot, mot_measured, mot_wire)
+            run = self._mot_run(n_mot, mot_measured, mot_wire)
+            run.timings_s = clock.laps
+            return run
 
         # 2. RF evaporation, through the experiment stage (RF shield, losses)
         t0 = s.initial_temperature_k * (1.0 + s.initial_temperature_scatter * rng.standard_normal())
@@ -216,10 +237,13 @@ class Apparatus:
         )
         start = equilibrium_cloud(*evap.at(0.0))
         end = equilibrium_cloud(*evap.at(values.end_time_ms))
-        eta_final = float(evap.eta[len(evap.times_ms) - 1 - int(np.argmin(np.abs(evap.times_ms[::-1])))])
+        at_zero = len(evap.times_ms) - 1 - int(np.argmin(np.abs(evap.times_ms[::-1])))
+        eta_final = float(evap.eta[at_zero])
+        clock.lap("evaporation")
 
         # 3./4. the experiment stage and the profiles of the imaged cloud
         profile = _Profiles(values, start, end, s)
+        clock.lap("experiment")
 
         # 5./6. imaging and analysis
         if values.image_type == ImageType.IN_TRAP:
@@ -229,6 +253,7 @@ class Apparatus:
             frames = absorption_frames(
                 profile.in_trap, camera, s.in_trap_cross_section_m2, rng, centre_px=centre
             )
+            clock.lap("imaging")
             output = Output(values=PlotOutput(it_plot=_wire_image(frames.od, camera.pixcal_um)))
             fit = None
             raw_kind = "IN_TRAP imaging"
@@ -242,6 +267,7 @@ class Apparatus:
                 rng,
                 centre_px=centre,
             )
+            clock.lap("imaging")
             fit, non_plot = self._analyse(frames, values.time_of_flight_ms, mot_wire, mot_measured)
             output = Output(values=non_plot)
             raw_kind = "TOF imaging"
@@ -269,6 +295,7 @@ class Apparatus:
             background=_wire_image(frames.background, camera.pixcal_um),
             dark=_wire_image(frames.dark, camera.pixcal_um),
         )
+        clock.lap("analysis")
         return EmulatedRun(
             truth=truth,
             output=output,
@@ -276,6 +303,7 @@ class Apparatus:
             od_image=frames.od,
             od_noiseless=frames.od_noiseless,
             fit=fit,
+            timings_s=clock.laps,
         )
 
     # ------------------------------------------------------------------ pieces
@@ -332,7 +360,9 @@ class Apparatus:
         raw = RawImages(image_type="MOT imaging", absolute=mot_wire)
         return EmulatedRun(truth=truth, output=Output(values=values), raw_images=[raw])
 
-    def _analyse(self, frames: AbsorptionFrames, tof_ms: float, mot_wire: Image, mot_measured: float):
+    def _analyse(
+        self, frames: AbsorptionFrames, tof_ms: float, mot_wire: Image, mot_measured: float
+    ):
         """The bimodal fit users run, and the calibrated numbers of the wire output."""
         from oqtant.schemas.output import fit_bimodal_2d
 
@@ -386,7 +416,9 @@ class _Profiles:
     same potential, and the terminator removes atoms where it shone.
     """
 
-    def __init__(self, values: InputValues, start: CloudState, end: CloudState, s: ApparatusSettings):
+    def __init__(
+        self, values: InputValues, start: CloudState, end: CloudState, s: ApparatusSettings
+    ):
         self.values = values
         self.end = end
         self.settings = s
@@ -434,7 +466,8 @@ class _Profiles:
 
         step = tset.resolution_ms
         times = np.arange(0.0, self.values.end_time_ms + step / 2, step)
-        dose_ms = np.asarray(terminator_intensity(self.values, times, self.grid_um)).sum(axis=0) * step
+        intensity = np.asarray(terminator_intensity(self.values, times, self.grid_um))
+        dose_ms = intensity.sum(axis=0) * step
         return np.exp(-self.settings.terminator_loss_per_ms * dose_ms)
 
     def _run_simulator(self, start: CloudState, end: CloudState):

@@ -23,13 +23,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 from scipy.special import zeta
 
 from oqtant.constants import (
-    H_PLANCK,
     HBAR,
     K_B,
     KHZ_TO_J,
@@ -90,7 +88,8 @@ class CloudState:
     def tf_radii_um(self) -> tuple[float, float, float]:
         """Thomas-Fermi radii (x, y, z) in um, ``sqrt(2 mu / (m omega_i^2))``."""
         return tuple(
-            math.sqrt(2 * self.chemical_potential_j / (RB87_MASS_KG * w**2)) * 1e6 for w in TRAP_OMEGAS
+            math.sqrt(2 * self.chemical_potential_j / (RB87_MASS_KG * w**2)) * 1e6
+            for w in TRAP_OMEGAS
         )
 
     @property
@@ -147,7 +146,8 @@ def equilibrium_cloud(atom_number: float, temperature_k: float) -> CloudState:
         n_th = n
         # N = g3(z) (k_B T / hbar omega_bar)^3, with the capacity scaled so that
         # z reaches 1 at the corrected critical temperature
-        capacity = (K_B * t / (HBAR * OMEGA_BAR)) ** 3 * (critical_temperature_k(n, False) / tc) ** 3
+        shift = (critical_temperature_k(n, False) / tc) ** 3
+        capacity = (K_B * t / (HBAR * OMEGA_BAR)) ** 3 * shift
         target = min(n / capacity, _bose_g(3.0, 1.0 - 1e-12) * (1 - 1e-9))
         z = brentq(lambda f: _bose_g(3.0, f) - target, 0.0, 1.0 - 1e-12, xtol=1e-12)
     n_c = n - n_th

@@ -53,6 +53,7 @@ __all__ = [
 _OMEGA_BAR = 2 * math.pi * (TRAP_FREQUENCY_AXIAL_HZ * TRAP_FREQUENCY_RADIAL_HZ**2) ** (1 / 3)
 _SIGMA_EL = 8 * math.pi * RB87_SCATTERING_LENGTH_M**2  # identical bosons
 _ETA_MAX = 40.0  # beyond this the knife does nothing measurable
+_ETA_MIN = 0.05  # a knife at the trap bottom: everything above it is spilled already
 _KNIFE_OFF_ETA = 60.0
 
 
@@ -173,7 +174,7 @@ def _truncate(n: float, t_k: float, u_old: float, u_new: float) -> float:
         return n
     eta_old = min(u_old / t_k, _KNIFE_OFF_ETA) if np.isfinite(u_old) else _KNIFE_OFF_ETA
     eta_new = u_new / t_k
-    return n * gammainc(3.0, max(eta_new, 1e-9)) / gammainc(3.0, eta_old)
+    return n * gammainc(3.0, max(eta_new, 0.0)) / gammainc(3.0, eta_old)
 
 
 def evaporate(
@@ -212,7 +213,7 @@ def evaporate(
         eff = 1.0 - math.exp(-power / model.rf_saturation_power_mw) if knife_on else 0.0
         u = H_PLANCK * max(f - model.trap_bottom_mhz, 0.0) * 1e6 / K_B
         du_dt = H_PLANCK * (f_hi - f_lo) * 1e6 / K_B / ((hi - lo) * 1e-3)
-        eta = min(u / t_, _ETA_MAX) if knife_on else _KNIFE_OFF_ETA
+        eta = min(max(u / t_, _ETA_MIN), _ETA_MAX) if knife_on else _KNIFE_OFF_ETA
         omega_bar = _OMEGA_BAR * (model.evaporation_compression if time_ms < 0 else 1.0)
         g_ev, g_bg, g_3 = _rates(n_, t_, eta, eff, omega_bar, model)
         c, dc = _energy_factor(eta)
@@ -237,6 +238,14 @@ def evaporate(
     times, ns, ts, us = [start], [n], [t_k], [float(u0)]
     comp = [model.evaporation_compression if start < 0 else 1.0]
     for lo, hi in zip(edges[:-1], edges[1:]):
+        if n < 1.0:  # the knife has emptied the trap
+            n = 0.0
+            times.append(hi)
+            ns.append(0.0)
+            ts.append(t_k)
+            us.append(float(program(hi)[0]))
+            comp.append(model.evaporation_compression if hi <= 0.0 else 1.0)
+            continue
         sol = solve_ivp(
             rhs,
             (lo, hi),

@@ -19,7 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["CameraSettings", "AbsorptionFrames", "absorption_frames", "pixel_centres_um", "mot_image"]
+__all__ = [
+    "CameraSettings",
+    "AbsorptionFrames",
+    "absorption_frames",
+    "pixel_centres_um",
+    "mot_image",
+]
 
 
 @dataclass(frozen=True)

@@ -62,11 +62,12 @@ def test_castin_dum_expansion_inverts_the_aspect_ratio():
     tau = TRAP_OMEGAS[1] * 10e-3
     assert lam_r == pytest.approx(math.sqrt(1 + tau**2), rel=0.01)
     # Castin and Dum, first order in the trap aspect ratio
-    assert lam_x == pytest.approx(1 + eps**2 * (tau * math.atan(tau) - math.log(math.sqrt(1 + tau**2))),
-                                  rel=0.02)
+    first_order = 1 + eps**2 * (tau * math.atan(tau) - math.log(math.sqrt(1 + tau**2)))
+    assert lam_x == pytest.approx(first_order, rel=0.02)
     state = equilibrium_cloud(2e4, 1e-9)
     r_x, r_y, _ = state.tf_radii_um
-    assert r_x > r_y and lam_r * r_y > lam_x * r_x  # elongated along x in trap, along y after flight
+    # elongated along x in the trap, along y after the flight
+    assert r_x > r_y and lam_r * r_y > lam_x * r_x
 
 
 def _grid(half_um, step_um):
@@ -111,8 +112,10 @@ def test_optical_potential_path_matches_the_harmonic_one_without_light():
     x, y = _grid(200, 2.0), _grid(40, 1.0)
     for tof in (0.0, 8.0):
         plain = thermal_column_density(x, y, state, time_of_flight_ms=tof)
-        general = thermal_column_density(x, y, state, time_of_flight_ms=tof,
-                                         potential_x_khz=np.zeros_like(grid), potential_grid_um=grid)
+        general = thermal_column_density(
+            x, y, state, time_of_flight_ms=tof,
+            potential_x_khz=np.zeros_like(grid), potential_grid_um=grid,
+        )
         assert np.max(np.abs(general - plain)) < 1e-4 * plain.max()
     tf, mu, kept = condensate_column_density_in_potential(
         x, y, state.condensed_atom_number, np.zeros_like(grid), grid)
@@ -132,7 +135,9 @@ def test_a_barrier_pushes_condensate_and_thermal_atoms_aside():
     kt_khz = K_B * 300e-9 / KHZ_TO_J
     assert th[0] / th[1] < 2 * math.exp(-20.0 / kt_khz)  # Boltzmann (plus Bose) suppression
     assert th[1] > th0[1]  # the atoms went to the sides
-    tf, mu, _ = condensate_column_density_in_potential(x, y, state.condensed_atom_number, barrier, grid)
+    tf, mu, _ = condensate_column_density_in_potential(
+        x, y, state.condensed_atom_number, barrier, grid
+    )
     assert tf[0, 0] == 0.0 and tf[0, 1] > 0.0  # 20 kHz is far above mu
     assert mu > state.chemical_potential_j
 

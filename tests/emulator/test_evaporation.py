@@ -1,4 +1,4 @@
-"""The RF evaporation kinetics against analytic limits and the scaling laws of forced evaporation."""
+"""RF evaporation kinetics against analytic limits and the scaling laws of forced evaporation."""
 
 from __future__ import annotations
 
@@ -118,10 +118,16 @@ def test_step_interpolation_holds_each_frequency_until_the_next_point():
 
 
 def test_rf_shield_keeps_removing_atoms_during_the_experiment_stage():
-    shield = RfEvaporation(times_ms=[*TIMES, 100], frequencies_mhz=[17.0, 8.0, 4.0, 1.2, 0.045, 0.02],
-                           powers_mw=[*POWERS, 220.0], interpolation="PREVIOUS")
+    shield = RfEvaporation(
+        times_ms=[*TIMES, 100],
+        frequencies_mhz=[17.0, 8.0, 4.0, 1.2, 0.045, 0.02],
+        powers_mw=[*POWERS, 220.0],
+        interpolation="PREVIOUS",
+    )
     free = evaporate(ramp(0.045, interpolation="PREVIOUS"), initial_atom_number=N0,
                      initial_temperature_k=T0, end_time_ms=100.0)
-    shielded = evaporate(shield, initial_atom_number=N0, initial_temperature_k=T0, end_time_ms=100.0)
+    shielded = evaporate(
+        shield, initial_atom_number=N0, initial_temperature_k=T0, end_time_ms=100.0
+    )
     assert shielded.at(100.0)[0] < 0.9 * free.at(100.0)[0]
     assert shielded.at(100.0)[1] < free.at(100.0)[1]

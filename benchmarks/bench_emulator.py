@@ -1,0 +1,234 @@
+"""Emulated apparatus benchmark: run times per stage, and the emulator beside the real machine.
+
+    python benchmarks/bench_emulator.py [--runs 10] [--out DIR]
+
+Prints the wall time of a standard BEC (TIME_OF_FLIGHT) run, stage by stage
+(target: well under 1 s), and of the barrier manipulator run with the share of
+the Gross-Pitaevskii simulator (which should dominate). Writes two figures to
+``DIR`` (default: a temporary folder): ``emulator_vs_real.png`` puts real runs
+of the reference machine beside emulated runs of the same inputs, and
+``emulator_sweep.png`` shows atom number, temperature and condensed fraction
+against the final RF frequency (truth and fit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import gzip
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+BEC_TARGET_S = 1.0
+HERE = Path(__file__).resolve().parent
+REAL_JOBS = [
+    HERE.parents[1] / "shared" / "data" / "real_jobs",
+    HERE.parent / "tests" / "data" / "real_jobs",
+]
+
+_RAMP = {
+    "times_ms": [-1600, -1200, -800, -400, 0],
+    "frequencies_mhz": [17.0, 8.0, 4.0, 1.2, 0.045],
+    "powers_mw": [500.0, 500.0, 475.0, 360.0, 220.0],
+    "interpolation": "LINEAR",
+}
+BEC_VALUES = {"time_of_flight_ms": 8.0, "image_type": "TIME_OF_FLIGHT", "end_time_ms": 0.0,
+              "rf_evaporation": _RAMP}
+BARRIER_VALUES = {
+    "time_of_flight_ms": 7.0,
+    "image_type": "IN_TRAP",
+    "end_time_ms": 20.0,
+    "rf_evaporation": {**_RAMP, "frequencies_mhz": [17.0, 8.0, 4.0, 1.2, 0.1]},
+    "optical_barriers": [{
+        "times_ms": [float(t) for t in range(0, 21, 2)],
+        "positions_um": [0.0] * 11,
+        "heights_khz": [float(h) for h in range(0, 51, 5)],
+        "widths_um": [1.0] * 11,
+        "interpolation": "LINEAR",
+        "shape": "GAUSSIAN",
+    }],
+}
+
+
+def _real_job(name: str):
+    for folder in REAL_JOBS:
+        path = folder / f"{name}.json.gz"
+        if path.exists():
+            return json.loads(gzip.open(path).read())
+    return None
+
+
+def _image(wire) -> np.ndarray:
+    return np.asarray(wire["pixels"] if isinstance(wire, dict) else wire.pixels, float).reshape(
+        (wire["rows"], wire["columns"]) if isinstance(wire, dict) else (wire.rows, wire.columns)
+    )
+
+
+def _time_runs(apparatus, values, runs: int):
+    totals, stages = [], {}
+    result = None
+    for seed in range(runs):
+        start = time.perf_counter()
+        result = apparatus.simulate(values, seed)
+        totals.append(time.perf_counter() - start)
+        for k, v in result.timings_s.items():
+            stages.setdefault(k, []).append(v)
+    return totals, {k: statistics.median(v) for k, v in stages.items()}, result
+
+
+def _figure_real(apparatus, out: Path) -> Path | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from oqtant.schemas.job import InputValues
+
+    cases = [
+        ("Solitons_FritschSolitons_Data_Dark_DS_hold_time_0_rep_0", "tof_image",
+         "TOF 10 ms, RF 33.5 kHz"),
+        ("Solitons_FritschSolitons_Data_HoldTime_TOF5_FS_hold_time_0_rep_0", "tof_image",
+         "TOF 5 ms"),
+        ("Superlattice_PatternedLoading_Data_NoPatternExpt_rep_0", "it_plot", "IN_TRAP, 6 ms"),
+    ]
+    jobs = [(_real_job(name), key, label) for name, key, label in cases]
+    if any(job is None for job, _, _ in jobs):
+        print("real job files not found: no comparison figure")
+        return None
+    fig, axes = plt.subplots(len(jobs), 3, figsize=(14, 4 * len(jobs)))
+    print("\nreal machine vs emulator, same input (peak OD of a 3x3 average):")
+    for row, (job, key, label) in zip(axes, jobs, strict=True):
+        values = InputValues.model_validate(job["inputs"][0]["values"])
+        real = _image(job["inputs"][0]["output"]["values"][key])
+        run = apparatus.simulate(values, seed=0)
+        emu = run.od_image
+        pix = 4.4 if key == "tof_image" else 0.344
+        vmax = max(np.percentile(real, 99.9), np.percentile(emu, 99.9))
+        for ax, im, who in ((row[0], real, "real"), (row[1], emu, "emulated")):
+            extent = (0, im.shape[1] * pix, im.shape[0] * pix, 0)
+            h = ax.imshow(im, cmap="viridis", vmin=-0.1, vmax=vmax, extent=extent, aspect="equal")
+            ax.set_title(f"{who}: {label}")
+            ax.set_xlabel("x (um, axial)")
+            ax.set_ylabel("y (um)")
+            fig.colorbar(h, ax=ax, label="optical density")
+        from scipy.ndimage import uniform_filter
+
+        peaks = [float(uniform_filter(a, 3).max()) for a in (real, emu)]
+        r_row, r_col = np.unravel_index(np.argmax(uniform_filter(real, 3)), real.shape)
+        e_row, e_col = np.unravel_index(np.argmax(uniform_filter(emu, 3)), emu.shape)
+        band = 2 if key == "tof_image" else 6
+        x_real = (np.arange(real.shape[1]) - r_col) * pix
+        x_emu = (np.arange(emu.shape[1]) - e_col) * pix
+        row[2].plot(x_real, real[r_row - band:r_row + band + 1].mean(0), label="real, along x")
+        row[2].plot(x_emu, emu[e_row - band:e_row + band + 1].mean(0), label="emulated, along x")
+        if key == "tof_image":
+            y_real = (np.arange(real.shape[0]) - r_row) * pix
+            y_emu = (np.arange(emu.shape[0]) - e_row) * pix
+            real_y = real[:, r_col - band:r_col + band + 1].mean(1)
+            emu_y = emu[:, e_col - band:e_col + band + 1].mean(1)
+            row[2].plot(y_real, real_y, "--", label="real, along y")
+            row[2].plot(y_emu, emu_y, "--", label="emulated, along y")
+        row[2].set_xlabel("distance from the peak (um)")
+        row[2].set_ylabel("optical density")
+        row[2].legend(fontsize=8)
+        t = run.truth
+        row[2].set_title(f"emulated: N={t.atom_number:.3g}, Nc={t.condensed_atom_number:.3g}, "
+                         f"T={t.temperature_nk:.0f} nK", fontsize=9)
+        print(f"  {label:24s} real {peaks[0]:.2f}  emulated {peaks[1]:.2f}")
+    fig.tight_layout()
+    path = out / "emulator_vs_real.png"
+    fig.savefig(path, dpi=70)
+    plt.close(fig)
+    return path
+
+
+def _figure_sweep(apparatus, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from oqtant.schemas.job import InputValues
+
+    finals = np.array([0.02, 0.03, 0.045, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 0.8])
+    rows = []
+    for f in finals:
+        values = copy.deepcopy(BEC_VALUES)
+        values["rf_evaporation"] = {**_RAMP, "frequencies_mhz": [17.0, 8.0, 4.0, 1.2, float(f)]}
+        run = apparatus.simulate(InputValues.model_validate(values), seed=0)
+        t, o = run.truth, run.output.values
+        fit_fc = o.condensed_atom_number / max(o.tof_atom_number, 1)
+        rows.append((t.atom_number, t.temperature_nk, t.condensed_fraction,
+                     t.critical_temperature_nk, o.tof_atom_number, o.temperature_nk, fit_fc))
+    a = np.array(rows)
+    fig, ax = plt.subplots(1, 3, figsize=(14, 4))
+    ax[0].loglog(finals * 1e3, a[:, 0], "o-", label="truth")
+    ax[0].loglog(finals * 1e3, a[:, 4], "s--", label="fit")
+    ax[0].set_ylabel("atom number")
+    ax[1].loglog(finals * 1e3, a[:, 1], "o-", label="truth T")
+    ax[1].loglog(finals * 1e3, a[:, 5], "s--", label="fit T")
+    ax[1].loglog(finals * 1e3, a[:, 3], ":", label="critical temperature")
+    ax[1].set_ylabel("temperature (nK)")
+    ax[2].semilogx(finals * 1e3, a[:, 2], "o-", label="truth")
+    ax[2].semilogx(finals * 1e3, a[:, 6], "s--", label="fit")
+    ax[2].set_ylabel("condensed fraction")
+    from matplotlib.ticker import NullFormatter
+
+    for axis in ax:
+        axis.set_xlabel("final RF frequency above the trap bottom (kHz)")
+        axis.set_xticks([20, 50, 100, 200, 500], ["20", "50", "100", "200", "500"])
+        axis.xaxis.set_minor_formatter(NullFormatter())
+        axis.legend()
+    fig.suptitle("Standard ramp, last point swept (seed 0)")
+    fig.tight_layout()
+    path = out / "emulator_sweep.png"
+    fig.savefig(path, dpi=70)
+    plt.close(fig)
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args([] if argv is None else argv)
+
+    from oqtant.emulator import Apparatus
+    from oqtant.schemas.job import InputValues
+
+    apparatus = Apparatus()
+    apparatus.simulate(InputValues.model_validate(BEC_VALUES), seed=0)  # imports, caches
+
+    totals, stages, _ = _time_runs(apparatus, InputValues.model_validate(BEC_VALUES), args.runs)
+    median = statistics.median(totals)
+    print(f"BEC TIME_OF_FLIGHT run: median {median:.3f} s over {args.runs} seeds "
+          f"(goal < {BEC_TARGET_S:.1f} s: {BEC_TARGET_S / median:.1f}x under)")
+    print("  stages: " + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in stages.items()))
+
+    barrier = InputValues.model_validate(BARRIER_VALUES)
+    b_totals, b_stages, b_run = _time_runs(apparatus, barrier, max(2, args.runs // 5))
+    b_median = statistics.median(b_totals)
+    sim = b_stages.get("experiment", 0.0) + b_stages.get("imaging", 0.0)
+    print(f"barrier manipulator IN_TRAP run: median {b_median:.3f} s; "
+          f"simulator (experiment stage + its column density) {sim:.3f} s = {sim / b_median:.0%}"
+          f" (used simulator: {b_run.truth.used_simulator}, "
+          f"{b_run.truth.condensed_atom_number:.0f} "
+          "condensed atoms)")
+    print("  stages: " + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in b_stages.items()))
+
+    out = args.out or Path(tempfile.mkdtemp(prefix="oqtant_emulator_"))
+    out.mkdir(parents=True, exist_ok=True)
+    real = _figure_real(apparatus, out)
+    sweep = _figure_sweep(apparatus, out)
+    print(f"figures: {real}, {sweep}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
