@@ -10,11 +10,10 @@ import hashlib
 import json
 import math
 import uuid
-from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, undefer
 
 from oqtant.errors import JobError, QuotaExceededError
@@ -23,6 +22,7 @@ from oqtant.server.auth.security import hash_code, hash_password
 from oqtant.server.db.models import (
     ACTIVE_STATUSES,
     IdempotencyKey,
+    UtcDateTime,
     Job,
     OAuthCode,
     Run,
@@ -69,6 +69,63 @@ TERMINAL_STATUSES = ("COMPLETE", "FAILED", "CANCELLED", "INCOMPLETE")
 DEFAULT_RUN_SECONDS = 5.0
 
 
+# Statements on the hot paths (submit, get, search) are built once: building a
+# SQLAlchemy statement costs more than running it on SQLite.
+_Q_USER = select(User).where(User.id == bindparam("user_id"))
+_Q_TODAY = (
+    select(func.count())
+    .select_from(Job)
+    .where(
+        Job.user_id == bindparam("user_id"),
+        Job.time_submit >= bindparam("since", type_=UtcDateTime),
+        Job.sim.is_(False),
+    )
+)
+_Q_PENDING = (
+    select(func.count())
+    .select_from(Job)
+    .where(
+        Job.user_id == bindparam("user_id"),
+        Job.status.in_(ACTIVE_STATUSES),
+        Job.sim.is_(False),
+    )
+)
+_Q_IDEMPOTENT = select(IdempotencyKey.response_json).where(
+    IdempotencyKey.user_id == bindparam("user_id"), IdempotencyKey.key == bindparam("key")
+)
+_Q_ACTIVE_BEFORE = select(func.count(), func.coalesce(func.sum(Job.input_count), 0)).where(
+    Job.status.in_(ACTIVE_STATUSES), Job.id < bindparam("lo")
+)
+_Q_ACTIVE_SPAN = (
+    select(Job.id, Job.input_count)
+    .where(Job.status.in_(ACTIVE_STATUSES), Job.id >= bindparam("lo"), Job.id <= bindparam("hi"))
+    .order_by(Job.id)
+)
+_RECENT = (
+    select(Run.duration_s)
+    .where(Run.status == "COMPLETE", Run.time_complete.is_not(None))
+    .order_by(Run.time_complete.desc())
+    .limit(50)
+    .subquery()
+)
+_Q_RECENT_MEAN = select(func.avg(_RECENT.c.duration_s))
+_Q_JOB = select(Job).where(
+    Job.external_id == bindparam("external_id"),
+    Job.user_id == bindparam("user_id"),
+    Job.deleted.is_(False),
+)
+_Q_RUN = (
+    select(Run)
+    .options(undefer(Run.output_json))
+    .where(Run.job_id == bindparam("job_id"), Run.run == bindparam("run"))
+)
+_Q_FAILED = (
+    select(Run.run)
+    .where(Run.job_id == bindparam("job_id"), Run.status == "FAILED")
+    .order_by(Run.run)
+)
+
+
 class StateConflict(JobError):
     """The job is in a state that does not allow the operation (e.g. cancelling a finished job)."""
 
@@ -112,10 +169,8 @@ def start_of_day(now: datetime) -> datetime:
 
 def _lock_user(session: Session, user_id: int) -> User:
     """The user row, locked for the transaction on PostgreSQL (SQLite holds the write lock)."""
-    stmt = select(User).where(User.id == user_id)
-    if is_postgresql(session):
-        stmt = stmt.with_for_update()
-    return session.execute(stmt).scalar_one()
+    stmt = _Q_USER.with_for_update() if is_postgresql(session) else _Q_USER
+    return session.execute(stmt, {"user_id": user_id}).scalar_one()
 
 
 # --------------------------------------------------------------------------- users
@@ -192,15 +247,9 @@ def set_user_limits(
 def _usage(session: Session, user_id: int, now: datetime) -> tuple[int, int]:
     """(jobs submitted today, jobs pending or running); simulator jobs do not count."""
     today = session.execute(
-        select(func.count())
-        .select_from(Job)
-        .where(Job.user_id == user_id, Job.sim.is_(False), Job.time_submit >= start_of_day(now))
+        _Q_TODAY, {"user_id": user_id, "since": start_of_day(now)}
     ).scalar_one()
-    pending = session.execute(
-        select(func.count())
-        .select_from(Job)
-        .where(Job.user_id == user_id, Job.sim.is_(False), Job.status.in_(ACTIVE_STATUSES))
-    ).scalar_one()
+    pending = session.execute(_Q_PENDING, {"user_id": user_id}).scalar_one()
     return today, pending
 
 
@@ -240,9 +289,7 @@ def submit_job(
         user = _lock_user(session, user_id)
         if idempotency_key:
             previous = session.execute(
-                select(IdempotencyKey.response_json).where(
-                    IdempotencyKey.user_id == user_id, IdempotencyKey.key == idempotency_key
-                )
+                _Q_IDEMPOTENT, {"user_id": user_id, "key": idempotency_key}
             ).scalar_one_or_none()
             if previous is not None:
                 session.rollback()
@@ -320,17 +367,13 @@ def submit_job(
 def get_job(*, session: Session, user_id: int, external_id: str) -> Job | None:
     """The user's job with that id, or None (another user's job is None too)."""
     return session.execute(
-        select(Job).where(
-            Job.external_id == external_id, Job.user_id == user_id, Job.deleted.is_(False)
-        )
+        _Q_JOB, {"external_id": external_id, "user_id": user_id}
     ).scalar_one_or_none()
 
 
 def get_run(*, session: Session, job_id: int, run: int) -> Run | None:
     """One run of a job with its output loaded."""
-    return session.execute(
-        select(Run).options(undefer(Run.output_json)).where(Run.job_id == job_id, Run.run == run)
-    ).scalar_one_or_none()
+    return session.execute(_Q_RUN, {"job_id": job_id, "run": run}).scalar_one_or_none()
 
 
 def get_runs_with_images(*, session: Session, job_id: int) -> list[Run]:
@@ -345,11 +388,7 @@ def get_runs_with_images(*, session: Session, job_id: int) -> list[Run]:
 
 
 def failed_runs(*, session: Session, job_id: int) -> list[int]:
-    return list(
-        session.execute(
-            select(Run.run).where(Run.job_id == job_id, Run.status == "FAILED").order_by(Run.run)
-        ).scalars()
-    )
+    return list(session.execute(_Q_FAILED, {"job_id": job_id}).scalars())
 
 
 def _like(text: str) -> str:
@@ -426,16 +465,9 @@ def queue_jobs(
     return list(session.execute(select(Job).where(*conds).order_by(Job.id).limit(limit)).scalars())
 
 
-def recent_run_seconds(*, session: Session, sample: int = 50) -> float:
-    """Mean duration of the last ``sample`` completed runs (a default when none ran yet)."""
-    recent = (
-        select(Run.duration_s)
-        .where(Run.status == "COMPLETE", Run.time_complete.is_not(None))
-        .order_by(Run.time_complete.desc())
-        .limit(sample)
-        .subquery()
-    )
-    mean = session.execute(select(func.avg(recent.c.duration_s))).scalar_one()
+def recent_run_seconds(*, session: Session) -> float:
+    """Mean duration of the last 50 completed runs (a default when none ran yet)."""
+    mean = session.execute(_Q_RECENT_MEAN).scalar_one()
     return float(mean) if mean else DEFAULT_RUN_SECONDS
 
 
@@ -444,32 +476,29 @@ def queue_info(
 ) -> dict[int, QueueInfo]:
     """Queue position (1 = next) and estimated wait in seconds of each job in ``job_ids``.
 
-    The wait counts every run of the jobs ahead and of the job itself, at the
-    mean recent run duration, ``parallel_runs`` at a time.
+    The wait counts every run of the active jobs ahead and of the job itself,
+    at the mean recent run duration, ``parallel_runs`` at a time. Jobs that are
+    not pending or running get ``QueueInfo(0, 0)``.
     """
     result = {jid: QueueInfo(0, 0) for jid in job_ids}
-    wanted = list(job_ids)
-    if not wanted:
+    if not job_ids:
         return result
-    active = session.execute(
-        select(Job.id, Job.input_count)
-        .where(Job.status.in_(ACTIVE_STATUSES), Job.id <= max(wanted))
-        .order_by(Job.id)
-    ).all()
-    if not active:
+    lo, hi = min(job_ids), max(job_ids)
+    # everything before the first wanted job is aggregated in the database ...
+    jobs_before, runs_before = session.execute(_Q_ACTIVE_BEFORE, {"lo": lo}).one()
+    # ... only the span of the wanted jobs is read row by row
+    span = session.execute(_Q_ACTIVE_SPAN, {"lo": lo, "hi": hi}).all()
+    if not span:
         return result
-    ids = [row[0] for row in active]
-    cumulative_runs = []
-    total = 0
-    for row in active:
-        total += row[1]
-        cumulative_runs.append(total)
     run_s = recent_run_seconds(session=session)
-    for jid in wanted:
-        i = bisect_left(ids, jid)
-        if i < len(ids) and ids[i] == jid:
-            wait = cumulative_runs[i] * run_s / max(parallel_runs, 1)
-            result[jid] = QueueInfo(i + 1, int(math.ceil(wait)))
+    wanted = set(job_ids)
+    position, runs = int(jobs_before), int(runs_before)
+    for jid, count in span:
+        position += 1
+        runs += count
+        if jid in wanted:
+            wait = runs * run_s / max(parallel_runs, 1)
+            result[jid] = QueueInfo(position, int(math.ceil(wait)))
     return result
 
 

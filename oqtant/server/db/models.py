@@ -107,7 +107,8 @@ class Job(Base):
 
     __table_args__ = (
         Index("ix_jobs_user_id_id", "user_id", "id"),
-        Index("ix_jobs_user_id_time_submit", "user_id", "time_submit"),
+        Index("ix_jobs_user_id_time_submit_sim", "user_id", "time_submit", "sim"),
+        Index("ix_jobs_user_id_status_sim", "user_id", "status", "sim"),
         Index("ix_jobs_status_id", "status", "id", "input_count"),
     )
 

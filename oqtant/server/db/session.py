@@ -8,12 +8,35 @@ atomic); on PostgreSQL it is a no-op and callers lock rows ``FOR UPDATE``.
 
 from __future__ import annotations
 
+import threading
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["make_engine", "make_session_factory", "begin_write", "is_postgresql"]
 
 _BEGIN_OPTION = "oqtant_sqlite_begin"
+_WRITE_LOCK_KEY = "oqtant_write_lock"
+# One lock per SQLite engine: threads of this process queue for the write lock
+# here (a fast hand-over) instead of in SQLite's busy handler, which sleeps in
+# steps of up to 100 ms. Other processes still meet the busy timeout.
+_write_locks: dict[int, threading.Lock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def _write_lock(engine: Engine) -> threading.Lock:
+    with _write_locks_guard:
+        return _write_locks.setdefault(id(engine), threading.Lock())
+
+
+def _release_write_lock(session: Session, *_args) -> None:
+    lock = session.info.pop(_WRITE_LOCK_KEY, None)
+    if lock is not None:
+        lock.release()
+
+
+event.listen(Session, "after_commit", _release_write_lock)
+event.listen(Session, "after_rollback", _release_write_lock)
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -66,5 +89,13 @@ def begin_write(session: Session) -> None:
     """
     if session.in_transaction():
         session.commit()
-    if session.get_bind().dialect.name == "sqlite":
-        session.connection(execution_options={_BEGIN_OPTION: "IMMEDIATE"})
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite":
+        lock = _write_lock(bind)
+        lock.acquire()
+        session.info[_WRITE_LOCK_KEY] = lock
+        try:
+            session.connection(execution_options={_BEGIN_OPTION: "IMMEDIATE"})
+        except BaseException:
+            _release_write_lock(session)
+            raise

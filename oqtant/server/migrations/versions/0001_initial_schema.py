@@ -57,7 +57,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_jobs_external_id'), ['external_id'], unique=True)
         batch_op.create_index('ix_jobs_status_id', ['status', 'id', 'input_count'], unique=False)
         batch_op.create_index('ix_jobs_user_id_id', ['user_id', 'id'], unique=False)
-        batch_op.create_index('ix_jobs_user_id_time_submit', ['user_id', 'time_submit'], unique=False)
+        batch_op.create_index('ix_jobs_user_id_time_submit_sim', ['user_id', 'time_submit', 'sim'], unique=False)
+        batch_op.create_index('ix_jobs_user_id_status_sim', ['user_id', 'status', 'sim'], unique=False)
 
     op.create_table('oauth_codes',
     sa.Column('code_hash', sa.String(length=64), nullable=False),
@@ -118,7 +119,8 @@ def downgrade() -> None:
     op.drop_table('idempotency_keys')
     op.drop_table('oauth_codes')
     with op.batch_alter_table('jobs', schema=None) as batch_op:
-        batch_op.drop_index('ix_jobs_user_id_time_submit')
+        batch_op.drop_index('ix_jobs_user_id_status_sim')
+        batch_op.drop_index('ix_jobs_user_id_time_submit_sim')
         batch_op.drop_index('ix_jobs_user_id_id')
         batch_op.drop_index('ix_jobs_status_id')
         batch_op.drop_index(batch_op.f('ix_jobs_external_id'))
