@@ -34,7 +34,7 @@ from oqtant.emulator._imaging import (
     absorption_frames,
     mot_image,
 )
-from oqtant.errors import FitError, ValidationError, format_pydantic_error
+from oqtant.errors import FitError, SimulationError, ValidationError, format_pydantic_error
 from oqtant.schemas.job import (
     Image,
     ImageType,
@@ -480,7 +480,12 @@ class _Profiles:
             from oqtant.simulator import Simulator
         except ImportError:  # pragma: no cover - the simulator ships with the package
             return None
-        return Simulator(self.values, atom_number=n_c).run(progress=False)
+        try:
+            return Simulator(self.values, atom_number=n_c).run(progress=False)
+        except SimulationError:
+            # a run the solver cannot take (e.g. its grid cannot hold the cloud):
+            # the Thomas-Fermi density in the total potential stands in
+            return None
 
     def _tf_in_potential(self, x_um, y_um, tof_ms):
         return condensate_column_density_in_potential(

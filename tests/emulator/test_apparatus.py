@@ -282,3 +282,34 @@ def test_bad_input_is_reported_with_field_and_rule():
         APPARATUS.simulate(bad)
     with pytest.raises(ValidationError, match="input_values"):
         APPARATUS.simulate("not a run")
+
+
+def test_a_painted_landscape_shapes_the_in_trap_density():
+    landscape = {"landscapes": [
+        {"time_ms": 0.0, "positions_um": [-40.0, -10.0, 10.0, 40.0],
+         "potentials_khz": [0.0, 0.0, 0.0, 0.0]},
+        {"time_ms": 5.0, "positions_um": [-40.0, -10.0, 10.0, 40.0],
+         "potentials_khz": [0.0, 0.0, 15.0, 15.0]},
+    ]}
+    values = barrier_values(optical_barriers=None, optical_landscape=landscape, end_time_ms=5.0)
+    run = APPARATUS.simulate(values, seed=0)
+    x = pixel_centres_um(512, 0.344)
+    prof = _axial_profile(run)
+    # a 15 kHz step on the right (above mu and k_B T) pushes the atoms to the left
+    assert prof[(x > 12) & (x < 20)].mean() < 0.3 * prof[(x > -20) & (x < -12)].mean()
+
+
+def test_the_thomas_fermi_density_stands_in_when_the_simulator_cannot_run(monkeypatch):
+    import oqtant.simulator
+    from oqtant.errors import SimulationError
+
+    class Refusing:
+        def __init__(self, *args, **kwargs):
+            raise SimulationError("grid too small")
+
+    monkeypatch.setattr(oqtant.simulator, "Simulator", Refusing)
+    run = APPARATUS.simulate(barrier_values(), seed=0)
+    assert not run.truth.used_simulator and run.truth.condensed_atom_number > 0
+    x = pixel_centres_um(512, 0.344)
+    prof = _axial_profile(run)
+    assert prof[np.abs(x) < 0.5].mean() < 0.2 * prof[(np.abs(x) > 3) & (np.abs(x) < 8)].mean()
