@@ -131,3 +131,25 @@ def test_rf_shield_keeps_removing_atoms_during_the_experiment_stage():
     )
     assert shielded.at(100.0)[0] < 0.9 * free.at(100.0)[0]
     assert shielded.at(100.0)[1] < free.at(100.0)[1]
+
+
+def test_any_valid_rf_program_integrates_to_a_physical_cloud():
+    rng = np.random.default_rng(11)
+    kinds = ["LINEAR", "OFF", "PREVIOUS"]
+    for _ in range(40):
+        n_points = int(rng.integers(2, 21))
+        times = sorted(rng.choice(np.arange(-2000, 201), n_points, replace=False).tolist())
+        if sum(t <= 0 for t in times) < 2:
+            continue
+        end = float(max(times[-1], 0))
+        rf = RfEvaporation(
+            times_ms=times,
+            frequencies_mhz=rng.uniform(0.0, 25.0, n_points).round(4).tolist(),
+            powers_mw=rng.choice([0.0, 5.0, 200.0, 1000.0], n_points).tolist(),
+            interpolation=kinds[int(rng.integers(3))],
+        )
+        res = evaporate(rf, initial_atom_number=N0, initial_temperature_k=T0, end_time_ms=end)
+        assert np.all(np.isfinite(res.atom_number)) and np.all(res.atom_number >= 0)
+        assert np.all(np.isfinite(res.temperature_k)) and np.all(res.temperature_k > 0)
+        assert np.all(np.diff(res.atom_number) <= 1e-9 * N0)  # atoms are only ever lost
+        assert res.times_ms[-1] == pytest.approx(end)
