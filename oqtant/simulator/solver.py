@@ -451,24 +451,41 @@ def evolve(
     edge = _edge_fraction(grid, np.abs(psi0) ** 2)
     cache_key = None
     half = full = None
+    # Consecutive half steps of the potential are merged (V_k/2 then V_k+1/2 is
+    # one step with both factors: the nonlinear phase depends on |psi| only,
+    # which the light does not change). ``pending`` is the half step owed.
+    pending = None
     for k in range(n_updates):
         v_x, loss_x = potential(k) if potential is not None else (None, None)
         key = (id(v_x), id(loss_x))
-        if key != cache_key or half is None:
+        changed = key != cache_key or half is None
+        if changed:
             rate = absorber if loss_x is None else absorber + loss_x
             exponent = -0.5 * rate + 0j  # amplitude decays at half the density's rate
             if v_x is not None:
                 exponent = exponent - 1j * v_x
             half, full = stepper.potential_factors(exponent)
             cache_key = key
-        u = stepper.interval(u, half, full, substeps)
+        if pending is None:
+            stepper.potential(u, half, 0.5)
+        else:
+            stepper.potential(u, full if not changed else pending * half, 1.0)
+        for i in range(substeps):
+            u = stepper.kinetic(u)
+            if i < substeps - 1:
+                stepper.potential(u, full, 1.0)
+        pending = half
         if (k + 1) % save_every == 0 or k + 1 == n_updates:
-            psi = u / scale
+            closed = u.copy()
+            stepper.potential(closed, half, 0.5)
+            psi = closed / scale
             saves_t.append((k + 1) * update_period)
             saves.append(psi.astype(np.complex64))
             edge = max(edge, _edge_fraction(grid, np.abs(psi) ** 2))
         if progress is not None:
             progress(k + 1)
+    if pending is not None:
+        stepper.potential(u, pending, 0.5)
     return Evolution(
         tsave=np.array(saves_t), psisave=np.array(saves), psi_final=u / scale, edge_fraction=edge
     )
