@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -412,6 +414,11 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.output).resolve()
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
+    if threading.current_thread() is threading.main_thread():
+        # a polite kill (CI timeout, `kill PID`) still stops the embedded server
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
     matter = _design(out)
     try:
