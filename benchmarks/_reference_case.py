@@ -47,7 +47,17 @@ def main() -> None:
     cpu_seconds = time.process_time() - start_cpu
     _, peak = tracemalloc.get_traced_memory()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"case": case, "seconds": seconds, "cpu_seconds": cpu_seconds, "peak_mb": peak / 2**20, "rss_mb": rss_mb}))
+    print(
+        json.dumps(
+            {
+                "case": case,
+                "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
+                "peak_mb": peak / 2**20,
+                "rss_mb": rss_mb,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -38,7 +38,9 @@ CASES = {
 }
 
 
-def run_case(case: str, lifetime_ms: float = 10.0, atom_number: float = 1e4, repeats: int = 3) -> dict:
+def run_case(
+    case: str, lifetime_ms: float = 10.0, atom_number: float = 1e4, repeats: int = 3
+) -> dict:
     """Run one case ``repeats`` times in this process.
 
     Returns the best wall-clock and CPU seconds, and the peak memory (MB) of the first run.
@@ -47,7 +49,7 @@ def run_case(case: str, lifetime_ms: float = 10.0, atom_number: float = 1e4, rep
     import time
     import tracemalloc
 
-    import oqtant.projection  # noqa: F401 - imported with the package in use, not per run
+    import oqtant.projection
     import oqtant.schemas.output  # noqa: F401
     from oqtant.schemas.job import Barrier, InputValues, RfEvaporation
     from oqtant.simulator import Simulator
@@ -58,10 +60,16 @@ def run_case(case: str, lifetime_ms: float = 10.0, atom_number: float = 1e4, rep
         powers_mw=[500.0, 500.0, 475.0, 360.0, 220.0],
     )
     if case == "tof":
-        values = InputValues(end_time_ms=0.0, image_type="TIME_OF_FLIGHT", time_of_flight_ms=8.0, rf_evaporation=rf)
+        values = InputValues(
+            end_time_ms=0.0, image_type="TIME_OF_FLIGHT", time_of_flight_ms=8.0, rf_evaporation=rf
+        )
     elif case == "barrier":
-        barrier = Barrier(times_ms=[0, 6, 10], positions_um=[0, 0, 0], heights_khz=[0, 3, 3], widths_um=[1, 1, 1])
-        values = InputValues(end_time_ms=10.0, image_type="IN_TRAP", rf_evaporation=rf, optical_barriers=[barrier])
+        barrier = Barrier(
+            times_ms=[0, 6, 10], positions_um=[0, 0, 0], heights_khz=[0, 3, 3], widths_um=[1, 1, 1]
+        )
+        values = InputValues(
+            end_time_ms=10.0, image_type="IN_TRAP", rf_evaporation=rf, optical_barriers=[barrier]
+        )
     else:
         values = InputValues(end_time_ms=lifetime_ms, image_type="IN_TRAP", rf_evaporation=rf)
     walls, cpus, peak = [], [], 0
@@ -83,8 +91,8 @@ def run_case(case: str, lifetime_ms: float = 10.0, atom_number: float = 1e4, rep
 
 def _ours(case: str, lifetime_ms: float = 10.0, atom_number: float = 1e4) -> dict:
     code = (
-        "import json, sys; sys.path.insert(0, %r); import bench_simulator as b; "
-        "print(json.dumps(b.run_case(%r, %r, %r)))" % (str(HERE), case, lifetime_ms, atom_number)
+        f"import json, sys; sys.path.insert(0, {str(HERE)!r}); import bench_simulator as b; "
+        f"print(json.dumps(b.run_case({case!r}, {lifetime_ms!r}, {atom_number!r})))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -96,11 +104,22 @@ def _reference_python() -> str | None:
     if not (REFVENV / "bin" / "python").exists():
         print(f"creating {REFVENV} with oqtant==3.3.4 for the reference (once) ...", flush=True)
         try:
-            subprocess.run([sys.executable, "-m", "venv", str(REFVENV)], check=True, capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "venv", str(REFVENV)], check=True, capture_output=True
+            )
             subprocess.run(
                 # the reference client imports pandas without declaring it, and needs numpy 1
-                [str(REFVENV / "bin" / "pip"), "install", "-q", "oqtant==3.3.4", "numpy<2", "pandas<2.3"],
-                check=True, capture_output=True, timeout=900,
+                [
+                    str(REFVENV / "bin" / "pip"),
+                    "install",
+                    "-q",
+                    "oqtant==3.3.4",
+                    "numpy<2",
+                    "pandas<2.3",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=900,
             )
         except (subprocess.SubprocessError, OSError) as exc:
             print(f"  could not install the reference: {exc}")
@@ -109,11 +128,15 @@ def _reference_python() -> str | None:
             continue
         probe = subprocess.run(
             [python, "-c", "import oqtant.schemas.quantum_matter, oqtant.simulator"],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if probe.returncode == 0:
             return python
-        print(f"  {python} cannot import the reference simulator: {probe.stderr.strip().splitlines()[-1:]}")
+        print(
+            f"  {python} cannot import the reference simulator: {probe.stderr.strip().splitlines()[-1:]}"
+        )
     return None
 
 
@@ -121,7 +144,10 @@ def _reference(python: str, case: str) -> dict | None:
     try:
         out = subprocess.run(
             [python, str(HERE / "_reference_case.py"), case],
-            capture_output=True, text=True, check=True, timeout=1800,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=1800,
         )
         return json.loads(out.stdout.strip().splitlines()[-1])
     except (subprocess.SubprocessError, ValueError, IndexError) as exc:
@@ -137,7 +163,9 @@ def main(argv: list[str] | None = None) -> None:
     if rerun and python is None:
         print("reference not available: using the published figures where there are some")
 
-    print(f"\n{'case':48s} {'ours s':>8s} {'cpu s':>7s} {'MB':>7s} {'ref s':>8s} {'ref MB':>7s} {'speed-up':>9s} {'goal':>6s}")
+    print(
+        f"\n{'case':48s} {'ours s':>8s} {'cpu s':>7s} {'MB':>7s} {'ref s':>8s} {'ref MB':>7s} {'speed-up':>9s} {'goal':>6s}"
+    )
     for case, label in CASES.items():
         ours = _ours(case)
         ref = _reference(python, case) if python and case in rerun else None
@@ -153,7 +181,8 @@ def main(argv: list[str] | None = None) -> None:
             ratio = f"{ref['seconds'] / ours['seconds']:.0f}x"
         print(
             f"{label:48s} {ours['seconds']:8.3f} {ours['cpu_seconds']:7.3f} {ours['peak_mb']:7.1f} {ref_s:>8s} {ref_mb:>7s} "
-            f"{ratio:>9s} {TARGETS[case]:5.0f}x" + ("" if ref is None else f"  (reference {source})")
+            f"{ratio:>9s} {TARGETS[case]:5.0f}x"
+            + ("" if ref is None else f"  (reference {source})")
         )
     print("\nours, IN_TRAP without light, growth with lifetime (1e4 atoms):")
     for lifetime in (10.0, 40.0, 160.0):
@@ -165,7 +194,9 @@ def main(argv: list[str] | None = None) -> None:
     print("ours, IN_TRAP 10 ms, growth with atom number:")
     for atoms in (1e3, 1e4, 1e5, 2e5):
         r = _ours("in_trap", 10.0, atoms)
-        print(f"  {atoms:8.0e} atoms: {r['seconds']:6.3f} s ({r['cpu_seconds']:.3f} s CPU), {r['peak_mb']:6.1f} MB traced")
+        print(
+            f"  {atoms:8.0e} atoms: {r['seconds']:6.3f} s ({r['cpu_seconds']:.3f} s CPU), {r['peak_mb']:6.1f} MB traced"
+        )
     print(
         "\nours: best of 3 runs in a fresh process (wall clock and CPU; the two differ when other"
         " programs share the cores). MB: peak traced allocations (tracemalloc) of the first run;"

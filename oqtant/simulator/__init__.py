@@ -27,19 +27,19 @@ from oqtant.simulator.solver import (
 )
 
 __all__ = [
-    "Simulator",
-    "SimulatorOptions",
-    "GridEdgeWarning",
     "TERMINATOR_LOSS_RATE_PER_MS",
-    "Grid",
-    "make_grid",
-    "GroundState",
+    "Energies",
     "Evolution",
     "Expansion",
-    "Energies",
-    "ground_state",
+    "Grid",
+    "GridEdgeWarning",
+    "GroundState",
+    "Simulator",
+    "SimulatorOptions",
+    "energies",
     "evolve",
     "expand",
-    "energies",
+    "ground_state",
+    "make_grid",
     "scaling_factors",
 ]

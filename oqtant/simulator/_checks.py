@@ -10,11 +10,11 @@ import numpy as np
 from oqtant.errors import SimulationError
 
 __all__ = [
+    "check_callable",
+    "check_finite_array",
     "check_positive",
     "check_range",
-    "check_finite_array",
     "check_shape",
-    "check_callable",
 ]
 
 

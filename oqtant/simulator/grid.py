@@ -30,15 +30,15 @@ from oqtant.constants import (
 from oqtant.simulator._checks import check_positive
 
 __all__ = [
-    "OMEGA_X",
-    "TRAP_ASPECT",
-    "LENGTH_UM",
-    "TIME_MS",
     "ENERGY_KHZ",
-    "interaction_strength",
-    "thomas_fermi_mu",
+    "LENGTH_UM",
+    "OMEGA_X",
+    "TIME_MS",
+    "TRAP_ASPECT",
     "Grid",
+    "interaction_strength",
     "make_grid",
+    "thomas_fermi_mu",
 ]
 
 OMEGA_X = 2.0 * math.pi * TRAP_FREQUENCY_AXIAL_HZ  # rad/s

@@ -15,13 +15,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from oqtant.simulator.simulator import Simulator
 
 __all__ = [
-    "show_density",
-    "show_phase",
+    "animate",
     "show_column_densities",
     "show_current",
-    "show_potential",
+    "show_density",
     "show_final_result",
-    "animate",
+    "show_phase",
+    "show_potential",
 ]
 
 
@@ -70,7 +70,11 @@ def show_density(sim: Simulator, times_ms: list[float], *, file_name: str | None
         t_near = sim.nearest_time_ms(t)
         density = sim.get_density(t_near)
         image = ax.imshow(
-            _mirror(density), extent=_extent(sim, t_near), aspect="auto", origin="lower", cmap="viridis"
+            _mirror(density),
+            extent=_extent(sim, t_near),
+            aspect="auto",
+            origin="lower",
+            cmap="viridis",
         )
         ax.set_xlim(*_window(sim, t_near, density))
         ax.set_title(f"density at t = {t_near:.1f} ms")
@@ -89,8 +93,13 @@ def show_phase(sim: Simulator, times_ms: list[float], *, file_name: str | None =
         density = sim.get_density(t_near)
         phase = np.where(density > 1e-4 * density.max(), sim.get_phase(t_near), np.nan)
         image = ax.imshow(
-            _mirror(phase), extent=_extent(sim, t_near), aspect="auto", origin="lower",
-            cmap="twilight", vmin=-np.pi, vmax=np.pi,
+            _mirror(phase),
+            extent=_extent(sim, t_near),
+            aspect="auto",
+            origin="lower",
+            cmap="twilight",
+            vmin=-np.pi,
+            vmax=np.pi,
         )
         ax.set_xlim(*_window(sim, t_near, density))
         ax.set_title(f"phase at t = {t_near:.1f} ms (blank: no atoms)")
@@ -181,7 +190,11 @@ def show_final_result(sim: Simulator, *, file_name: str | None = None):
     shown = ax.imshow(
         od, extent=[-width / 2, width / 2, -height / 2, height / 2], origin="lower", cmap="inferno"
     )
-    kind = "in-trap" if hasattr(values, "it_plot") else f"after {sim.values.time_of_flight_ms:g} ms TOF"
+    kind = (
+        "in-trap"
+        if hasattr(values, "it_plot")
+        else f"after {sim.values.time_of_flight_ms:g} ms TOF"
+    )
     ax.set_title(f"optical density, {kind}")
     ax.set_xlabel("x (um)")
     ax.set_ylabel("y (um)")
@@ -227,21 +240,35 @@ def animate(
         def update(i):
             xs, _ = sim.get_grids(times[i])
             line.set_data(xs, values[i])
-            ax.set_title(f"{'axial density' if what == 'density' else 'axial current'}, t = {times[i]:.1f} ms")
+            ax.set_title(
+                f"{'axial density' if what == 'density' else 'axial current'}, t = {times[i]:.1f} ms"
+            )
             return (line,)
 
     elif what in ("phase", "column"):
         t0 = times[0]
         if what == "phase":
             data0 = _mirror(sim.get_phase(t0))
-            image = ax.imshow(data0, extent=_extent(sim, t0), aspect="auto", origin="lower",
-                              cmap="twilight", vmin=-np.pi, vmax=np.pi)
+            image = ax.imshow(
+                data0,
+                extent=_extent(sim, t0),
+                aspect="auto",
+                origin="lower",
+                cmap="twilight",
+                vmin=-np.pi,
+                vmax=np.pi,
+            )
         else:
             _, r = sim.get_grids(t0)
             y = np.linspace(-r[-1], r[-1], 81)
             data0 = sim.get_column_density(t0, x, y)
-            image = ax.imshow(data0, extent=[x[0], x[-1], y[0], y[-1]], aspect="auto",
-                              origin="lower", cmap="inferno")
+            image = ax.imshow(
+                data0,
+                extent=[x[0], x[-1], y[0], y[-1]],
+                aspect="auto",
+                origin="lower",
+                cmap="inferno",
+            )
         ax.set_xlim(lo, hi)
         ax.set_xlabel("x (um)")
         ax.set_ylabel("r (um)" if what == "phase" else "y (um)")

@@ -49,14 +49,14 @@ from oqtant.simulator.grid import (
 )
 
 __all__ = [
-    "Simulator",
-    "SimulatorOptions",
-    "GridEdgeWarning",
-    "TERMINATOR_LOSS_RATE_PER_MS",
     "IN_TRAP_IMAGE_SHAPE",
     "IN_TRAP_PIXCAL_UM",
+    "TERMINATOR_LOSS_RATE_PER_MS",
     "TOF_IMAGE_SHAPE",
     "TOF_PIXCAL_UM",
+    "GridEdgeWarning",
+    "Simulator",
+    "SimulatorOptions",
 ]
 
 TERMINATOR_LOSS_RATE_PER_MS = 100.0  # at full intensity: e^-10 of the atoms left after 0.1 ms
@@ -140,11 +140,11 @@ class Simulator:
             x_half_um = self._auto_half_width_um()
         else:
             x_half_um = check_positive(opts.x_half_width_um, "options.x_half_width_um")
-        nx = sfft.next_fast_len(int(math.ceil(2.0 * x_half_um / opts.axial_step_um)))
+        nx = sfft.next_fast_len(math.ceil(2.0 * x_half_um / opts.axial_step_um))
         if opts.substeps < 1:
             raise SimulationError(f"options.substeps must be >= 1, got {opts.substeps}")
         r_max_um = opts.r_max_um or _radial_box_um(self.atom_number)
-        nr = max(8, int(math.ceil(r_max_um / opts.radial_step_um)))
+        nr = max(8, math.ceil(r_max_um / opts.radial_step_um))
         self.grid: Grid = make_grid(nx, nr, x_half_um / LENGTH_UM, r_max_um / LENGTH_UM)
         self.ground: solver.GroundState | None = None
         self.evolution: solver.Evolution | None = None
@@ -197,7 +197,7 @@ class Simulator:
     # ------------------------------------------------------------------ potentials
 
     def _update_times_ms(self) -> np.ndarray:
-        n = int(round(self.end_time_ms / tset.resolution_ms))
+        n = round(self.end_time_ms / tset.resolution_ms)
         return np.round(np.arange(n) * tset.resolution_ms, 1)
 
     def optical_potential_khz(self, times_ms, positions_um=None) -> np.ndarray:
@@ -257,7 +257,11 @@ class Simulator:
         # rows equal to the previous one reuse its exponential
         rows: list[tuple[np.ndarray | None, np.ndarray | None]] = []
         for k in range(n_updates):
-            if k and np.array_equal(v_trap[k], v_trap[k - 1]) and np.array_equal(loss_trap[k], loss_trap[k - 1]):
+            if (
+                k
+                and np.array_equal(v_trap[k], v_trap[k - 1])
+                and np.array_equal(loss_trap[k], loss_trap[k - 1])
+            ):
                 rows.append(rows[-1])
                 continue
             vk = v_trap[k] if np.any(v_trap[k]) else None
@@ -462,7 +466,9 @@ class Simulator:
         Default: the run's ``time_of_flight_ms``. Positions are centred on the trap centre.
         """
         self._require_run()
-        tof = float(self.values.time_of_flight_ms if time_of_flight_ms is None else time_of_flight_ms)
+        tof = float(
+            self.values.time_of_flight_ms if time_of_flight_ms is None else time_of_flight_ms
+        )
         tof = check_positive(tof, "time_of_flight_ms")
         e = self._expansion(tof)
         lx, lr = float(e.lambda_x[-1]), float(e.lambda_r[-1])
@@ -514,12 +520,14 @@ class Simulator:
             result = fit_bimodal_2d(
                 od, TOF_PIXCAL_UM, time_of_flight_ms=float(self.values.time_of_flight_ms)
             )
-            fit = TofFit(**{k: float(v) for k, v in result.as_dict().items() if k in TofFit.model_fields})
+            fit = TofFit(
+                **{k: float(v) for k, v in result.as_dict().items() if k in TofFit.model_fields}
+            )
             fit_image = np.asarray(result.model_image, dtype=float)
-        except Exception:  # noqa: BLE001 - a missing or failed fit leaves zeros and the image
+        except Exception:  # noqa: BLE001, S110 - a missing or failed fit leaves zeros and the image
             pass
         cy, cx = np.unravel_index(int(np.argmax(od)), od.shape)
-        atoms = int(round(self.atom_number_final))
+        atoms = round(self.atom_number_final)
         return Output(
             values=NonPlotOutput(
                 mot_fluorescence_image=_image(np.zeros((2, 2)), 1.0),
@@ -578,17 +586,25 @@ class Simulator:
 
         return plots.show_final_result(self, file_name=file_name)
 
-    def animate_density(self, *, file_name: str | None = None, frame_interval: int = 1, fps: int = 10):
+    def animate_density(
+        self, *, file_name: str | None = None, frame_interval: int = 1, fps: int = 10
+    ):
         """Animation of the axial density and potential; saved to ``file_name`` (.gif or .mp4)."""
         from oqtant.simulator import plots
 
-        return plots.animate(self, "density", file_name=file_name, frame_interval=frame_interval, fps=fps)
+        return plots.animate(
+            self, "density", file_name=file_name, frame_interval=frame_interval, fps=fps
+        )
 
-    def animate_phase(self, *, file_name: str | None = None, frame_interval: int = 1, fps: int = 10):
+    def animate_phase(
+        self, *, file_name: str | None = None, frame_interval: int = 1, fps: int = 10
+    ):
         """Animation of the phase in (x, r); saved to ``file_name`` (.gif or .mp4)."""
         from oqtant.simulator import plots
 
-        return plots.animate(self, "phase", file_name=file_name, frame_interval=frame_interval, fps=fps)
+        return plots.animate(
+            self, "phase", file_name=file_name, frame_interval=frame_interval, fps=fps
+        )
 
     def animate_column_density(
         self, *, file_name: str | None = None, frame_interval: int = 1, fps: int = 10
@@ -596,13 +612,19 @@ class Simulator:
         """Animation of the column density image; saved to ``file_name`` (.gif or .mp4)."""
         from oqtant.simulator import plots
 
-        return plots.animate(self, "column", file_name=file_name, frame_interval=frame_interval, fps=fps)
+        return plots.animate(
+            self, "column", file_name=file_name, frame_interval=frame_interval, fps=fps
+        )
 
-    def animate_current(self, *, file_name: str | None = None, frame_interval: int = 1, fps: int = 10):
+    def animate_current(
+        self, *, file_name: str | None = None, frame_interval: int = 1, fps: int = 10
+    ):
         """Animation of the axial current (in the trap); saved to ``file_name`` (.gif or .mp4)."""
         from oqtant.simulator import plots
 
-        return plots.animate(self, "current", file_name=file_name, frame_interval=frame_interval, fps=fps)
+        return plots.animate(
+            self, "current", file_name=file_name, frame_interval=frame_interval, fps=fps
+        )
 
 
 def _as_list(times_ms) -> list[float]:

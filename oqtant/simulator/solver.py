@@ -42,13 +42,13 @@ from oqtant.simulator.grid import TRAP_ASPECT, Grid, interaction_strength, thoma
 
 __all__ = [
     "Energies",
-    "GroundState",
     "Evolution",
     "Expansion",
+    "GroundState",
     "energies",
-    "ground_state",
     "evolve",
     "expand",
+    "ground_state",
     "scaling_factors",
 ]
 
@@ -186,7 +186,9 @@ def energies(grid: Grid, psi: np.ndarray, potential_x: np.ndarray | None = None)
     vx, vr = _trap_potential(grid)
     density = np.abs(psi) ** 2
     fx = sfft.fft(psi, axis=1, workers=_WORKERS)
-    kin_x = 0.5 * np.einsum("r,rx->", grid.weight_r, np.abs(fx) ** 2 * grid.kx**2) * grid.dx / grid.nx
+    kin_x = (
+        0.5 * np.einsum("r,rx->", grid.weight_r, np.abs(fx) ** 2 * grid.kx**2) * grid.dx / grid.nx
+    )
     u = grid.hankel @ (psi * grid.scale[:, None])
     # sum_n |u_n|^2 kr_n^2 with the same weights as the r points (orthogonal transform)
     w0 = grid.weight_r * grid.scale**-2  # constant: weight per |u|^2
@@ -229,7 +231,9 @@ def ground_state(
     # small clouds (not in the TF regime) start with the right tails.
     mu_tf = thomas_fermi_mu(atom_number)
     psi = np.sqrt(np.clip(mu_tf - v, 0.0, None) / g)
-    psi += 1e-3 * np.sqrt(atom_number) * np.exp(-0.5 * (vx[None, :] / 1.0 + vr[:, None] / TRAP_ASPECT))
+    psi += (
+        1e-3 * np.sqrt(atom_number) * np.exp(-0.5 * (vx[None, :] / 1.0 + vr[:, None] / TRAP_ASPECT))
+    )
     psi *= math.sqrt(atom_number / grid.integrate(psi**2))
 
     iterations = 0
@@ -288,7 +292,9 @@ def ground_state(
             d = -z + (_inner(grid, z, psi) / atom_number) * psi
             slope = _inner(grid, res, d)
         hd = apply_h(d, dens)
-        curvature = _inner(grid, d, hd) - mu * _inner(grid, d, d) + 2 * g * _inner(grid, dens * d, d)
+        curvature = (
+            _inner(grid, d, hd) - mu * _inner(grid, d, d) + 2 * g * _inner(grid, dens * d, d)
+        )
         alpha = -slope / curvature if curvature > 0 else 1e-3
         psi = psi + alpha * d
         psi *= math.sqrt(atom_number / grid.integrate(psi**2))
@@ -339,7 +345,9 @@ class _Stepper:
         self.hankel = np.ascontiguousarray(grid.hankel)
         self.set_coefficients(dt, 1.0, 1.0, 1.0)
 
-    def set_coefficients(self, dt: float, inv_lx2: float, inv_lr2: float, inv_volume: float) -> None:
+    def set_coefficients(
+        self, dt: float, inv_lx2: float, inv_lr2: float, inv_volume: float
+    ) -> None:
         """Step dt; kinetic coefficients 1/lambda_x^2, 1/lambda_r^2; trap and g scaled by 1/Lambda."""
         self.dt = dt
         self.g_eff = self.g * inv_volume
@@ -350,7 +358,9 @@ class _Stepper:
         # below the band: the step stays unitary and stable.
         nonlinear_phase = dt * self.g_eff * self.peak_density
         cutoff = max(0.5 * math.pi, 0.85 * math.pi - 2.5 * nonlinear_phase)
-        phase = 0.5 * dt * (inv_lr2 * self.grid.kr[:, None] ** 2 + inv_lx2 * self.grid.kx[None, :] ** 2)
+        phase = (
+            0.5 * dt * (inv_lr2 * self.grid.kr[:, None] ** 2 + inv_lx2 * self.grid.kx[None, :] ** 2)
+        )
         np.minimum(phase, cutoff, out=phase)
         self.kinetic_factor = np.empty(phase.shape, dtype=complex)
         np.cos(phase, out=self.kinetic_factor.real)
@@ -440,7 +450,9 @@ def evolve(
     if substeps < 1:
         raise SimulationError(f"substeps must be >= 1, got {substeps}")
     peak = float(np.max(np.abs(psi0) ** 2))
-    substeps = max(substeps, math.ceil(update_period * interaction_strength() * peak / max_nonlinear_phase))
+    substeps = max(
+        substeps, math.ceil(update_period * interaction_strength() * peak / max_nonlinear_phase)
+    )
     dt = update_period / substeps
     stepper = _Stepper(grid, dt, peak)
     absorber = _absorber(grid)
@@ -506,8 +518,13 @@ def scaling_factors(t_end: float, *, aspect: float = TRAP_ASPECT):
         return [vx, vr, 1.0 / (lx * vol), aspect**2 / (lr * vol)]
 
     sol = solve_ivp(
-        rhs, (0.0, max(t_end, 1e-9)), [1.0, 1.0, 0.0, 0.0], method="DOP853",
-        rtol=1e-11, atol=1e-12, dense_output=True,
+        rhs,
+        (0.0, max(t_end, 1e-9)),
+        [1.0, 1.0, 0.0, 0.0],
+        method="DOP853",
+        rtol=1e-11,
+        atol=1e-12,
+        dense_output=True,
     )
     return sol.sol
 

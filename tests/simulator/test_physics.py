@@ -19,7 +19,7 @@ def _grid(atom_number: float, x_half_um: float = 32.0):
     r_tf = math.sqrt(2.0 * thomas_fermi_mu(atom_number)) / TRAP_ASPECT
     r_max = max(1.5 * r_tf + 1.6, 3.0)
     nx = sfft.next_fast_len(int(2 * x_half_um / 0.16))
-    nr = int(math.ceil(r_max * LENGTH_UM / 0.22))
+    nr = math.ceil(r_max * LENGTH_UM / 0.22)
     return make_grid(nx, nr, x_half_um / LENGTH_UM, r_max)
 
 

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from oqtant.errors import SimulationError
-from oqtant.schemas.job import Barrier, InputValues, Laser, NonPlotOutput, PlotOutput, Pulse, RfEvaporation
+from oqtant.schemas.job import (
+    Barrier,
+    InputValues,
+    Laser,
+    NonPlotOutput,
+    PlotOutput,
+    Pulse,
+    RfEvaporation,
+)
 from oqtant.simulator import GridEdgeWarning, Simulator, SimulatorOptions
 from oqtant.simulator.grid import LENGTH_UM, thomas_fermi_mu
 
@@ -17,7 +25,9 @@ RF = RfEvaporation(
     frequencies_mhz=[17.0, 8.0, 4.0, 1.2, 0.045],
     powers_mw=[500.0, 500.0, 475.0, 360.0, 220.0],
 )
-BARRIER = Barrier(times_ms=[0, 6, 10], positions_um=[0, 0, 0], heights_khz=[0, 3, 3], widths_um=[1, 1, 1])
+BARRIER = Barrier(
+    times_ms=[0, 6, 10], positions_um=[0, 0, 0], heights_khz=[0, 3, 3], widths_um=[1, 1, 1]
+)
 CROSS_SECTION_UM2 = 0.29069
 
 
@@ -27,7 +37,10 @@ def in_trap(end_time_ms: float = 10.0, **kw) -> InputValues:
 
 def tof(end_time_ms: float = 0.0, tof_ms: float = 8.0) -> InputValues:
     return InputValues(
-        end_time_ms=end_time_ms, image_type="TIME_OF_FLIGHT", time_of_flight_ms=tof_ms, rf_evaporation=RF
+        end_time_ms=end_time_ms,
+        image_type="TIME_OF_FLIGHT",
+        time_of_flight_ms=tof_ms,
+        rf_evaporation=RF,
     )
 
 
@@ -100,12 +113,12 @@ def test_tof_with_zero_lifetime_still_expands(tof_run):
 
 
 def test_a_run_is_deterministic():
-    a = Simulator(in_trap(2.0, optical_barriers=[Barrier(times_ms=[0, 2], heights_khz=[0, 2])])).run(
-        progress=False
-    )
-    b = Simulator(in_trap(2.0, optical_barriers=[Barrier(times_ms=[0, 2], heights_khz=[0, 2])])).run(
-        progress=False
-    )
+    a = Simulator(
+        in_trap(2.0, optical_barriers=[Barrier(times_ms=[0, 2], heights_khz=[0, 2])])
+    ).run(progress=False)
+    b = Simulator(
+        in_trap(2.0, optical_barriers=[Barrier(times_ms=[0, 2], heights_khz=[0, 2])])
+    ).run(progress=False)
     assert a.output.values.it_plot.pixels == b.output.values.it_plot.pixels
 
 
@@ -117,7 +130,9 @@ def test_halving_the_step_or_doubling_the_grid_changes_the_density_little(barrie
     ).run(progress=False)
     finer_grid = Simulator(
         in_trap(optical_barriers=[BARRIER]),
-        options=SimulatorOptions(axial_step_um=base.axial_step_um / 2, radial_step_um=base.radial_step_um / 2),
+        options=SimulatorOptions(
+            axial_step_um=base.axial_step_um / 2, radial_step_um=base.radial_step_um / 2
+        ),
     ).run(progress=False)
     assert finer_time.evolution.tsave.size == barrier_run.evolution.tsave.size
     for finer in (finer_time, finer_grid):
@@ -126,9 +141,7 @@ def test_halving_the_step_or_doubling_the_grid_changes_the_density_little(barrie
 
 
 def test_terminator_removes_atoms_where_it_shines():
-    values = in_trap(
-        2.0, lasers=[Laser(pulses=[Pulse(times_ms=[0.0, 2.0])])]
-    )
+    values = in_trap(2.0, lasers=[Laser(pulses=[Pulse(times_ms=[0.0, 2.0])])])
     sim = Simulator(values, atom_number=1e5).run(progress=False)
     assert sim.atom_number_final < 0.99e5
     profile = sim.get_axial_density(2.0)
@@ -148,9 +161,13 @@ def test_static_trap_keeps_every_atom_and_the_ground_state():
 def test_atoms_reaching_the_grid_edge_give_a_warning():
     def tilt(times_ms, positions_um):
         # a steep linear potential pushing the cloud towards +x
-        return np.broadcast_to(0.5 * (80.0 - positions_um), (len(times_ms), len(positions_um))).copy()
+        return np.broadcast_to(
+            0.5 * (80.0 - positions_um), (len(times_ms), len(positions_um))
+        ).copy()
 
-    sim = Simulator(in_trap(10.0), potential_khz=tilt, options=SimulatorOptions(x_half_width_um=30.0))
+    sim = Simulator(
+        in_trap(10.0), potential_khz=tilt, options=SimulatorOptions(x_half_width_um=30.0)
+    )
     with pytest.warns(GridEdgeWarning, match="edge of the simulation grid"):
         sim.run(progress=False)
 
@@ -203,12 +220,14 @@ def test_bad_arguments_name_the_argument(kwargs, name):
 
 def test_potential_of_the_wrong_shape_is_rejected():
     with pytest.raises(SimulationError, match="shape"):
-        Simulator(in_trap(1.0), potential_khz=lambda t, x: np.zeros((len(t), 3))).run(progress=False)
+        Simulator(in_trap(1.0), potential_khz=lambda t, x: np.zeros((len(t), 3))).run(
+            progress=False
+        )
 
 
 def test_output_before_run_is_an_error():
     with pytest.raises(SimulationError, match="run"):
-        Simulator(in_trap(1.0)).output
+        _ = Simulator(in_trap(1.0)).output
 
 
 def test_plots_and_animation_are_saved(tmp_path, barrier_run, tof_run):
