@@ -77,7 +77,7 @@ class ApparatusSettings:
         columns=_IN_TRAP_SHAPE[1],
         pixcal_um=_IN_TRAP_PIXCAL_UM,
         resolution_um=1.0,
-        background_photoelectrons=1500.0,
+        background_photoelectrons=300.0,  # small pixels at high magnification collect few photons
         oversample=1,
     )
     # Linearly polarised probe on atoms spread over the m_F sublevels: the
