@@ -322,10 +322,10 @@ class BimodalFit:
 
     @property
     def has_thermal_cloud(self) -> bool:
-        """Whether the Gaussian part is measurably present (peak above 3 sigma and the noise)."""
+        """Whether the Gaussian part is measurably present: its peak OD above 3 standard errors."""
         a_g = self.params[0]
         err = self.param_errors[0]
-        return bool(a_g > 3.0 * err and a_g > self.noise_od and self.params[1] > 0)
+        return bool(a_g > 3.0 * err and self.params[1] > 0 and self.params[2] > 0)
 
     def _axis_temperature_nk(self, sigma_px: float, trap_frequency_hz: float | None) -> float:
         t_s = self.time_of_flight_ms * 1e-3
@@ -377,6 +377,12 @@ def _noise_and_offset(image: np.ndarray) -> tuple[float, float]:
     offset = float(np.median(frame))
     noise = float(1.4826 * np.median(np.abs(frame - offset)))
     return offset, noise
+
+
+def _pixel_noise(image: np.ndarray) -> float:
+    """OD noise of one pixel from differences of neighbours (blind to smooth clouds)."""
+    diff = np.diff(image, axis=1).ravel()
+    return float(1.4826 * np.median(np.abs(diff - np.median(diff))) / math.sqrt(2.0))
 
 
 def _moments_guess(
@@ -561,15 +567,29 @@ def _fit_bimodal_2d(
 
     x, y = image_space(data.shape)
     offset0, noise = _noise_and_offset(data)
-    smooth = ndimage.gaussian_filter(data, 1.5, mode="nearest")
-    _, smooth_noise = _noise_and_offset(smooth)
-    smooth_noise = max(smooth_noise, 1e-12)
-    peak = float(smooth.max() - offset0)
-    if peak < min_snr * smooth_noise:
+    # look for a cloud at two scales: compact clouds stand out after light smoothing,
+    # broad faint ones only after averaging over more pixels. The noise of the smoothed
+    # image is that of white pixel noise averaged by the kernel, or what its outer frame
+    # shows when the noise is correlated (fringes), whichever is larger.
+    pixel_noise = _pixel_noise(data)
+    best_snr, smooth, detail = -np.inf, None, ""
+    for scale_px in (1.5, 4.0):
+        smoothed = ndimage.gaussian_filter(data, scale_px, mode="nearest")
+        white = pixel_noise / (2.0 * math.sqrt(math.pi) * scale_px)
+        smooth_noise = max(white, _noise_and_offset(smoothed)[1], 1e-12)
+        # the edges average fewer pixels (they are repeated): look inside them
+        m = int(math.ceil(2 * scale_px))
+        peak = float(smoothed[m:-m, m:-m].max() - offset0)
+        snr = peak / smooth_noise
+        if smooth is None:
+            smooth = smoothed  # the moments are taken on the lightly smoothed image
+        if snr > best_snr:
+            best_snr = snr
+            detail = f"peak OD above the background {peak:.3g}, smoothed noise {smooth_noise:.3g}"
+    if best_snr < min_snr:
         raise FitError(
-            f"no atoms in the image: the peak OD above the background ({peak:.3g}) is not "
-            f"clearly above the noise (smoothed noise {smooth_noise:.3g} OD; "
-            f"need {min_snr:g} times it)"
+            f"no atoms in the image: nothing stands clearly above the noise ({detail}; "
+            f"need {min_snr:g} times the noise)"
         )
 
     span = float(max(data.shape))
