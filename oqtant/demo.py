@@ -404,6 +404,21 @@ def _run_service(out: Path, matter: dict[str, Any], workers: int) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the demonstration; return the process exit code."""
+    if threading.current_thread() is not threading.main_thread():
+        return _main(argv)
+    # a polite kill (CI timeout, `kill PID`) or Ctrl-C still stops the embedded server
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if saved[signal.SIGINT] is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return _main(argv)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _main(argv: list[str] | None) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -414,16 +429,11 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.output).resolve()
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    if threading.current_thread() is threading.main_thread():
-        # a polite kill (CI timeout, `kill PID`) still stops the embedded server
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
 
     matter = _design(out)
     try:
         import oqtant.cli  # noqa: F401
-        import oqtant.server  # noqa: F401
+        import oqtant.server.app  # noqa: F401  (needs the "server" extra: fastapi, sqlalchemy)
     except ImportError as err:
         print(f"\nThe job service is not available in this installation ({err}); "
               "only the design part was run.")

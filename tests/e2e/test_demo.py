@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,9 @@ def test_demo_designs_runs_and_writes_everything(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     monkeypatch.delenv("OQTANT_DATABASE_URL", raising=False)
     out = tmp_path / "demo_output"
+    before = signal.getsignal(signal.SIGTERM)
     assert demo.main(["--output", str(out), "--workers", "1"]) == 0
+    assert signal.getsignal(signal.SIGTERM) is before  # the demo's handler is gone again
     printed = capsys.readouterr().out
     for png in ("design_rf_ramp.png", "design_barrier_potential.png", "result_bec_tof.png",
                 "result_barrier_in_trap.png", "result_barrier_sweep.png"):
