@@ -49,7 +49,7 @@ from oqtant.errors import (
     ValidationError,
     format_pydantic_error,
 )
-from oqtant.login import ClientSettings, decode_token_claims, get_user_token
+from oqtant.login import ClientSettings, TokenCache, decode_token_claims, get_user_token
 from oqtant.schemas.job import (
     Input,
     JobStatus,
@@ -304,9 +304,17 @@ class OqtantClient:
                 f"Failed to {what}: the oqtant server at {self.settings.url} could not be "
                 f"reached ({attempt + 1} attempt(s); last error: {last_error!r})"
             ) from last_error
+        if response.status_code == 401 and auth:
+            self._forget_cached_token()
         if response.status_code >= 400:
             raise self._error_for(response, what=what, job_id=job_id)
         return response
+
+    def _forget_cached_token(self) -> None:
+        """A refused token is dropped from the cache, so the next login asks again."""
+        cache = TokenCache(self.settings.token_cache_path)
+        if cache.get(self.settings.url, now=0.0) == self.token:
+            cache.forget(self.settings.url)
 
     @staticmethod
     def _error_for(response: httpx.Response, *, what: str, job_id: str | None) -> OqtantError:
@@ -331,7 +339,11 @@ class OqtantClient:
                 if isinstance(item, dict) and "field" in item:
                     errors.append((str(item["field"]), str(item.get("rule", ""))))
         message = f"Failed to {what}: {detail}"
-        if status in (401, 403):
+        if status == 401:
+            return AuthenticationError(
+                f"{message} (log in again: get_client() or `oqtant login`)", status_code=status
+            )
+        if status == 403:
             return AuthenticationError(message, status_code=status)
         if status == 404:
             if job_id is not None:

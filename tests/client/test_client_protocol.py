@@ -301,3 +301,19 @@ def test_debug_prints_each_request(capsys):
     client.search_jobs()
     err = capsys.readouterr().err
     assert f"GET http://oqtant.test/api/v1/users/{USER_ID}/jobs" in err and "-> 200" in err
+
+
+def test_a_refused_token_leaves_the_cache(tmp_path):
+    from oqtant.login import TokenCache
+
+    settings = fast_settings(token_cache_file=tmp_path / "token.json")
+    token = make_token()
+    cache = TokenCache(settings.token_cache_path)
+    cache.put(settings.url, token, expires_in_s=3600)
+    cache.put("http://other", token, expires_in_s=3600)
+    client = OqtantClient(settings=settings, token=token, transport=httpx.MockTransport(
+        lambda r: httpx.Response(401, json={"detail": "token expired"})))
+    with pytest.raises(errors.AuthenticationError, match="log in again"):
+        client.get_job_limits()
+    assert cache.get(settings.url) is None
+    assert cache.get("http://other") == token
