@@ -62,7 +62,7 @@ __all__ = [
     "MOT_PIXCAL_UM",
     "BimodalFit",
     "bimodal_od",
-    "gaussian_od",
+    "thermal_cloud_od",
     "thomas_fermi_od",
     "fit_bimodal_2d",
     "FIT_MODELS",
@@ -126,7 +126,7 @@ def image_space(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     return np.meshgrid(x, y)
 
 
-def gaussian_od(x, y, peak_od, sigma_x, sigma_y, x_0, y_0):
+def thermal_cloud_od(x, y, peak_od, sigma_x, sigma_y, x_0, y_0):
     """OD of a thermal cloud: a 2D Gaussian of peak ``peak_od`` (no offset)."""
     return peak_od * np.exp(-0.5 * ((x - x_0) / sigma_x) ** 2 - 0.5 * ((y - y_0) / sigma_y) ** 2)
 
@@ -142,7 +142,7 @@ def bimodal_od(x, y, params) -> np.ndarray:
     a_g, s_x, s_y, a_tf, r_x, r_y, x_0, y_0, offset = (float(p) for p in params)
     out = np.full(np.broadcast(x, y).shape, offset)
     if a_g != 0.0:
-        out = out + gaussian_od(x, y, a_g, s_x, s_y, x_0, y_0)
+        out = out + thermal_cloud_od(x, y, a_g, s_x, s_y, x_0, y_0)
     if a_tf != 0.0:
         out = out + thomas_fermi_od(x, y, a_tf, r_x, r_y, x_0, y_0)
     return out

@@ -16,6 +16,8 @@ from oqtant.schemas.output import (
     bimodal_od,
     fit_bimodal_2d,
     image_space,
+    thermal_cloud_od,
+    thomas_fermi_od,
 )
 
 SHAPE = (100, 100)
@@ -94,6 +96,19 @@ def test_model_can_be_forced():
 
 
 # --------------------------------------------------------------------------- physics
+
+
+def test_profiles_integrate_to_the_atom_number_formulas():
+    # integrals on a fine grid: Gaussian 2 pi A sx sy, Thomas-Fermi column (2 pi / 5) A Rx Ry
+    x, y = image_space((2000, 2000))
+    x, y = x / 20.0, y / 20.0  # 0.05 pixel steps, +-50 pixels
+    area = 0.05**2
+    gauss = thermal_cloud_od(x, y, 0.7, 6.0, 4.0, 1.0, -2.0).sum() * area
+    assert gauss == pytest.approx(2 * math.pi * 0.7 * 6.0 * 4.0, rel=1e-6)
+    tf = thomas_fermi_od(x, y, 1.3, 9.0, 5.0, 1.0, -2.0).sum() * area
+    assert tf == pytest.approx(2 * math.pi / 5 * 1.3 * 9.0 * 5.0, rel=1e-3)
+    assert thomas_fermi_od(0.0, 0.0, 1.3, 9.0, 5.0, 0.0, 0.0) == pytest.approx(1.3)
+    assert thomas_fermi_od(9.5, 0.0, 1.3, 9.0, 5.0, 0.0, 0.0) == 0.0
 
 
 def _physical_image(n_thermal, n_condensed, temperature_nk, tof_ms, radii_px, freqs_hz, seed=3):
