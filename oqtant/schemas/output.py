@@ -495,7 +495,8 @@ def fit_bimodal_2d(
     model are fitted (on a 2x2-binned copy, from moments of the image), the one
     with the lowest Bayesian information criterion is kept and refined on the
     full image; a part that is absent has its peak OD and shape set to 0.
-    Takes a few tens of ms on a 100 x 100 image.
+    Pixels that are NaN or infinite (at most 10 %) are left out. About 0.05 to
+    0.1 s of one CPU core on a 100 x 100 image.
 
     Args:
         od_image: 2D array of optical densities, shape (rows, columns).
