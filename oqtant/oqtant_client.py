@@ -678,7 +678,8 @@ class OqtantClient:
             self._print(_format_table(
                 ["Name", "Status", "Position", "Submitted", "ID"],
                 [
-                    [_short(j.get("name")), j.get("status"), j.get("queue_position"),
+                    [_short(j.get("name")), j.get("status"),
+                     j.get("queue_position") if j.get("status") in ("PENDING", "RUNNING") else "",
                      _format_time(j.get("time_submit")), j.get("external_id")]
                     for j in items
                 ],
