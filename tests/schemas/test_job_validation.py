@@ -244,6 +244,16 @@ CASES = [
         [(S1 + "positions_um.2", 61.0)],
         "optical_landscape.landscapes.1.positions_um",
     ),
+    (
+        "snapshot position below -60",
+        [(S1 + "positions_um.0", -60.5)],
+        "optical_landscape.landscapes.1.positions_um",
+    ),
+    (
+        "snapshot time above 200",
+        [(S1 + "time_ms", 200.5), (V + "end_time_ms", 200.0)],
+        "optical_landscape.landscapes.1.time_ms",
+    ),
     ("snapshot lengths differ", [(S1 + "potentials_khz", [0.0, 1.0])], "potentials_khz=2"),
     (
         "snapshot spatial interpolation",
@@ -267,6 +277,9 @@ CASES = [
     ("two lasers", [(V + "lasers", "TWO")], "lasers"),
     ("two pulses", [(V + "lasers.0.pulses", "TWO")], "lasers.0.pulses"),
     ("pulse three times", [(P0 + "times_ms", [1.0, 2.0, 3.0])], "pulses.0.times_ms"),
+    ("pulse one time", [(P0 + "times_ms", [1.0])], "pulses.0.times_ms"),
+    ("pulse time negative", [(P0 + "times_ms", [-1.0, 2.0])], "pulses.0.times_ms"),
+    ("pulse intensity count", [(P0 + "intensities_mw_per_cm2", [1.0])], "intensities_mw_per_cm2"),
     ("pulse times repeated", [(P0 + "times_ms", [1.0, 1.02])], "unique"),
     (
         "pulse intensity",
