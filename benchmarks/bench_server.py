@@ -61,6 +61,17 @@ def _percentiles_ms(samples_s: list[float]) -> tuple[float, float]:
     return p50, p99
 
 
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used, from /proc (Linux)."""
+    import os
+
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _start_server(data_dir: Path):
     """Create the bench user, then start ``oqtant serve --workers 0`` as its own process."""
     import os
@@ -124,10 +135,12 @@ def run(n_jobs: int = 10_000, n_clients: int = 4) -> dict:
             r.raise_for_status()
             return r.json()["job_id"], time.perf_counter() - t0
 
+        cpu0 = _cpu_seconds(proc.pid)
         t0 = time.perf_counter()
         with ThreadPoolExecutor(n_clients) as pool:
             results = list(pool.map(submit, range(n_jobs)))
         submit_s = time.perf_counter() - t0
+        server_cpu_per_submit_s = (_cpu_seconds(proc.pid) - cpu0) / n_jobs
         ids = [job_id for job_id, _ in results]
 
         c = httpx.Client(headers=headers, timeout=30)
@@ -154,6 +167,7 @@ def run(n_jobs: int = 10_000, n_clients: int = 4) -> dict:
         "jobs_stored": total,
         "submits_per_s": n_jobs / submit_s,
         "submit_p50_ms": _percentiles_ms([s for _, s in results])[0],
+        "server_cpu_per_submit_ms": server_cpu_per_submit_s * 1e3,
         "get_job_ms": _percentiles_ms(get_s),
         "search_jobs_ms": _percentiles_ms(search_s),
     }
@@ -164,11 +178,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args(argv)
+    import os
+
+    load_before = os.getloadavg()[0]
     r = run(args.jobs, args.clients)
-    print(f"job service on SQLite, {r['jobs_stored']} jobs stored, {args.clients} clients")
+    print(f"job service on SQLite, {r['jobs_stored']} jobs stored, {args.clients} clients "
+          f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
+          f"{os.cpu_count()} cores)")
     rate = r["submits_per_s"]
     print(f"  submit        {rate:8.1f} jobs/s   (target >= {SUBMIT_TARGET_PER_S:.0f}: "
           f"{rate / SUBMIT_TARGET_PER_S:.2f}x)  p50 {r['submit_p50_ms']:.1f} ms")
+    cpu_ms = r["server_cpu_per_submit_ms"]
+    print(f"  server CPU    {cpu_ms:8.2f} ms/submit (one free core would allow "
+          f"{1e3 / cpu_ms:.0f} submits/s)")
     for label, key in (("get_job", "get_job_ms"), ("search_jobs", "search_jobs_ms")):
         p50, p99 = r[key]
         print(f"  {label:12s}  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms   (target p99 < "

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -15,7 +15,19 @@ from oqtant.server.db import crud
 from oqtant.server.db.models import User
 from oqtant.settings import Settings
 
-__all__ = ["get_session", "SessionDep", "CurrentUser", "AdminUser", "OwnerUser", "SettingsDep"]
+__all__ = [
+    "get_session",
+    "SessionDep",
+    "SettingsDep",
+    "CurrentUser",
+    "AdminUser",
+    "OwnerUser",
+    "Subject",
+    "in_db",
+    "owner_in_session",
+]
+
+T = TypeVar("T")
 
 _bearer = HTTPBearer(auto_error=False, description="an access token from /oauth/token")
 
@@ -50,20 +62,24 @@ def _unauthorized(message: str) -> HTTPException:
     )
 
 
-async def get_current_user(
+async def get_subject(
     request: Request,
-    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
-    """The user named by a valid bearer token; 401 otherwise."""
+) -> str:
+    """The subject (user's external id) of a valid bearer token; 401 otherwise. No database."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("not logged in: send 'Authorization: Bearer <token>'")
     try:
-        subject = decode_access_token(
-            credentials.credentials, secret_key=request.app.state.secret_key
-        )
+        return decode_access_token(credentials.credentials, secret_key=request.app.state.secret_key)
     except InvalidToken as exc:
         raise _unauthorized(str(exc)) from None
+
+
+Subject = Annotated[str, Depends(get_subject)]
+
+
+async def get_current_user(session: SessionDep, subject: Subject) -> User:
+    """The user named by a valid bearer token; 401 otherwise."""
     user = await run_in_threadpool(
         crud.get_user_by_external_id, session=session, external_id=subject
     )
@@ -92,3 +108,27 @@ async def get_admin(user: CurrentUser) -> User:
 
 
 AdminUser = Annotated[User, Depends(get_admin)]
+
+
+def owner_in_session(session: Session, subject: str, uid: str) -> User:
+    """The token's user, if ``{uid}`` is theirs (404 otherwise; 401 if the account is gone)."""
+    if uid != subject:
+        raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=f"no user {uid}")
+    user = crud.get_user_by_external_id(session=session, external_id=subject)
+    if user is None:
+        raise _unauthorized("the access token's account no longer exists")
+    return user
+
+
+async def in_db(request: Request, work: Callable[[Session], T]) -> T:
+    """Run ``work(session)`` in one worker thread with its own session.
+
+    The hot routes do all their database work in a single thread hop: on a busy
+    machine each hop between the event loop and a worker costs more than a query.
+    """
+
+    def run() -> T:
+        with request.app.state.session_factory() as session:
+            return work(session)
+
+    return await run_in_threadpool(run)

@@ -126,6 +126,21 @@ _Q_FAILED = (
 )
 
 
+_SUMMARY_COLUMNS = (
+    Job.id,
+    Job.external_id,
+    Job.name,
+    Job.job_type,
+    Job.status,
+    Job.time_submit,
+    Job.time_start,
+    Job.time_complete,
+    Job.input_count,
+    Job.notes,
+    Job.sim,
+)
+
+
 class StateConflict(JobError):
     """The job is in a state that does not allow the operation (e.g. cancelling a finished job)."""
 
@@ -433,13 +448,16 @@ def search_jobs(
     statuses: list[str] | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> tuple[list[Job], int]:
-    """The user's jobs matching every given filter, newest first, and how many match in all."""
+) -> tuple[list, int]:
+    """The user's jobs matching every given filter, newest first, and how many match in all.
+
+    The jobs are light rows with the summary's columns (attribute access like a Job).
+    """
     conds = _filters(user_id, job_type, name, submit_start, submit_end, notes, statuses)
     total = session.execute(select(func.count()).select_from(Job).where(*conds)).scalar_one()
     jobs = session.execute(
-        select(Job).where(*conds).order_by(Job.id.desc()).limit(limit).offset(offset)
-    ).scalars()
+        select(*_SUMMARY_COLUMNS).where(*conds).order_by(Job.id.desc()).limit(limit).offset(offset)
+    ).all()
     return list(jobs), total
 
 
@@ -450,8 +468,8 @@ def queue_jobs(
     include_complete: bool = False,
     limit: int = 100,
     **filters,
-) -> list[Job]:
-    """The user's queued (and, if asked, finished) jobs, oldest first: FIFO order."""
+) -> list:
+    """The user's queued (and, if asked, finished) jobs, oldest first: FIFO order (light rows)."""
     statuses = filters.pop("statuses", None) or (None if include_complete else list(ACTIVE_STATUSES))
     conds = _filters(
         user_id,
@@ -462,7 +480,9 @@ def queue_jobs(
         filters.get("notes"),
         statuses,
     )
-    return list(session.execute(select(Job).where(*conds).order_by(Job.id).limit(limit)).scalars())
+    return list(
+        session.execute(select(*_SUMMARY_COLUMNS).where(*conds).order_by(Job.id).limit(limit)).all()
+    )
 
 
 def recent_run_seconds(*, session: Session) -> float:

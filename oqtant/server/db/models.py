@@ -106,7 +106,7 @@ class Job(Base):
     failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (
-        Index("ix_jobs_user_id_id", "user_id", "id"),
+        Index("ix_jobs_user_id_deleted_id", "user_id", "deleted", "id"),
         Index("ix_jobs_user_id_time_submit_sim", "user_id", "time_submit", "sim"),
         Index("ix_jobs_user_id_status_sim", "user_id", "status", "sim"),
         Index("ix_jobs_status_id", "status", "id", "input_count"),

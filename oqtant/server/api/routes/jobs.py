@@ -1,4 +1,8 @@
-"""Jobs of one user: submit, get (one run at a time), search, queue, cancel, delete, raw images."""
+"""Jobs of one user: submit, get (one run at a time), search, queue, cancel, delete, raw images.
+
+Each route authenticates from the token alone, then does all its database work
+in one worker thread (:func:`~oqtant.server.api.deps.in_db`).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 
 from oqtant.schemas.job import JobCreateResponse, JobStatus, JobType
-from oqtant.server.api.deps import OwnerUser, SessionDep
+from oqtant.server.api.deps import Subject, in_db, owner_in_session
 from oqtant.server.api.views import job_detail, job_summary
 from oqtant.server.db import crud
 from oqtant.server.db.models import Job
@@ -20,6 +25,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1/users/{uid}", tags=["jobs"])
 
 Limit = Annotated[int, Query(ge=1, le=100, description="at most this many jobs")]
+RunNumber = Annotated[int, Query(ge=1, le=1000, description="which run (1-based)")]
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -39,7 +45,7 @@ def _job_or_404(session, user, job_id: str) -> Job:
     return job
 
 
-def _summaries(request: Request, session, jobs: list[Job]) -> list[dict]:
+def _summaries(request: Request, session, jobs: list) -> list[dict]:
     active = [j.id for j in jobs if j.status in ("PENDING", "RUNNING")]
     infos = crud.queue_info(session=session, job_ids=active, parallel_runs=_parallel(request))
     return [job_summary(j, infos.get(j.id)) for j in jobs]
@@ -51,51 +57,51 @@ def _summaries(request: Request, session, jobs: list[Job]) -> list[dict]:
     response_model=JobCreateResponse,
     summary="Submit a job (1 to 30 runs) to the queue",
 )
-def submit_job(
+async def submit_job(
     request: Request,
     uid: str,
-    user: OwnerUser,
-    session: SessionDep,
+    subject: Subject,
     job: JobSubmit,
     idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
-) -> dict:
-    answer = crud.submit_job(
-        session=session,
-        user_id=user.id,
-        job=job,
-        idempotency_key=idempotency_key,
-        parallel_runs=_parallel(request),
-    )
+):
+    def work(session) -> dict:
+        user = owner_in_session(session, subject, uid)
+        return crud.submit_job(
+            session=session,
+            user_id=user.id,
+            job=job,
+            idempotency_key=idempotency_key,
+            parallel_runs=_parallel(request),
+        )
+
+    answer = await in_db(request, work)
     dispatcher = getattr(request.app.state, "dispatcher", None)
     if dispatcher is not None:
         dispatcher.wake()
-    return answer
+    return JSONResponse(answer, status_code=status.HTTP_201_CREATED)
 
 
 @router.get("/jobs/{job_id}", summary="A job with one run's input and output")
-def get_job(
-    uid: str,
-    job_id: str,
-    user: OwnerUser,
-    session: SessionDep,
-    run: Annotated[int, Query(ge=1, le=1000, description="which run (1-based)")] = 1,
-) -> dict:
-    job = _job_or_404(session, user, job_id)
-    row = crud.get_run(session=session, job_id=job.id, run=run)
-    if row is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND,
-            detail=f"job {job_id} has no run {run} (it has {job.input_count} runs)",
-        )
-    return job_detail(job, row, crud.failed_runs(session=session, job_id=job.id))
+async def get_job(request: Request, uid: str, job_id: str, subject: Subject, run: RunNumber = 1):
+    def work(session) -> dict:
+        user = owner_in_session(session, subject, uid)
+        job = _job_or_404(session, user, job_id)
+        row = crud.get_run(session=session, job_id=job.id, run=run)
+        if row is None:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                detail=f"job {job_id} has no run {run} (it has {job.input_count} runs)",
+            )
+        return job_detail(job, row, crud.failed_runs(session=session, job_id=job.id))
+
+    return JSONResponse(await in_db(request, work))
 
 
 @router.get("/jobs", response_model=JobList, summary="Search the user's jobs, newest first")
-def search_jobs(
+async def search_jobs(
     request: Request,
     uid: str,
-    user: OwnerUser,
-    session: SessionDep,
+    subject: Subject,
     job_type: JobType | None = None,
     name: Annotated[str | None, Query(max_length=100)] = None,
     submit_start: datetime | None = None,
@@ -104,86 +110,102 @@ def search_jobs(
     limit: Limit = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
     status_: Annotated[list[JobStatus] | None, Query(alias="status")] = None,
-) -> dict:
-    jobs, total = crud.search_jobs(
-        session=session,
-        user_id=user.id,
-        job_type=str(job_type) if job_type else None,
-        name=name,
-        submit_start=_utc(submit_start),
-        submit_end=_utc(submit_end),
-        notes=notes,
-        statuses=[str(s) for s in status_] if status_ else None,
-        limit=limit,
-        offset=offset,
-    )
-    return {"items": _summaries(request, session, jobs), "total": total}
+):
+    def work(session) -> dict:
+        user = owner_in_session(session, subject, uid)
+        jobs, total = crud.search_jobs(
+            session=session,
+            user_id=user.id,
+            job_type=str(job_type) if job_type else None,
+            name=name,
+            submit_start=_utc(submit_start),
+            submit_end=_utc(submit_end),
+            notes=notes,
+            statuses=[str(s) for s in status_] if status_ else None,
+            limit=limit,
+            offset=offset,
+        )
+        return {"items": _summaries(request, session, jobs), "total": total}
+
+    # answered as built (already plain JSON): re-validating 100 summaries costs more than the query
+    return JSONResponse(await in_db(request, work))
 
 
 @router.get("/queue", response_model=QueueList, summary="The user's jobs in queue order")
-def queue_status(
+async def queue_status(
     request: Request,
     uid: str,
-    user: OwnerUser,
-    session: SessionDep,
+    subject: Subject,
     job_type: JobType | None = None,
     name: Annotated[str | None, Query(max_length=100)] = None,
     submit_start: datetime | None = None,
     submit_end: datetime | None = None,
     notes: Annotated[str | None, Query(max_length=500)] = None,
-    note: Annotated[str | None, Query(max_length=500)] = None,
+    note: Annotated[str | None, Query(max_length=500, description="same as notes")] = None,
     limit: Limit = 100,
     include_complete: bool = False,
     status_: Annotated[list[JobStatus] | None, Query(alias="status")] = None,
-) -> dict:
-    jobs = crud.queue_jobs(
-        session=session,
-        user_id=user.id,
-        include_complete=include_complete,
-        limit=limit,
-        job_type=str(job_type) if job_type else None,
-        name=name,
-        submit_start=_utc(submit_start),
-        submit_end=_utc(submit_end),
-        notes=notes or note,
-        statuses=[str(s) for s in status_] if status_ else None,
-    )
-    return {"items": _summaries(request, session, jobs)}
+):
+    def work(session) -> dict:
+        user = owner_in_session(session, subject, uid)
+        jobs = crud.queue_jobs(
+            session=session,
+            user_id=user.id,
+            include_complete=include_complete,
+            limit=limit,
+            job_type=str(job_type) if job_type else None,
+            name=name,
+            submit_start=_utc(submit_start),
+            submit_end=_utc(submit_end),
+            notes=notes or note,
+            statuses=[str(s) for s in status_] if status_ else None,
+        )
+        return {"items": _summaries(request, session, jobs)}
+
+    return JSONResponse(await in_db(request, work))
 
 
 @router.put("/jobs/{job_id}/cancel", response_model=JobSummary, summary="Cancel a job")
-def cancel_job(
-    request: Request, uid: str, job_id: str, user: OwnerUser, session: SessionDep
-) -> dict:
-    job = _job_or_404(session, user, job_id)
-    job = crud.cancel_job(session=session, job_id=job.id)
-    return _summaries(request, session, [job])[0]
+async def cancel_job(request: Request, uid: str, job_id: str, subject: Subject):
+    def work(session) -> dict:
+        user = owner_in_session(session, subject, uid)
+        job = crud.cancel_job(session=session, job_id=_job_or_404(session, user, job_id).id)
+        return _summaries(request, session, [job])[0]
+
+    return JSONResponse(await in_db(request, work))
 
 
 @router.delete(
     "/jobs/{job_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a job"
 )
-def delete_job(uid: str, job_id: str, user: OwnerUser, session: SessionDep) -> Response:
-    job = _job_or_404(session, user, job_id)
-    crud.delete_job(session=session, job_id=job.id)
+async def delete_job(request: Request, uid: str, job_id: str, subject: Subject) -> Response:
+    def work(session) -> None:
+        user = owner_in_session(session, subject, uid)
+        crud.delete_job(session=session, job_id=_job_or_404(session, user, job_id).id)
+
+    await in_db(request, work)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/jobs/{job_id}/raw_images", summary="Raw absorption frames of one run")
-def raw_images(
+async def raw_images(
+    request: Request,
     uid: str,
     job_id: str,
-    user: OwnerUser,
-    session: SessionDep,
+    subject: Subject,
     run: Annotated[int | None, Query(ge=1, le=1000)] = None,
-) -> list[dict]:
-    job = _job_or_404(session, user, job_id)
-    frames: list[dict] = []
-    for row in crud.get_runs_with_images(session=session, job_id=job.id):
-        if run is not None and row.run != run:
-            continue
-        for image in json.loads(row.raw_images_json or "[]"):
-            image["job_external_id"] = job.external_id
-            image["run"] = row.run
-            frames.append(image)
-    return frames
+):
+    def work(session) -> list[dict]:
+        user = owner_in_session(session, subject, uid)
+        job = _job_or_404(session, user, job_id)
+        frames: list[dict] = []
+        for row in crud.get_runs_with_images(session=session, job_id=job.id):
+            if run is not None and row.run != run:
+                continue
+            for image in json.loads(row.raw_images_json or "[]"):
+                image["job_external_id"] = job.external_id
+                image["run"] = row.run
+                frames.append(image)
+        return frames
+
+    return JSONResponse(await in_db(request, work))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
-from oqtant.server.api.deps import OwnerUser, SessionDep
+from oqtant.server.api.deps import Subject, in_db, owner_in_session
 from oqtant.server.db import crud
 from oqtant.server.schemas import JobLimits
 
@@ -14,5 +15,8 @@ router = APIRouter(prefix="/api/v1/users/{uid}", tags=["users"])
 
 
 @router.get("/job_limits", response_model=JobLimits, summary="The user's quotas and use")
-def job_limits(uid: str, user: OwnerUser, session: SessionDep) -> dict:
-    return crud.job_limits(session=session, user=user)
+async def job_limits(request: Request, uid: str, subject: Subject):
+    def work(session) -> dict:
+        return crud.job_limits(session=session, user=owner_in_session(session, subject, uid))
+
+    return JSONResponse(await in_db(request, work))

@@ -56,7 +56,7 @@ def upgrade() -> None:
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_jobs_external_id'), ['external_id'], unique=True)
         batch_op.create_index('ix_jobs_status_id', ['status', 'id', 'input_count'], unique=False)
-        batch_op.create_index('ix_jobs_user_id_id', ['user_id', 'id'], unique=False)
+        batch_op.create_index('ix_jobs_user_id_deleted_id', ['user_id', 'deleted', 'id'], unique=False)
         batch_op.create_index('ix_jobs_user_id_time_submit_sim', ['user_id', 'time_submit', 'sim'], unique=False)
         batch_op.create_index('ix_jobs_user_id_status_sim', ['user_id', 'status', 'sim'], unique=False)
 
@@ -121,7 +121,7 @@ def downgrade() -> None:
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.drop_index('ix_jobs_user_id_status_sim')
         batch_op.drop_index('ix_jobs_user_id_time_submit_sim')
-        batch_op.drop_index('ix_jobs_user_id_id')
+        batch_op.drop_index('ix_jobs_user_id_deleted_id')
         batch_op.drop_index('ix_jobs_status_id')
         batch_op.drop_index(batch_op.f('ix_jobs_external_id'))
 
