@@ -577,10 +577,13 @@ def _fit_bimodal_2d(
     for scale_px in (1.5, 4.0):
         smoothed = ndimage.gaussian_filter(data, scale_px, mode="nearest")
         white = pixel_noise / (2.0 * math.sqrt(math.pi) * scale_px)
-        smooth_noise = max(white, _noise_and_offset(smoothed)[1], 1e-12)
+        # floor: float rounding of a flat image must never look like a signal
+        floor = 1e-9 * (abs(offset0) + float(np.abs(data).max())) + 1e-300
+        smooth_noise = max(white, _noise_and_offset(smoothed)[1], floor)
         # the edges average fewer pixels (they are repeated): look inside them
-        m = int(math.ceil(2 * scale_px))
-        peak = float(smoothed[m:-m, m:-m].max() - offset0)
+        m = min(int(math.ceil(2 * scale_px)), (min(data.shape) - 1) // 4)
+        inside = smoothed[m : data.shape[0] - m, m : data.shape[1] - m]
+        peak = float(inside.max() - offset0)
         snr = peak / smooth_noise
         if smooth is None:
             smooth = smoothed  # the moments are taken on the lightly smoothed image

@@ -7,6 +7,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from oqtant.constants import K_B, RB87_MASS_KG, RESONANT_CROSS_SECTION_M2
 from oqtant.errors import FitError, ValidationError
@@ -285,3 +287,39 @@ def test_fit_is_fast_on_a_tof_image():
         best = min(best, time.process_time() - start)
     assert isinstance(result, BimodalFit)
     assert best < 0.2, f"a 100 x 100 fit took {best:.3f} s of CPU"
+
+
+# --------------------------------------------------------------------------- never crashes
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    rows=st.integers(8, 120),
+    columns=st.integers(8, 120),
+    scale=st.sampled_from([1e-12, 1e-6, 0.05, 1.0, 1e3, 1e8]),
+    kind=st.sampled_from(["uniform", "spike", "cloud", "stripe", "constant"]),
+)
+def test_any_image_gives_a_fit_or_a_fit_error(seed, rows, columns, scale, kind):
+    rng = np.random.default_rng(seed)
+    x, y = image_space((rows, columns))
+    image = rng.normal(0.0, 0.05 * scale, (rows, columns))
+    if kind == "uniform":
+        image = rng.uniform(-scale, scale, (rows, columns))
+    elif kind == "spike":
+        image[rng.integers(rows), rng.integers(columns)] = 100 * scale
+    elif kind == "cloud":
+        size = rng.uniform(0.5, max(rows, columns))
+        image += scale * np.exp(-((x - rng.uniform(-20, 20)) ** 2 + y**2) / (2 * size**2))
+    elif kind == "stripe":
+        image[:, columns // 2] += scale
+    else:
+        image = np.full((rows, columns), scale)
+    try:
+        fit = fit_bimodal_2d(image, PIXCAL_UM, time_of_flight_ms=10.0)
+    except FitError as exc:
+        assert str(exc)
+        return
+    assert np.all(np.isfinite(fit.params)) and fit.model_image.shape == (rows, columns)
+    assert fit.params[0] >= 0 and fit.params[3] >= 0
+    assert fit.total_atom_number >= 0
