@@ -317,12 +317,24 @@ class Simulator:
     def _expansion(self, time_of_flight_ms: float) -> solver.Expansion:
         key = round(float(time_of_flight_ms), 6)
         if key not in self._tof_cache:
-            self._tof_cache[key] = solver.expand(
-                self.evolution.psi_final,
-                self.grid,
-                time_of_flight_ms / TIME_MS,
-                n_save=self.options.tof_snapshots,
-            )
+            psi = self.evolution.psi_final
+            tof = time_of_flight_ms / TIME_MS
+            # the axial box must hold where the atoms are plus how far they fly
+            axial = self.grid.weight_r @ (np.abs(psi) ** 2)
+            inside = np.flatnonzero(axial > 1e-8 * axial.max())
+            extent = float(np.max(np.abs(self.grid.x[inside]))) if inside.size else 0.0
+            reach = solver.axial_reach(self.grid, psi, tof)
+            needed = (extent + reach + 5.0 / LENGTH_UM) / 0.85
+            grid, psi = solver.pad_axial(self.grid, psi, min(needed, 600.0 / LENGTH_UM))
+            expansion = solver.expand(psi, grid, tof, n_save=self.options.tof_snapshots)
+            if expansion.edge_fraction > self.options.edge_warning_fraction:
+                warnings.warn(
+                    f"{expansion.edge_fraction:.1e} of the atoms reached the edge of the "
+                    f"simulation grid during the time of flight; the image is not reliable",
+                    GridEdgeWarning,
+                    stacklevel=3,
+                )
+            self._tof_cache[key] = expansion
         return self._tof_cache[key]
 
     # ------------------------------------------------------------------ atoms
@@ -335,24 +347,24 @@ class Simulator:
 
     def atom_number_at(self, time_ms: float) -> float:
         """Atoms at the stored time nearest ``time_ms``."""
-        psi, _, _ = self._snapshot(time_ms)
-        return self.grid.integrate(np.abs(psi) ** 2)
+        psi, _, _, grid = self._snapshot(time_ms)
+        return grid.integrate(np.abs(psi) ** 2)
 
     # ------------------------------------------------------------------ snapshots
 
-    def _snapshot(self, time_ms: float) -> tuple[np.ndarray, float, float]:
-        """(psi on the grid, lambda_x, lambda_r) at the stored time nearest ``time_ms``."""
+    def _snapshot(self, time_ms: float) -> tuple[np.ndarray, float, float, Grid]:
+        """(psi, lambda_x, lambda_r, grid) at the stored time nearest ``time_ms``."""
         self._require_run()
         times = self.times_ms
         i = int(np.argmin(np.abs(times - float(time_ms))))
         n_in = self.evolution.tsave.size
         if i < n_in:
             if i == n_in - 1:
-                return self.evolution.psi_final, 1.0, 1.0
-            return self.evolution.psisave[i].astype(complex), 1.0, 1.0
+                return self.evolution.psi_final, 1.0, 1.0, self.grid
+            return self.evolution.psisave[i].astype(complex), 1.0, 1.0, self.grid
         j = i - n_in + 1
         e = self.expansion
-        return e.chisave[j].astype(complex), float(e.lambda_x[j]), float(e.lambda_r[j])
+        return e.chisave[j].astype(complex), float(e.lambda_x[j]), float(e.lambda_r[j]), e.grid
 
     def nearest_time_ms(self, time_ms: float) -> float:
         """The stored time nearest ``time_ms``."""
@@ -361,8 +373,8 @@ class Simulator:
 
     def get_grids(self, time_ms: float) -> tuple[np.ndarray, np.ndarray]:
         """(x_um (nx,), r_um (nr,)) of the snapshot nearest ``time_ms`` (scaled during TOF)."""
-        _, lx, lr = self._snapshot(time_ms)
-        return self.x_um * lx, self.r_um * lr
+        _, lx, lr, grid = self._snapshot(time_ms)
+        return grid.x * LENGTH_UM * lx, grid.r * LENGTH_UM * lr
 
     def get_times(self) -> np.ndarray:
         """Stored times, ms."""
@@ -370,17 +382,17 @@ class Simulator:
 
     def get_density(self, time_ms: float) -> np.ndarray:
         """(nr, nx) density in atoms/um^3 at the stored time nearest ``time_ms``, on ``get_grids``."""
-        psi, lx, lr = self._snapshot(time_ms)
+        psi, lx, lr, _ = self._snapshot(time_ms)
         return np.abs(psi) ** 2 / (lx * lr * lr) / LENGTH_UM**3
 
     def get_axial_density(self, time_ms: float) -> np.ndarray:
         """(nx,) atoms/um along x (integrated over the cross-section), on ``get_grids(...)[0]``."""
-        psi, lx, _ = self._snapshot(time_ms)
+        psi, lx, _, _ = self._snapshot(time_ms)
         return (self.grid.weight_r @ (np.abs(psi) ** 2)) / (lx * LENGTH_UM)
 
     def get_radial_density(self, time_ms: float) -> np.ndarray:
         """(nr,) atoms/um^2: the density integrated along x, against r (``get_grids(...)[1]``)."""
-        psi, _, lr = self._snapshot(time_ms)
+        psi, _, lr, _ = self._snapshot(time_ms)
         return (np.abs(psi) ** 2).sum(axis=1) * self.grid.dx / (lr * LENGTH_UM) ** 2
 
     def get_phase(self, time_ms: float) -> np.ndarray:
@@ -388,20 +400,20 @@ class Simulator:
 
         During the time of flight this includes the expansion's quadratic phase.
         """
-        psi, lx, lr = self._snapshot(time_ms)
+        psi, lx, lr, grid = self._snapshot(time_ms)
         phase = np.angle(psi)
         if lx != 1.0 or lr != 1.0:
             t = (self.nearest_time_ms(time_ms) - self.end_time_ms) / TIME_MS
             _, _, dlx, dlr = solver.scaling_factors(t)(t)
-            x = self.grid.x * lx
-            r = self.grid.r * lr
+            x = grid.x * lx
+            r = grid.r * lr
             quad = 0.5 * (dlx / lx) * x[None, :] ** 2 + 0.5 * (dlr / lr) * r[:, None] ** 2
             phase = np.angle(np.exp(1j * (phase + quad)))
         return phase
 
     def get_current(self, time_ms: float) -> np.ndarray:
         """(nx,) atom current along x through each plane, atoms/ms (in the trap)."""
-        psi, lx, _ = self._snapshot(time_ms)
+        psi, lx, _, _ = self._snapshot(time_ms)
         if lx != 1.0:
             raise SimulationError("get_current is defined for times in the trap (<= end_time_ms)")
         dpsi = sfft.ifft(1j * self.grid.kx * sfft.fft(psi, axis=1), axis=1)
@@ -410,9 +422,20 @@ class Simulator:
 
     # ------------------------------------------------------------------ column densities
 
-    def _column(self, psi: np.ndarray, x_scaled: np.ndarray, y_scaled: np.ndarray) -> np.ndarray:
-        """(ny, nx) column density of psi (trap units) along z at (y, x) in trap units."""
-        grid = self.grid
+    def _column(
+        self,
+        psi: np.ndarray,
+        x_scaled: np.ndarray,
+        y_scaled: np.ndarray,
+        grid: Grid | None = None,
+        x_width: float | None = None,
+    ) -> np.ndarray:
+        """(ny, nx) column density of psi (trap units) along z at (y, x) in trap units.
+
+        With ``x_width``, each value is the average over [x - x_width/2, x + x_width/2]
+        (a camera pixel), integrated exactly on the grid.
+        """
+        grid = self.grid if grid is None else grid
         ny, nxq = y_scaled.size, x_scaled.size
         out = np.zeros((ny, nxq))
         inside = np.flatnonzero(np.abs(y_scaled) < grid.r_max)
@@ -426,16 +449,31 @@ class Simulator:
         rho = np.sqrt(y_in[:, None] ** 2 + z**2)
         interp = grid.radial_interpolation(rho.ravel())  # (ny_in*nz, nr)
         # only the columns of the grid near the queried x range
-        lo = max(0, np.searchsorted(grid.x, x_scaled.min()) - 2)
-        hi = min(grid.nx, np.searchsorted(grid.x, x_scaled.max()) + 2)
+        half = 0.0 if x_width is None else 0.5 * x_width
+        lo = max(0, np.searchsorted(grid.x, x_scaled.min() - half) - 2)
+        hi = min(grid.nx, np.searchsorted(grid.x, x_scaled.max() + half) + 2)
         if hi <= lo:
             return out
         values = interp @ psi[:, lo:hi]
         dens = (values.real**2 + values.imag**2).reshape(inside.size, -1, hi - lo)
         col = 2.0 * np.einsum("yz,yzx->yx", wz, dens)  # both halves of the z line
         xs = grid.x[lo:hi]
-        for row, c in zip(inside, col, strict=True):
-            out[row] = np.interp(x_scaled, xs, c, left=0.0, right=0.0)
+        if x_width is None:
+            for row, c in zip(inside, col, strict=True):
+                out[row] = np.interp(x_scaled, xs, c, left=0.0, right=0.0)
+            return out
+        # pixel averages from the cumulative integral (trapezoids on the grid)
+        cumulative = (
+            np.concatenate(
+                [np.zeros((col.shape[0], 1)), np.cumsum(0.5 * (col[:, 1:] + col[:, :-1]), axis=1)],
+                axis=1,
+            )
+            * grid.dx
+        )
+        for row, c in zip(inside, cumulative, strict=True):
+            upper = np.interp(x_scaled + half, xs, c, left=0.0, right=c[-1])
+            lower = np.interp(x_scaled - half, xs, c, left=0.0, right=c[-1])
+            out[row] = (upper - lower) / x_width
         return out
 
     def get_column_density(self, time_ms: float, x_um=None, y_um=None) -> np.ndarray:
@@ -444,13 +482,13 @@ class Simulator:
         Looking along z; rows are y, columns x. Default grids: the simulation's
         x points and y from -r to r of the (scaled) radial box.
         """
-        psi, lx, lr = self._snapshot(time_ms)
-        x = self.x_um * lx if x_um is None else np.atleast_1d(np.asarray(x_um, float))
+        psi, lx, lr, grid = self._snapshot(time_ms)
+        x = grid.x * LENGTH_UM * lx if x_um is None else np.atleast_1d(np.asarray(x_um, float))
         if y_um is None:
             y = np.linspace(-1.0, 1.0, 2 * self.grid.nr + 1) * self.grid.r_max * LENGTH_UM * lr
         else:
             y = np.atleast_1d(np.asarray(y_um, float))
-        col = self._column(psi, x / (lx * LENGTH_UM), y / (lr * LENGTH_UM))
+        col = self._column(psi, x / (lx * LENGTH_UM), y / (lr * LENGTH_UM), grid)
         return col / (lx * lr * LENGTH_UM**2)
 
     def in_trap_column_density(self, x_um, y_um) -> np.ndarray:
@@ -474,7 +512,7 @@ class Simulator:
         lx, lr = float(e.lambda_x[-1]), float(e.lambda_r[-1])
         x = np.atleast_1d(np.asarray(x_um, float)) / (lx * LENGTH_UM)
         y = np.atleast_1d(np.asarray(y_um, float)) / (lr * LENGTH_UM)
-        return self._column(e.chi_final, x, y) / (lx * lr * LENGTH_UM**2)
+        return self._column(e.chi_final, x, y, e.grid) / (lx * lr * LENGTH_UM**2)
 
     # ------------------------------------------------------------------ outputs
 
@@ -483,21 +521,34 @@ class Simulator:
         return (np.arange(n) - 0.5 * (n - 1)) * pixcal
 
     def in_trap_image(self) -> np.ndarray:
-        """(148, 512) optical density at ``end_time_ms``, 0.344 um per pixel."""
+        """(148, 512) optical density at ``end_time_ms``, 0.344 um per pixel (averaged along x)."""
         rows, cols = IN_TRAP_IMAGE_SHAPE
-        x = self._pixel_centres(cols, IN_TRAP_PIXCAL_UM)
-        y = self._pixel_centres(rows, IN_TRAP_PIXCAL_UM)
-        return self.in_trap_column_density(x, y) * _CROSS_SECTION_UM2
+        self._require_run()
+        x = self._pixel_centres(cols, IN_TRAP_PIXCAL_UM) / LENGTH_UM
+        y = self._pixel_centres(rows, IN_TRAP_PIXCAL_UM) / LENGTH_UM
+        column = (
+            self._column(self.evolution.psi_final, x, y, x_width=IN_TRAP_PIXCAL_UM / LENGTH_UM)
+            / LENGTH_UM**2
+        )
+        return column * _CROSS_SECTION_UM2
 
     def tof_image(self, supersample: int = 4) -> np.ndarray:
         """(100, 100) optical density after the time of flight, 4.4 um per pixel (pixel averages)."""
+        self._require_run()
         rows, cols = TOF_IMAGE_SHAPE
+        e = self._expansion(float(self.values.time_of_flight_ms))
+        lx, lr = float(e.lambda_x[-1]), float(e.lambda_r[-1])
         sub = (np.arange(supersample) - 0.5 * (supersample - 1)) / supersample * TOF_PIXCAL_UM
-        x = (self._pixel_centres(cols, TOF_PIXCAL_UM)[:, None] + sub[None, :]).ravel()
+        x = self._pixel_centres(cols, TOF_PIXCAL_UM)
         y = (self._pixel_centres(rows, TOF_PIXCAL_UM)[:, None] + sub[None, :]).ravel()
-        fine = self.tof_column_density(x, y)
-        coarse = fine.reshape(rows, supersample, cols, supersample).mean(axis=(1, 3))
-        return coarse * _CROSS_SECTION_UM2
+        column = self._column(
+            e.chi_final,
+            x / (lx * LENGTH_UM),
+            y / (lr * LENGTH_UM),
+            e.grid,
+            x_width=TOF_PIXCAL_UM / (lx * LENGTH_UM),
+        ) / (lx * lr * LENGTH_UM**2)
+        return column.reshape(rows, supersample, cols).mean(axis=1) * _CROSS_SECTION_UM2
 
     @property
     def output(self) -> Output:

@@ -38,7 +38,13 @@ try:  # small matrix products are slower with several BLAS threads
 except ImportError:  # pragma: no cover - threadpoolctl comes with scipy's usual installs
     threadpool_limits = None
 from oqtant.simulator._checks import check_positive, check_shape
-from oqtant.simulator.grid import TRAP_ASPECT, Grid, interaction_strength, thomas_fermi_mu
+from oqtant.simulator.grid import (
+    TRAP_ASPECT,
+    Grid,
+    interaction_strength,
+    make_grid,
+    thomas_fermi_mu,
+)
 
 __all__ = [
     "Energies",
@@ -50,6 +56,8 @@ __all__ = [
     "expand",
     "ground_state",
     "scaling_factors",
+    "pad_axial",
+    "axial_reach",
 ]
 
 _WORKERS = 1  # these grids are small: one FFT thread is faster than two
@@ -122,6 +130,8 @@ class Expansion:
         lambda_x, lambda_r: (ntsave,) scale factors at those times.
         chisave: (ntsave, nr, nx) scaled wave functions (complex64).
         chi_final: (nr, nx) scaled wave function at the end (complex128).
+        grid: the grid of chi (scaled coordinates).
+        edge_fraction: largest fraction of the atoms found near the grid edge.
     """
 
     tsave: np.ndarray
@@ -129,6 +139,8 @@ class Expansion:
     lambda_r: np.ndarray
     chisave: np.ndarray
     chi_final: np.ndarray
+    grid: Grid
+    edge_fraction: float
 
 
 # --------------------------------------------------------------------------- helpers
@@ -506,6 +518,43 @@ def evolve(
 # --------------------------------------------------------------------------- time of flight
 
 
+def pad_axial(grid: Grid, psi: np.ndarray, x_half_width: float) -> tuple[Grid, np.ndarray]:
+    """The same state on a longer axial box (same step, same radial grid), zero outside.
+
+    Args:
+        psi: (nr, nx) state on ``grid``.
+        x_half_width: the least half width wanted (trap units).
+
+    Returns:
+        (new grid, (nr, nx_new) state); the old points are points of the new grid.
+    """
+    check_shape(psi, grid.shape, "psi")
+    nx = sfft.next_fast_len(max(grid.nx, math.ceil(2.0 * x_half_width / grid.dx)))
+    while (nx - grid.nx) % 2:
+        nx = sfft.next_fast_len(nx + 1)
+    if nx == grid.nx:
+        return grid, psi
+    new = make_grid(nx, grid.nr, 0.5 * nx * grid.dx, grid.r_max)
+    out = np.zeros(new.shape, dtype=np.result_type(psi, complex))
+    offset = (nx - grid.nx) // 2
+    out[:, offset : offset + grid.nx] = psi
+    return new, out
+
+
+def axial_reach(grid: Grid, psi: np.ndarray, time: float, tail: float = 1e-6) -> float:
+    """How far (trap units) the atoms can travel along x in ``time``, from their momenta.
+
+    The wave number below which all but ``tail`` of the atoms lie, times the time.
+    """
+    f = np.abs(sfft.fft(psi, axis=1, workers=_WORKERS)) ** 2
+    weight = grid.weight_r @ f  # (nx,) momentum distribution along x
+    order = np.argsort(np.abs(grid.kx))
+    cumulative = np.cumsum(weight[order])
+    cumulative /= cumulative[-1]
+    k_cut = float(np.abs(grid.kx[order])[np.searchsorted(cumulative, 1.0 - tail)])
+    return k_cut * time
+
+
 def scaling_factors(t_end: float, *, aspect: float = TRAP_ASPECT):
     """Castin-Dum scale factors after release: dense solution of
     lambda_x'' = 1 / (lambda_x Lambda), lambda_r'' = aspect^2 / (lambda_r Lambda), Lambda = lambda_x lambda_r^2,
@@ -575,10 +624,13 @@ def expand(
             next_save += 1
     chi = u / scale
     factors = np.array([lam(s)[:2] for s in save_times])
+    edge = max(_edge_fraction(grid, np.abs(c.astype(complex)) ** 2) for c in saves)
     return Expansion(
         tsave=save_times,
         lambda_x=factors[:, 0],
         lambda_r=factors[:, 1],
         chisave=np.array(saves),
         chi_final=chi,
+        grid=grid,
+        edge_fraction=float(edge),
     )

@@ -248,3 +248,20 @@ def test_plots_and_animation_are_saved(tmp_path, barrier_run, tof_run):
         make(str(path))
         plt.close("all")
         assert path.stat().st_size > 1000, name
+
+
+def test_tof_image_counts_every_atom_of_a_split_moving_cloud():
+    barrier = Barrier(times_ms=[0, 2, 4], heights_khz=[0, 5, 5], widths_um=[1, 1, 1])
+    values = InputValues(
+        end_time_ms=4.0,
+        image_type="TIME_OF_FLIGHT",
+        time_of_flight_ms=10.0,
+        rf_evaporation=RF,
+        optical_barriers=[barrier],
+    )
+    sim = Simulator(values).run(progress=False)
+    od = np.array(sim.output.values.tof_image.pixels).reshape(100, 100)
+    assert od.sum() * 4.4**2 / CROSS_SECTION_UM2 == pytest.approx(sim.atom_number_final, rel=0.01)
+    # the time-of-flight grid was widened to hold the flying atoms, not the in-trap one
+    assert sim.expansion.grid.nx >= sim.grid.nx
+    assert sim.expansion.grid.dx == pytest.approx(sim.grid.dx)
