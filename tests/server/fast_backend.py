@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 
 from oqtant.backend import RunResult
 from oqtant.schemas.job import (
@@ -30,7 +29,6 @@ __all__ = [
     "FastBackend",
     "FailingBackend",
     "GarbageBackend",
-    "FlakyBackend",
     "GatedBackend",
     "cloud_sigma_px",
     "CALLS",
@@ -122,15 +120,6 @@ class GarbageBackend:
 
     def run(self, input_values: InputValues, seed: int = 0):
         return {"output": "not an output"}
-
-
-class FlakyBackend(FastBackend):
-    """Like FastBackend, but never returns for runs whose final frequency is 0.2 MHz."""
-
-    def run(self, input_values: InputValues, seed: int = 0) -> RunResult:
-        if input_values.rf_evaporation.frequencies_mhz[-1] == 0.2:
-            time.sleep(3600)
-        return super().run(input_values, seed)
 
 
 class GatedBackend(FastBackend):
