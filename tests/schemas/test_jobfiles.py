@@ -10,6 +10,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from oqtant.errors import JobFileError
 from oqtant.jobfiles import default_job_file_name, read_job_file, write_job_file
@@ -161,3 +163,29 @@ def test_default_file_names(bec_job):
     odd = bec_job.model_copy(update={"external_id": None, "name": "../../etc/passwd?"})
     assert default_job_file_name(odd) == "etc_passwd_run_2_of_3.txt"
     assert "/" not in default_job_file_name(odd.model_copy(update={"name": "///"}))
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_damaged_job_files_give_only_job_file_errors(ultracold_matter_job_dict, tmp_path, data):
+    text = OqtantJob.model_validate(ultracold_matter_job_dict).model_dump_json().encode()
+    raw = bytearray(gzip.compress(text) if data.draw(st.booleans()) else text)
+    for _ in range(data.draw(st.integers(1, 4))):
+        action = data.draw(st.sampled_from(["cut", "flip", "insert"]))
+        at = data.draw(st.integers(0, max(0, len(raw) - 1)))
+        if action == "cut":
+            raw = raw[:at]
+        elif action == "flip" and raw:
+            raw[at] = data.draw(st.integers(0, 255))
+        else:
+            raw[at:at] = data.draw(st.binary(min_size=1, max_size=5))
+    path = tmp_path / "damaged.txt"
+    path.write_bytes(bytes(raw))
+    try:
+        job = read_job_file(path)
+    except JobFileError as exc:
+        assert str(path) in str(exc)
+    else:
+        assert isinstance(job, OqtantJob)  # a harmless change (e.g. inside the name)
