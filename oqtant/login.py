@@ -416,3 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Logged in to {settings.url} as user {decode_token_claims(token).get('sub')}; "
           f"token cached in {settings.token_cache_path}")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

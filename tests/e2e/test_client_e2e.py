@@ -297,3 +297,23 @@ def test_standard_job_on_the_emulated_apparatus(tmp_path, monkeypatch):
         assert values.condensed_atom_number > values.thermal_atom_number > 0
         assert 0 < values.temperature_nk < 500
         assert values.total_mot_atom_number > values.tof_atom_number
+
+
+def test_login_command_caches_a_token(server, env):
+    name = new_user(server)
+    done = subprocess.run(
+        [sys.executable, "-m", "oqtant.login", "--username", name, "--password-stdin"],
+        input=PASSWORD + "\n", capture_output=True, text=True, timeout=60,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
+    assert done.returncode == 0, done.stderr
+    token = TokenCache(env / "token.json").get(server.url)
+    assert token is not None and "token cached" in done.stdout
+    client = get_oqtant_client(token)
+    assert client.get_job_limits()["pending_jobs"] == 0
+    wrong = subprocess.run(
+        [sys.executable, "-m", "oqtant.login", "--username", name, "--password-stdin"],
+        input="wrong\n", capture_output=True, text=True, timeout=60,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
+    assert wrong.returncode == 1 and "refused" in wrong.stderr
