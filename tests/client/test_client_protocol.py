@@ -317,3 +317,18 @@ def test_a_refused_token_leaves_the_cache(tmp_path):
         client.get_job_limits()
     assert cache.get(settings.url) is None
     assert cache.get("http://other") == token
+
+
+def test_the_client_does_not_import_the_server():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, oqtant.oqtant_client, oqtant.login\n"
+        "bad = sorted(m for m in sys.modules if m.startswith(('oqtant.server', 'fastapi', "
+        "'sqlalchemy')))\n"
+        "print(bad)\n"
+        "sys.exit(1 if bad else 0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
