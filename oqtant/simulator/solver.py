@@ -51,13 +51,13 @@ __all__ = [
     "Evolution",
     "Expansion",
     "GroundState",
+    "axial_reach",
     "energies",
     "evolve",
     "expand",
     "ground_state",
-    "scaling_factors",
     "pad_axial",
-    "axial_reach",
+    "scaling_factors",
 ]
 
 _WORKERS = 1  # these grids are small: one FFT thread is faster than two

@@ -251,7 +251,9 @@ def test_plots_and_animation_are_saved(tmp_path, barrier_run, tof_run):
 
 
 def test_tof_image_counts_every_atom_of_a_split_moving_cloud():
-    barrier = Barrier(times_ms=[0, 2, 4], heights_khz=[0, 5, 5], widths_um=[1, 1, 1])
+    barrier = Barrier(
+        times_ms=[0, 2, 4], positions_um=[0, 0, 0], heights_khz=[0, 5, 5], widths_um=[1, 1, 1]
+    )
     values = InputValues(
         end_time_ms=4.0,
         image_type="TIME_OF_FLIGHT",
