@@ -848,6 +848,48 @@ class OqtantOutput(BaseModel):
         print(f"Thermal atoms: {self.thermal_atom_number}")
         print(f"MOT atoms: {self.total_mot_atom_number}")
 
+    # ---- atom statistics (TIME_OF_FLIGHT; None for IN_TRAP, which measures none)
+
+    @property
+    def temperature(self) -> int | None:
+        """Temperature of the thermal cloud (nK)."""
+        return self.temperature_nk if self._is_tof else None
+
+    @property
+    def mot_population(self) -> int | None:
+        """Atoms captured in the MOT."""
+        return self.total_mot_atom_number if self._is_tof else None
+
+    @property
+    def thermal_population(self) -> int | None:
+        """Atoms in the thermal cloud."""
+        return self.thermal_atom_number if self._is_tof else None
+
+    @property
+    def condensed_population(self) -> int | None:
+        """Atoms in the condensate."""
+        return self.condensed_atom_number if self._is_tof else None
+
+    @property
+    def total_population(self) -> int | None:
+        """Thermal plus condensed atoms."""
+        if not self._is_tof:
+            return None
+        return self.thermal_atom_number + self.condensed_atom_number
+
+    @property
+    def condensed_fraction(self) -> float | None:
+        """Condensed over total atoms, to 3 decimals; None without atoms or in trap."""
+        total = self.total_population
+        if not total:
+            return None
+        return round(self.condensed_atom_number / total, 3)
+
+    @property
+    def get_bimodal_fit_parameters(self) -> TofFit | None:
+        """The stored bimodal fit (pixels from the image centre, OD)."""
+        return self.tof_fit if self._is_tof else None
+
     # ---- images
 
     @property
@@ -1133,74 +1175,9 @@ class OqtantOutput(BaseModel):
 class OqtantPlotOutput(job_schema.PlotOutput, OqtantOutput):
     """Output of an IN_TRAP run: the column-density image ``it_plot``."""
 
-    @property
-    def temperature(self) -> None:
-        """Not measured in trap (None)."""
-        return None
-
-    @property
-    def mot_population(self) -> None:
-        return None
-
-    @property
-    def thermal_population(self) -> None:
-        return None
-
-    @property
-    def condensed_population(self) -> None:
-        return None
-
-    @property
-    def total_population(self) -> None:
-        return None
-
-    @property
-    def condensed_fraction(self) -> None:
-        return None
-
-    @property
-    def get_bimodal_fit_parameters(self) -> None:
-        return None
-
 
 class OqtantNonPlotOutput(job_schema.NonPlotOutput, OqtantOutput):
     """Output of a TIME_OF_FLIGHT run: images, the fit and the atom statistics."""
-
-    @property
-    def temperature(self) -> int:
-        """Temperature of the thermal cloud (nK)."""
-        return self.temperature_nk
-
-    @property
-    def mot_population(self) -> int:
-        """Atoms captured in the MOT."""
-        return self.total_mot_atom_number
-
-    @property
-    def thermal_population(self) -> int:
-        """Atoms in the thermal cloud."""
-        return self.thermal_atom_number
-
-    @property
-    def condensed_population(self) -> int:
-        """Atoms in the condensate."""
-        return self.condensed_atom_number
-
-    @property
-    def total_population(self) -> int:
-        """Thermal plus condensed atoms."""
-        return self.thermal_atom_number + self.condensed_atom_number
-
-    @property
-    def condensed_fraction(self) -> float | None:
-        """Condensed over total atoms, to 3 decimals; None when there are no atoms."""
-        total = self.total_population
-        return round(self.condensed_population / total, 3) if total > 0 else None
-
-    @property
-    def get_bimodal_fit_parameters(self) -> TofFit:
-        """The stored bimodal fit (pixels from the image centre, OD)."""
-        return self.tof_fit
 
 
 def output_from_values(
