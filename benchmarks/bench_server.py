@@ -87,18 +87,36 @@ def _start_server(data_dir: Path):
     prepare_database(settings)
     engine = make_engine(settings.resolved_database_url)
     with make_session_factory(engine)() as session:
-        user = crud.create_user(session=session, name="bench", password="bench-password",
-                                daily_limit=10**6, max_runs_per_job=30, max_pending_jobs=10**6)
+        user = crud.create_user(
+            session=session,
+            name="bench",
+            password="bench-password",
+            daily_limit=10**6,
+            max_runs_per_job=30,
+            max_pending_jobs=10**6,
+        )
     engine.dispose()
-    token = create_access_token(user.external_id, secret_key=settings.resolved_secret_key(),
-                                ttl_minutes=120)
+    token = create_access_token(
+        user.external_id, secret_key=settings.resolved_secret_key(), ttl_minutes=120
+    )
     port = _free_port()
     env = {**os.environ, "OQTANT_DATA_DIR": str(data_dir)}
     env.pop("OQTANT_DATABASE_URL", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "oqtant.cli", "serve", "--port", str(port), "--workers", "0",
-         "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "oqtant.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "0",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
     )
     root = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -150,9 +168,14 @@ def run(n_jobs: int = 10_000, n_clients: int = 4) -> dict:
             t = time.perf_counter()
             c.get(f"{base}/jobs/{job_id}").raise_for_status()
             get_s.append(time.perf_counter() - t)
-        queries = [{}, {"name": "alpha"}, {"job_type": "BEC", "limit": 50},
-                   {"name": "scan", "offset": 100}, {"notes": "none"},
-                   {"submit_start": "2000-01-01T00:00:00Z", "limit": 10}]
+        queries = [
+            {},
+            {"name": "alpha"},
+            {"job_type": "BEC", "limit": 50},
+            {"name": "scan", "offset": 100},
+            {"notes": "none"},
+            {"submit_start": "2000-01-01T00:00:00Z", "limit": 10},
+        ]
         search_s = []
         for i in range(300):
             t = time.perf_counter()
@@ -182,19 +205,27 @@ def main(argv: list[str] | None = None) -> int:
 
     load_before = os.getloadavg()[0]
     r = run(args.jobs, args.clients)
-    print(f"job service on SQLite, {r['jobs_stored']} jobs stored, {args.clients} clients "
-          f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
-          f"{os.cpu_count()} cores)")
+    print(
+        f"job service on SQLite, {r['jobs_stored']} jobs stored, {args.clients} clients "
+        f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
+        f"{os.cpu_count()} cores)"
+    )
     rate = r["submits_per_s"]
-    print(f"  submit        {rate:8.1f} jobs/s   (target >= {SUBMIT_TARGET_PER_S:.0f}: "
-          f"{rate / SUBMIT_TARGET_PER_S:.2f}x)  p50 {r['submit_p50_ms']:.1f} ms")
+    print(
+        f"  submit        {rate:8.1f} jobs/s   (target >= {SUBMIT_TARGET_PER_S:.0f}: "
+        f"{rate / SUBMIT_TARGET_PER_S:.2f}x)  p50 {r['submit_p50_ms']:.1f} ms"
+    )
     cpu_ms = r["server_cpu_per_submit_ms"]
-    print(f"  server CPU    {cpu_ms:8.2f} ms/submit (one free core would allow "
-          f"{1e3 / cpu_ms:.0f} submits/s)")
+    print(
+        f"  server CPU    {cpu_ms:8.2f} ms/submit (one free core would allow "
+        f"{1e3 / cpu_ms:.0f} submits/s)"
+    )
     for label, key in (("get_job", "get_job_ms"), ("search_jobs", "search_jobs_ms")):
         p50, p99 = r[key]
-        print(f"  {label:12s}  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms   (target p99 < "
-              f"{P99_TARGET_MS:.0f} ms: {P99_TARGET_MS / p99:.2f}x margin)")
+        print(
+            f"  {label:12s}  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms   (target p99 < "
+            f"{P99_TARGET_MS:.0f} ms: {P99_TARGET_MS / p99:.2f}x margin)"
+        )
     return 0
 
 

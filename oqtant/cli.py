@@ -1,12 +1,12 @@
 """The ``oqtant`` command: run the service, manage users, migrate the database.
 
-    oqtant serve [--host H] [--port P] [--workers N] [--database-url URL] [--backend SPEC] [--expose]
-    oqtant user add NAME [--admin] [--password-stdin]
-    oqtant user token NAME [--ttl-minutes M]
-    oqtant user limits NAME [--daily-limit N] [--max-runs-per-job N] [--max-pending-jobs N]
-    oqtant db upgrade [--database-url URL]
-    oqtant demo ...      (see oqtant.demo)
-    oqtant login ...     (see oqtant.login)
+oqtant serve [--host H] [--port P] [--workers N] [--database-url URL] [--backend SPEC] [--expose]
+oqtant user add NAME [--admin] [--password-stdin]
+oqtant user token NAME [--ttl-minutes M]
+oqtant user limits NAME [--daily-limit N] [--max-runs-per-job N] [--max-pending-jobs N]
+oqtant db upgrade [--database-url URL]
+oqtant demo ...      (see oqtant.demo)
+oqtant login ...     (see oqtant.login)
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 
 def _settings(args: argparse.Namespace, **extra):
@@ -46,9 +46,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(
         args, host=host, port=args.port, workers=args.workers, backend=args.backend
     )
-    if settings.host not in ("127.0.0.1", "localhost", "::1") and not (
-        args.expose or args.host
-    ):
+    if settings.host not in ("127.0.0.1", "localhost", "::1") and not (args.expose or args.host):
         print(
             f"refusing to listen on {settings.host} without --expose or an explicit --host",
             file=sys.stderr,
@@ -116,8 +114,11 @@ def _cmd_user_token(args: argparse.Namespace) -> int:
             print(f"oqtant user token: no user named {args.name!r}", file=sys.stderr)
             return 1
         ttl = args.ttl_minutes or settings.token_ttl_minutes
-        print(create_access_token(user.external_id, secret_key=settings.resolved_secret_key(),
-                                  ttl_minutes=ttl))
+        print(
+            create_access_token(
+                user.external_id, secret_key=settings.resolved_secret_key(), ttl_minutes=ttl
+            )
+        )
     return 0
 
 

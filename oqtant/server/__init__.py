@@ -3,4 +3,4 @@
 from oqtant.server.app import create_app, prepare_database
 from oqtant.server.queue.dispatcher import Dispatcher
 
-__all__ = ["create_app", "prepare_database", "Dispatcher"]
+__all__ = ["Dispatcher", "create_app", "prepare_database"]

@@ -12,16 +12,16 @@ from oqtant.schemas.job import Input, JobName, JobStatus, JobType
 from oqtant.schemas.limits import jset
 
 __all__ = [
+    "Health",
+    "JobLimits",
+    "JobList",
     "JobSubmit",
     "JobSummary",
-    "JobList",
-    "QueueList",
-    "JobLimits",
     "LimitsUpdate",
-    "UserPublic",
+    "QueueList",
     "TokenResponse",
+    "UserPublic",
     "VersionInfo",
-    "Health",
 ]
 
 

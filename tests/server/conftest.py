@@ -39,17 +39,17 @@ class Account:
 
 def make_settings(tmp_path, **overrides) -> Settings:
     """Settings on a SQLite file in ``tmp_path`` with the fast backend and thread workers."""
-    base = dict(
-        data_dir=tmp_path,
-        backend=FAST,
-        sim_backend=FAST,
-        executor="thread",
-        workers=1,
-        poll_seconds=0.02,
-        lease_seconds=30.0,
-        default_daily_limit=1000,
-        default_max_pending_jobs=1000,
-    )
+    base = {
+        "data_dir": tmp_path,
+        "backend": FAST,
+        "sim_backend": FAST,
+        "executor": "thread",
+        "workers": 1,
+        "poll_seconds": 0.02,
+        "lease_seconds": 30.0,
+        "default_daily_limit": 1000,
+        "default_max_pending_jobs": 1000,
+    }
     base.update(overrides)
     return Settings(**base)
 
@@ -66,14 +66,18 @@ def add_account(app, name: str, *, admin: bool = False, password: str = "correct
             max_runs_per_job=settings.default_max_runs_per_job,
             max_pending_jobs=settings.default_max_pending_jobs,
         )
-    token = create_access_token(
-        user.external_id, secret_key=app.state.secret_key, ttl_minutes=60
-    )
+    token = create_access_token(user.external_id, secret_key=app.state.secret_key, ttl_minutes=60)
     return Account(name, password, user.external_id, token)
 
 
-def job_dict(kind: str = "bec", *, name: str | None = None, final_mhz: float | None = None,
-             runs: int = 1, sim: bool = False) -> dict:
+def job_dict(
+    kind: str = "bec",
+    *,
+    name: str | None = None,
+    final_mhz: float | None = None,
+    runs: int = 1,
+    sim: bool = False,
+) -> dict:
     """A wire job: the standard BEC or barrier job, optionally renamed, retuned, multi-run."""
     job = copy.deepcopy(ULTRACOLD_MATTER_JOB if kind == "bec" else BARRIER_MANIPULATOR_JOB)
     if name:

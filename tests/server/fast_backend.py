@@ -26,12 +26,12 @@ from oqtant.schemas.job import (
 )
 
 __all__ = [
-    "FastBackend",
+    "CALLS",
     "FailingBackend",
+    "FastBackend",
     "GarbageBackend",
     "GatedBackend",
     "cloud_sigma_px",
-    "CALLS",
 ]
 
 SIZE = 16

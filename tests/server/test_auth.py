@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
@@ -45,32 +45,37 @@ def test_missing_expired_tampered_and_foreign_tokens_are_refused(client, app, al
         alice.external_id,
         secret_key=app.state.secret_key,
         ttl_minutes=1,
-        now=datetime.now(timezone.utc) - timedelta(hours=1),
+        now=datetime.now(UTC) - timedelta(hours=1),
     )
     r = client.get(url, headers={"Authorization": f"Bearer {expired}"})
     assert r.status_code == 401 and "expired" in r.json()["detail"]
     head, payload, sig = alice.token.split(".")
     tampered = f"{head}.{payload}.{sig[:-2]}{'AA' if sig[-2:] != 'AA' else 'BB'}"
     assert client.get(url, headers={"Authorization": f"Bearer {tampered}"}).status_code == 401
-    foreign = create_access_token(alice.external_id, secret_key="another key, not the server's, 32+ bytes long", ttl_minutes=5)
+    foreign = create_access_token(
+        alice.external_id, secret_key="another key, not the server's, 32+ bytes long", ttl_minutes=5
+    )
     assert client.get(url, headers={"Authorization": f"Bearer {foreign}"}).status_code == 401
-    none_alg = jwt.encode({"sub": alice.external_id, "exp": 9999999999}, key=None,
-                          algorithm="none")
+    none_alg = jwt.encode({"sub": alice.external_id, "exp": 9999999999}, key=None, algorithm="none")
     assert client.get(url, headers={"Authorization": f"Bearer {none_alg}"}).status_code == 401
     assert client.get(url, headers={"Authorization": "Basic abc"}).status_code == 401
 
 
 def test_password_grant(client, alice):
-    r = client.post("/oauth/token", data={"grant_type": "password", "username": "alice",
-                                          "password": alice.password})
+    r = client.post(
+        "/oauth/token",
+        data={"grant_type": "password", "username": "alice", "password": alice.password},
+    )
     assert r.status_code == 200
     body = r.json()
     assert body["token_type"] == "bearer" and body["expires_in"] > 0
-    ok = client.get(f"{alice.base}/job_limits",
-                    headers={"Authorization": f"Bearer {body['access_token']}"})
+    ok = client.get(
+        f"{alice.base}/job_limits", headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
     assert ok.status_code == 200
-    r = client.post("/oauth/token", data={"grant_type": "password", "username": "alice",
-                                          "password": "nope"})
+    r = client.post(
+        "/oauth/token", data={"grant_type": "password", "username": "alice", "password": "nope"}
+    )
     assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
     assert alice.password not in r.text
     r = client.post("/oauth/token", data={"grant_type": "client_credentials"})
@@ -92,10 +97,8 @@ def _login(client, params: dict, username: str, password: str):
     """Load the login page, then post its form like a browser would."""
     page = client.get("/oauth/authorize", params=params)
     assert page.status_code == 200 and "<form" in page.text
-    form = dict(
-        (unescape(k), unescape(v))
-        for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text)
-    )
+    hidden = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text)
+    form = {unescape(k): unescape(v) for k, v in hidden}
     form.update(username=username, password=password)
     return client.post("/oauth/authorize", data=form, follow_redirects=False)
 
@@ -109,8 +112,13 @@ def test_pkce_flow_over_http(client, alice):
     query = parse_qs(location.query)
     assert query["state"] == ["st4te"]
     code = query["code"][0]
-    exchange = {"grant_type": "authorization_code", "code": code, "code_verifier": verifier,
-                "redirect_uri": REDIRECT, "client_id": "oqtant-client"}
+    exchange = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "code_verifier": verifier,
+        "redirect_uri": REDIRECT,
+        "client_id": "oqtant-client",
+    }
     r = client.post("/oauth/token", data=exchange)
     assert r.status_code == 200, r.text
     token = r.json()["access_token"]
@@ -124,8 +132,12 @@ def test_pkce_wrong_verifier_is_rejected_and_burns_the_code(client, alice):
     verifier = secrets.token_urlsafe(48)
     r = _login(client, _authorize_params(verifier), "alice", alice.password)
     code = parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
-    base = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-            "client_id": "oqtant-client"}
+    base = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "client_id": "oqtant-client",
+    }
     r = client.post("/oauth/token", data={**base, "code_verifier": secrets.token_urlsafe(48)})
     assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
     r = client.post("/oauth/token", data={**base, "code_verifier": verifier})
@@ -136,9 +148,16 @@ def test_code_bound_to_redirect_uri(client, alice):
     verifier = secrets.token_urlsafe(48)
     r = _login(client, _authorize_params(verifier), "alice", alice.password)
     code = parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
-    r = client.post("/oauth/token", data={
-        "grant_type": "authorization_code", "code": code, "code_verifier": verifier,
-        "redirect_uri": "http://localhost:9999/other", "client_id": "oqtant-client"})
+    r = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "code_verifier": verifier,
+            "redirect_uri": "http://localhost:9999/other",
+            "client_id": "oqtant-client",
+        },
+    )
     assert r.status_code == 400
 
 
@@ -158,8 +177,13 @@ def test_login_form_needs_its_csrf_token(client, alice):
 
 @pytest.mark.parametrize(
     "redirect",
-    ["http://evil.example/cb", "https://localhost:8080/cb", "http://localhost.evil.com/cb",
-     "javascript:alert(1)", "http://user@localhost:8080/cb"],
+    [
+        "http://evil.example/cb",
+        "https://localhost:8080/cb",
+        "http://localhost.evil.com/cb",
+        "javascript:alert(1)",
+        "http://user@localhost:8080/cb",
+    ],
 )
 def test_redirect_uri_must_be_loopback(client, redirect):
     params = {**_authorize_params(secrets.token_urlsafe(48)), "redirect_uri": redirect}
@@ -200,8 +224,10 @@ def test_admin_routes(client, alice, admin):
     assert r.json()["max_runs_per_job"] == 30  # untouched
     r = client.put(url, json={"max_runs_per_job": 31}, headers=admin.headers)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "max_runs_per_job"
-    assert client.put("/api/v1/admin/users/nobody/limits", json={},
-                      headers=admin.headers).status_code == 404
+    assert (
+        client.put("/api/v1/admin/users/nobody/limits", json={}, headers=admin.headers).status_code
+        == 404
+    )
     users = client.get("/api/v1/admin/users", headers=admin.headers).json()
     by_name = {u["name"]: u for u in users}
     assert by_name["alice"]["limits"]["daily_limit"] == 3 and by_name["root"]["is_admin"]

@@ -63,11 +63,14 @@ def test_db_upgrade_creates_the_schema(data_dir, capsys):
     assert main(["db", "upgrade"]) == 0
     engine = create_engine(f"sqlite:///{data_dir / 'oqtant.db'}")
     with engine.connect() as conn:
-        assert conn.execute(text("select version_num from alembic_version")).scalar() == \
-            head_revision()
+        assert (
+            conn.execute(text("select version_num from alembic_version")).scalar()
+            == head_revision()
+        )
         assert conn.execute(text("pragma journal_mode")).scalar() == "wal"
     assert {"users", "jobs", "runs", "idempotency_keys", "oauth_codes"} <= set(
-        inspect(engine).get_table_names())
+        inspect(engine).get_table_names()
+    )
     engine.dispose()
 
 
@@ -89,14 +92,31 @@ def _free_port() -> int:
 @pytest.mark.server
 def test_serve_as_a_real_process(tmp_path):
     port = _free_port()
-    env = {**os.environ, "OQTANT_DATA_DIR": str(tmp_path),
-           "OQTANT_BACKEND": "tests.server.fast_backend:FastBackend",
-           "OQTANT_EXECUTOR": "thread", "PYTHONPATH": os.getcwd()}
+    env = {
+        **os.environ,
+        "OQTANT_DATA_DIR": str(tmp_path),
+        "OQTANT_BACKEND": "tests.server.fast_backend:FastBackend",
+        "OQTANT_EXECUTOR": "thread",
+        "PYTHONPATH": os.getcwd(),
+    }
     env.pop("OQTANT_DATABASE_URL", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "oqtant.cli", "serve", "--port", str(port), "--workers", "1",
-         "--log-level", "warning"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "oqtant.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 30
@@ -135,7 +155,7 @@ def _listening(pid, port):
             local, state = line.split()[1], line.split()[3]
             hexip, hexport = local.split(":")
             if state == "0A" and int(hexport, 16) == port:
-                ip = ".".join(str(int(hexip[i:i + 2], 16)) for i in (6, 4, 2, 0))
+                ip = ".".join(str(int(hexip[i : i + 2], 16)) for i in (6, 4, 2, 0))
                 found.append(Sock(Addr(ip, port)))
     return found
 

@@ -122,10 +122,15 @@ def test_search_filters_and_orders_newest_first(client, app, alice, bob):
     url = f"{alice.base}/jobs"
     body = client.get(url, headers=alice.headers).json()
     assert body["total"] == 4
-    assert [j["name"] for j in body["items"]] == ["barrier ALPHA", "Gamma", "beta sweep",
-                                                  "Alpha sweep"]
-    names = lambda **q: [j["name"] for j in client.get(url, params=q, headers=alice.headers)
-                         .json()["items"]]  # noqa: E731
+    assert [j["name"] for j in body["items"]] == [
+        "barrier ALPHA",
+        "Gamma",
+        "beta sweep",
+        "Alpha sweep",
+    ]
+    names = lambda **q: [
+        j["name"] for j in client.get(url, params=q, headers=alice.headers).json()["items"]
+    ]
     assert names(name="alpha") == ["barrier ALPHA", "Alpha sweep"]
     assert names(name="SWEEP", job_type="BEC") == ["beta sweep", "Alpha sweep"]
     assert names(job_type="BARRIER") == ["barrier ALPHA"]
@@ -136,9 +141,19 @@ def test_search_filters_and_orders_newest_first(client, app, alice, bob):
     assert names(name="100%") == []  # LIKE wildcards are literal
     assert names(status="COMPLETE") == []
     summary = client.get(url, headers=alice.headers).json()["items"][-1]
-    assert set(summary) >= {"external_id", "name", "job_type", "status", "time_submit",
-                            "time_start", "time_complete", "input_count", "notes",
-                            "queue_position", "est_time"}
+    assert set(summary) >= {
+        "external_id",
+        "name",
+        "job_type",
+        "status",
+        "time_submit",
+        "time_start",
+        "time_complete",
+        "input_count",
+        "notes",
+        "queue_position",
+        "est_time",
+    }
     r = client.get(url, params={"limit": 101}, headers=alice.headers)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "limit"
 
@@ -148,8 +163,7 @@ def test_notes_are_searchable(client, alice):
     job["inputs"][0]["notes"] = "Calibration of the Knife"
     submit(client, alice, job)
     submit(client, alice, job_dict(name="plain"))
-    body = client.get(f"{alice.base}/jobs", params={"notes": "knife"},
-                      headers=alice.headers).json()
+    body = client.get(f"{alice.base}/jobs", params={"notes": "knife"}, headers=alice.headers).json()
     assert [j["notes"] for j in body["items"]] == ["Calibration of the Knife"]
 
 
@@ -163,10 +177,13 @@ def test_queue_is_fifo_with_positions(client, app, alice, bob):
     assert [(j["name"], j["queue_position"]) for j in items] == [("a1", 1), ("a2", 3)]
     app.state.dispatcher.run_until_idle()
     assert client.get(f"{alice.base}/queue", headers=alice.headers).json()["items"] == []
-    done = client.get(f"{alice.base}/queue", params={"include_complete": True},
-                      headers=alice.headers).json()["items"]
+    done = client.get(
+        f"{alice.base}/queue", params={"include_complete": True}, headers=alice.headers
+    ).json()["items"]
     assert [(j["name"], j["status"], j["queue_position"]) for j in done] == [
-        ("a1", "COMPLETE", 0), ("a2", "COMPLETE", 0)]
+        ("a1", "COMPLETE", 0),
+        ("a2", "COMPLETE", 0),
+    ]
 
 
 def test_runs_execute_in_submission_order(client, app, alice, bob):
@@ -188,7 +205,7 @@ def test_cancel_pending_job_leaves_the_queue(client, app, alice):
     items = client.get(f"{alice.base}/queue", headers=alice.headers).json()["items"]
     assert [(j["name"], j["queue_position"]) for j in items] == [("second", 1)]
     app.state.dispatcher.run_until_idle()
-    get = lambda jid: client.get(f"{alice.base}/jobs/{jid}", headers=alice.headers).json()  # noqa: E731
+    get = lambda jid: client.get(f"{alice.base}/jobs/{jid}", headers=alice.headers).json()
     assert get(first["job_id"])["status"] == "CANCELLED"
     assert get(first["job_id"])["inputs"][0]["output"] is None
     assert get(second["job_id"])["status"] == "COMPLETE"
@@ -208,8 +225,9 @@ def test_cancel_running_job_stops_after_current_run(tmp_path):
     GatedBackend.started.clear()
     GatedBackend.release.clear()
     executor = cf.ThreadPoolExecutor(max_workers=1)
-    app = create_app(make_settings(tmp_path), backend=GatedBackend(), executor=executor,
-                     start_dispatcher=False)
+    app = create_app(
+        make_settings(tmp_path), backend=GatedBackend(), executor=executor, start_dispatcher=False
+    )
     alice = add_account(app, "alice")
     with TestClient(app) as client:
         job_id = submit(client, alice, job_dict(runs=3))["job_id"]
@@ -256,8 +274,9 @@ def test_raw_images_of_a_run(client, app, alice):
     assert str(f.job_external_id) == job_id
     import math
 
-    od = -math.log((f.absolute.pixels[0] - f.dark.pixels[0])
-                   / (f.background.pixels[0] - f.dark.pixels[0]))
+    od = -math.log(
+        (f.absolute.pixels[0] - f.dark.pixels[0]) / (f.background.pixels[0] - f.dark.pixels[0])
+    )
     assert od == pytest.approx(1.5)
 
 
@@ -293,8 +312,10 @@ def test_failing_backend_marks_runs_failed_with_reason(tmp_path):
     from oqtant.server import create_app
     from tests.server.conftest import add_account, make_settings
 
-    app = create_app(make_settings(tmp_path, backend="tests.server.fast_backend:FailingBackend"),
-                     start_dispatcher=False)
+    app = create_app(
+        make_settings(tmp_path, backend="tests.server.fast_backend:FailingBackend"),
+        start_dispatcher=False,
+    )
     alice = add_account(app, "alice")
     with TestClient(app) as client:
         bad = submit(client, alice, job_dict(final_mhz=5.0))["job_id"]
@@ -303,8 +324,9 @@ def test_failing_backend_marks_runs_failed_with_reason(tmp_path):
         mixed_id = submit(client, alice, mixed)["job_id"]
         good = submit(client, alice, job_dict(final_mhz=0.1))["job_id"]
         app.state.dispatcher.run_until_idle()
-        get = lambda jid, run=1: client.get(f"{alice.base}/jobs/{jid}", params={"run": run},  # noqa: E731
-                                            headers=alice.headers).json()
+        get = lambda jid, run=1: client.get(
+            f"{alice.base}/jobs/{jid}", params={"run": run}, headers=alice.headers
+        ).json()
         assert get(bad)["status"] == "FAILED"
         assert "RF amplifier tripped" in get(bad)["failure_reason"]
         assert get(bad)["failed_inputs"] == [1]
@@ -320,8 +342,10 @@ def test_garbage_from_backend_fails_the_run(tmp_path):
     from oqtant.server import create_app
     from tests.server.conftest import add_account, make_settings
 
-    app = create_app(make_settings(tmp_path, backend="tests.server.fast_backend:GarbageBackend"),
-                     start_dispatcher=False)
+    app = create_app(
+        make_settings(tmp_path, backend="tests.server.fast_backend:GarbageBackend"),
+        start_dispatcher=False,
+    )
     alice = add_account(app, "alice")
     with TestClient(app) as client:
         job_id = submit(client, alice)["job_id"]

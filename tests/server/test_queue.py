@@ -35,8 +35,14 @@ def test_expired_lease_is_reclaimed_and_stale_owner_cannot_store(app, client, al
         again = crud.claim_next_run(session=s, owner="other", lease_seconds=30)
         assert again.run_id == lost.run_id and again.attempt == 2
         # the first worker comes back: its result is refused, the new owner's kept
-        assert not crud.complete_run(session=s, owner="dead-worker", run_id=lost.run_id,
-                                     output_json="{}", raw_images_json="[]", duration_s=1.0)
+        assert not crud.complete_run(
+            session=s,
+            owner="dead-worker",
+            run_id=lost.run_id,
+            output_json="{}",
+            raw_images_json="[]",
+            duration_s=1.0,
+        )
     app.state.dispatcher.run_until_idle()  # nothing for it: "other" holds the lease
     body = client.get(f"{alice.base}/jobs/{job_id}", headers=alice.headers).json()
     assert body["status"] == "RUNNING"
@@ -48,8 +54,12 @@ def test_lease_renewal_keeps_a_run(app, client, alice):
         claimed = crud.claim_next_run(session=s, owner="w1", lease_seconds=0.2)
         for _ in range(3):
             time.sleep(0.1)
-            assert crud.renew_leases(session=s, owner="w1", run_ids=[claimed.run_id],
-                                     lease_seconds=0.2) == 1
+            assert (
+                crud.renew_leases(
+                    session=s, owner="w1", run_ids=[claimed.run_id], lease_seconds=0.2
+                )
+                == 1
+            )
         assert crud.claim_next_run(session=s, owner="w2", lease_seconds=30) is None
 
 
@@ -60,11 +70,11 @@ def test_run_abandoned_after_max_attempts_fails_the_job(tmp_path):
         job_id = submit(client, alice)["job_id"]
         with app.state.session_factory() as s:
             for _ in range(2):
-                assert crud.claim_next_run(session=s, owner="x", lease_seconds=0.01,
-                                           max_attempts=2)
+                assert crud.claim_next_run(session=s, owner="x", lease_seconds=0.01, max_attempts=2)
                 time.sleep(0.05)
-            assert crud.claim_next_run(session=s, owner="x", lease_seconds=1,
-                                       max_attempts=2) is None
+            assert (
+                crud.claim_next_run(session=s, owner="x", lease_seconds=1, max_attempts=2) is None
+            )
         body = client.get(f"{alice.base}/jobs/{job_id}", headers=alice.headers).json()
         assert body["status"] == "FAILED" and "attempts" in body["failure_reason"]
     app.state.engine.dispose()
@@ -83,8 +93,10 @@ def test_jobs_survive_a_restart(tmp_path):
         queue = client.get(f"{alice.base}/queue", headers=alice.headers).json()["items"]
         assert [j["external_id"] for j in queue] == ids  # same jobs, same order, same token
         again.state.dispatcher.run_until_idle()
-        statuses = [client.get(f"{alice.base}/jobs/{i}", headers=alice.headers).json()["status"]
-                    for i in ids]
+        statuses = [
+            client.get(f"{alice.base}/jobs/{i}", headers=alice.headers).json()["status"]
+            for i in ids
+        ]
         assert statuses == ["COMPLETE"] * 3
     again.state.engine.dispose()
 
@@ -98,7 +110,8 @@ def test_background_dispatcher_runs_jobs_on_its_own(tmp_path):
         status = None
         while time.monotonic() < deadline:
             status = client.get(f"{alice.base}/jobs/{job_id}", headers=alice.headers).json()[
-                "status"]
+                "status"
+            ]
             if status == "COMPLETE":
                 break
             time.sleep(0.05)
@@ -129,8 +142,10 @@ def test_two_dispatchers_run_each_run_exactly_once(tmp_path):
             submit(client, alice, job_dict(runs=2))
     events: list[tuple[str, int]] = []
     pools = [cf.ThreadPoolExecutor(max_workers=2) for _ in range(2)]
-    dispatchers = [Dispatcher(app.state.session_factory, app.state.settings, executor=p,
-                              capacity=2) for p in pools]
+    dispatchers = [
+        Dispatcher(app.state.session_factory, app.state.settings, executor=p, capacity=2)
+        for p in pools
+    ]
     for d in dispatchers:
         d.on_event = lambda event, claimed: events.append((event, claimed.run_id))
         d.start()

@@ -78,6 +78,7 @@ def test_quota_holds_under_concurrent_submits(tmp_path):
     barrier = threading.Barrier(12)
 
     with TestClient(app) as client:
+
         def worker():
             barrier.wait()
             r = client.post(f"{alice.base}/jobs", json=job_dict(), headers=alice.headers)

@@ -16,13 +16,13 @@ from oqtant.server.db.models import User
 from oqtant.settings import Settings
 
 __all__ = [
-    "get_session",
+    "AdminUser",
+    "CurrentUser",
+    "OwnerUser",
     "SessionDep",
     "SettingsDep",
-    "CurrentUser",
-    "AdminUser",
-    "OwnerUser",
     "Subject",
+    "get_session",
     "in_db",
     "owner_in_session",
 ]

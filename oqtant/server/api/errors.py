@@ -27,8 +27,7 @@ def validation_errors(exc: RequestValidationError) -> list[dict]:
             if where != "body" and not loc:
                 loc = [where]
         msg = str(err.get("msg", "invalid value"))
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
+        msg = msg.removeprefix("Value error, ")
         out.append({"field": ".".join(loc) or "(body)", "rule": msg})
     return out
 

@@ -7,7 +7,7 @@ import json
 from oqtant.server.db.crud import QueueInfo
 from oqtant.server.db.models import Job, Run
 
-__all__ = ["job_summary", "job_detail"]
+__all__ = ["job_detail", "job_summary"]
 
 
 def _iso(value):

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import jwt
@@ -14,17 +14,17 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 __all__ = [
-    "hash_password",
-    "verify_password",
+    "InvalidToken",
+    "check_csrf_token",
     "create_access_token",
     "decode_access_token",
-    "InvalidToken",
-    "pkce_challenge",
-    "verify_pkce",
+    "hash_code",
+    "hash_password",
     "is_loopback_redirect",
     "new_csrf_token",
-    "check_csrf_token",
-    "hash_code",
+    "pkce_challenge",
+    "verify_password",
+    "verify_pkce",
 ]
 
 JWT_ALGORITHM = "HS256"
@@ -54,7 +54,7 @@ def create_access_token(
     subject: str, *, secret_key: str, ttl_minutes: float, now: datetime | None = None
 ) -> str:
     """A signed HS256 JWT for ``subject`` (the user's external id) expiring after ``ttl_minutes``."""
-    issued = now or datetime.now(timezone.utc)
+    issued = now or datetime.now(UTC)
     payload = {
         "sub": subject,
         "iat": int(issued.timestamp()),

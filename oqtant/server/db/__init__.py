@@ -6,9 +6,9 @@ from oqtant.server.db.session import begin_write, make_engine, make_session_fact
 
 __all__ = [
     "Base",
+    "begin_write",
+    "check_schema_current",
     "make_engine",
     "make_session_factory",
-    "begin_write",
     "upgrade_database",
-    "check_schema_current",
 ]

@@ -11,7 +11,7 @@ import json
 import math
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, undefer
@@ -22,47 +22,47 @@ from oqtant.server.auth.security import hash_code, hash_password
 from oqtant.server.db.models import (
     ACTIVE_STATUSES,
     IdempotencyKey,
-    UtcDateTime,
     Job,
     OAuthCode,
     Run,
     User,
+    UtcDateTime,
     utcnow,
 )
 from oqtant.server.db.session import begin_write, is_postgresql
 from oqtant.server.schemas import JobSubmit
 
 __all__ = [
-    "StateConflict",
-    "NameTaken",
     "ClaimedRun",
+    "NameTaken",
     "QueueInfo",
+    "StateConflict",
+    "cancel_job",
+    "claim_next_run",
+    "complete_run",
+    "consume_oauth_code",
+    "create_oauth_code",
     "create_user",
-    "get_user_by_name",
-    "get_user_by_external_id",
-    "list_users",
-    "set_user_limits",
-    "job_limits",
-    "submit_job",
+    "delete_job",
+    "fail_run",
+    "failed_runs",
     "get_job",
     "get_run",
     "get_runs_with_images",
-    "failed_runs",
-    "search_jobs",
-    "queue_jobs",
+    "get_user_by_external_id",
+    "get_user_by_name",
+    "job_limits",
+    "list_users",
     "queue_info",
-    "cancel_job",
-    "delete_job",
-    "claim_next_run",
-    "renew_leases",
-    "complete_run",
-    "fail_run",
-    "release_run",
+    "queue_jobs",
     "recent_run_seconds",
-    "create_oauth_code",
-    "consume_oauth_code",
+    "release_run",
+    "renew_leases",
     "run_seed",
+    "search_jobs",
+    "set_user_limits",
     "start_of_day",
+    "submit_job",
 ]
 
 TERMINAL_STATUSES = ("COMPLETE", "FAILED", "CANCELLED", "INCOMPLETE")
@@ -179,7 +179,7 @@ def run_seed(job_external_id: str, run: int) -> int:
 
 def start_of_day(now: datetime) -> datetime:
     """Midnight UTC of ``now``'s day: daily limits reset then."""
-    return now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _lock_user(session: Session, user_id: int) -> User:
@@ -229,9 +229,7 @@ def get_user_by_name(*, session: Session, name: str) -> User | None:
 
 
 def get_user_by_external_id(*, session: Session, external_id: str) -> User | None:
-    return session.execute(
-        select(User).where(User.external_id == external_id)
-    ).scalar_one_or_none()
+    return session.execute(select(User).where(User.external_id == external_id)).scalar_one_or_none()
 
 
 def list_users(*, session: Session) -> list[User]:
@@ -261,9 +259,7 @@ def set_user_limits(
 
 def _usage(session: Session, user_id: int, now: datetime) -> tuple[int, int]:
     """(jobs submitted today, jobs pending or running); simulator jobs do not count."""
-    today = session.execute(
-        _Q_TODAY, {"user_id": user_id, "since": start_of_day(now)}
-    ).scalar_one()
+    today = session.execute(_Q_TODAY, {"user_id": user_id, "since": start_of_day(now)}).scalar_one()
     pending = session.execute(_Q_PENDING, {"user_id": user_id}).scalar_one()
     return today, pending
 
@@ -470,7 +466,9 @@ def queue_jobs(
     **filters,
 ) -> list:
     """The user's queued (and, if asked, finished) jobs, oldest first: FIFO order (light rows)."""
-    statuses = filters.pop("statuses", None) or (None if include_complete else list(ACTIVE_STATUSES))
+    statuses = filters.pop("statuses", None) or (
+        None if include_complete else list(ACTIVE_STATUSES)
+    )
     conds = _filters(
         user_id,
         filters.get("job_type"),
@@ -518,7 +516,7 @@ def queue_info(
         runs += count
         if jid in wanted:
             wait = runs * run_s / max(parallel_runs, 1)
-            result[jid] = QueueInfo(position, int(math.ceil(wait)))
+            result[jid] = QueueInfo(position, math.ceil(wait))
     return result
 
 
@@ -644,9 +642,7 @@ def claim_next_run(
             raise
 
 
-def renew_leases(
-    *, session: Session, owner: str, run_ids: list[int], lease_seconds: float
-) -> int:
+def renew_leases(*, session: Session, owner: str, run_ids: list[int], lease_seconds: float) -> int:
     """Extend the leases ``owner`` holds on ``run_ids``; returns how many it still holds."""
     if not run_ids:
         return 0
@@ -800,4 +796,3 @@ def consume_oauth_code(*, session: Session, code: str) -> OAuthCode | None:
     row = session.get(OAuthCode, hash_code(code))
     session.commit()
     return row
-

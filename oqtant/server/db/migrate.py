@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-__all__ = ["alembic_config", "upgrade_database", "head_revision", "check_schema_current"]
+__all__ = ["alembic_config", "check_schema_current", "head_revision", "upgrade_database"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 

@@ -6,7 +6,7 @@ grows with submission, so ordering runs by ``(job_id, run)`` is FIFO order.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     Boolean,
@@ -23,15 +23,15 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "ACTIVE_STATUSES",
     "Base",
+    "IdempotencyKey",
+    "Job",
+    "OAuthCode",
+    "Run",
+    "User",
     "UtcDateTime",
     "utcnow",
-    "User",
-    "Job",
-    "Run",
-    "IdempotencyKey",
-    "OAuthCode",
-    "ACTIVE_STATUSES",
 ]
 
 ACTIVE_STATUSES = ("PENDING", "RUNNING")
@@ -39,7 +39,7 @@ ACTIVE_STATUSES = ("PENDING", "RUNNING")
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UtcDateTime(TypeDecorator):
@@ -52,16 +52,16 @@ class UtcDateTime(TypeDecorator):
         if value is None:
             return None
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        value = value.astimezone(timezone.utc)
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):

@@ -13,7 +13,7 @@ import threading
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["make_engine", "make_session_factory", "begin_write", "is_postgresql"]
+__all__ = ["begin_write", "is_postgresql", "make_engine", "make_session_factory"]
 
 _BEGIN_OPTION = "oqtant_sqlite_begin"
 _WRITE_LOCK_KEY = "oqtant_write_lock"

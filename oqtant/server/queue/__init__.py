@@ -3,4 +3,4 @@
 from oqtant.server.queue.dispatcher import Dispatcher, make_executor
 from oqtant.server.queue.execute import RunFailure, execute_run
 
-__all__ = ["Dispatcher", "make_executor", "execute_run", "RunFailure"]
+__all__ = ["Dispatcher", "RunFailure", "execute_run", "make_executor"]

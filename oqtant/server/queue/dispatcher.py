@@ -161,9 +161,7 @@ class Dispatcher:
         if not self._inflight:
             return
         if block:
-            done, _ = cf.wait(
-                list(self._inflight), timeout=timeout, return_when=cf.FIRST_COMPLETED
-            )
+            done, _ = cf.wait(list(self._inflight), timeout=timeout, return_when=cf.FIRST_COMPLETED)
         else:
             done = [f for f in self._inflight if f.done()]
         for future in done:
@@ -185,7 +183,7 @@ class Dispatcher:
                 self._executor.shutdown(wait=False, cancel_futures=True)
                 self._executor = None
             return
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any other failure of a run fails that run only
             reason = f"{type(exc).__name__}: {exc}"
             self._db(crud.fail_run, owner=self.owner, run_id=claimed.run_id, reason=reason)
             self._emit("failed", claimed)

@@ -12,7 +12,7 @@ import time
 from oqtant.backend import Backend, RunResult, load_backend
 from oqtant.schemas.job import InputValues
 
-__all__ = ["execute_run", "RunFailure"]
+__all__ = ["RunFailure", "execute_run"]
 
 _BACKENDS: dict[str, Backend] = {}
 
@@ -39,13 +39,13 @@ def execute_run(backend: str | Backend, values_json: str, seed: int) -> tuple[st
     values = InputValues.model_validate_json(values_json)
     try:
         result = _backend(backend).run(values, seed)
-    except Exception as exc:  # the reason goes to the user; the worker survives
+    except Exception as exc:  # noqa: BLE001 - the reason goes to the user; the worker survives
         raise RunFailure(f"{type(exc).__name__}: {exc}") from None
     try:
         if not isinstance(result, RunResult):
             result = RunResult.model_validate(result)
         output_json = result.output.model_dump_json()
         raw_json = json.dumps([img.model_dump(mode="json") for img in result.raw_images])
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever is wrong with it, the run failed
         raise RunFailure(f"the backend returned an invalid result: {exc}") from None
     return output_json, raw_json, time.perf_counter() - start

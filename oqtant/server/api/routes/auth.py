@@ -29,7 +29,7 @@ from oqtant.server.auth.security import (
 from oqtant.server.db import crud
 from oqtant.server.db.models import User
 
-__all__ = ["router", "issue_token"]
+__all__ = ["issue_token", "router"]
 
 router = APIRouter(tags=["auth"])
 

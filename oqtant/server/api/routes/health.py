@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from oqtant.server.api.deps import SessionDep
 from oqtant.server.schemas import Health
@@ -18,6 +19,6 @@ router = APIRouter(tags=["meta"])
 def healthz(session: SessionDep):
     try:
         session.execute(text("SELECT 1"))
-    except Exception:
+    except SQLAlchemyError:
         return JSONResponse({"status": "degraded", "database": "unavailable"}, status_code=503)
     return {"status": "ok", "database": "ok"}

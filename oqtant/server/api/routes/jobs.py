@@ -7,7 +7,7 @@ in one worker thread (:func:`~oqtant.server.api.deps.in_db`).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
@@ -31,7 +31,7 @@ RunNumber = Annotated[int, Query(ge=1, le=1000, description="which run (1-based)
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _parallel(request: Request) -> int:
@@ -175,9 +175,7 @@ async def cancel_job(request: Request, uid: str, job_id: str, subject: Subject):
     return JSONResponse(await in_db(request, work))
 
 
-@router.delete(
-    "/jobs/{job_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a job"
-)
+@router.delete("/jobs/{job_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a job")
 async def delete_job(request: Request, uid: str, job_id: str, subject: Subject) -> Response:
     def work(session) -> None:
         user = owner_in_session(session, subject, uid)
