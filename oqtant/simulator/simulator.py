@@ -447,16 +447,26 @@ class Simulator:
         z = 0.5 * (nodes[None, :] + 1.0) * z_max[:, None]  # (ny_in, nz)
         wz = 0.5 * weights[None, :] * z_max[:, None]
         rho = np.sqrt(y_in[:, None] ** 2 + z**2)
-        interp = grid.radial_interpolation(rho.ravel())  # (ny_in*nz, nr)
-        # only the columns of the grid near the queried x range
+        # only the columns of the grid near the queried x range that hold atoms
         half = 0.0 if x_width is None else 0.5 * x_width
         lo = max(0, np.searchsorted(grid.x, x_scaled.min() - half) - 2)
         hi = min(grid.nx, np.searchsorted(grid.x, x_scaled.max() + half) + 2)
+        axial = (np.abs(psi) ** 2).max(axis=0)
+        occupied = np.flatnonzero(axial > 1e-14 * max(float(axial.max()), 1e-300))
+        if occupied.size:
+            lo = max(lo, int(occupied[0]) - 2)
+            hi = min(hi, int(occupied[-1]) + 3)
         if hi <= lo:
             return out
-        values = interp @ psi[:, lo:hi]
-        dens = (values.real**2 + values.imag**2).reshape(inside.size, -1, hi - lo)
-        col = 2.0 * np.einsum("yz,yzx->yx", wz, dens)  # both halves of the z line
+        col = np.empty((inside.size, hi - lo))
+        nz = nodes.size
+        chunk = max(1, 1024 // nz)  # rows at a time: bounded memory for large images
+        for start in range(0, inside.size, chunk):
+            rows = slice(start, min(start + chunk, inside.size))
+            interp = grid.radial_interpolation(rho[rows].ravel())  # (rows*nz, nr)
+            values = interp @ psi[:, lo:hi]
+            dens = (values.real**2 + values.imag**2).reshape(-1, nz, hi - lo)
+            col[rows] = 2.0 * np.einsum("yz,yzx->yx", wz[rows], dens)  # both halves of z
         xs = grid.x[lo:hi]
         if x_width is None:
             for row, c in zip(inside, col, strict=True):
