@@ -161,3 +161,24 @@ def test_two_dispatchers_run_each_run_exactly_once(tmp_path):
     with app.state.session_factory() as s:
         assert s.query(Run).filter_by(status="COMPLETE").count() == 12
     app.state.engine.dispose()
+
+
+def test_sim_job_runs_through_the_simulator(tmp_path):
+    """A ``"sim": true`` job goes to the default simulator backend, not the apparatus."""
+    from oqtant.settings import Settings
+
+    settings = make_settings(tmp_path, sim_backend=Settings().sim_backend)
+    app = create_app(settings, start_dispatcher=False)
+    alice = add_account(app, "alice")
+    with TestClient(app) as client:
+        from tests.server import fast_backend
+
+        fast_backend.CALLS.clear()
+        job_id = submit(client, alice, job_dict(sim=True))["job_id"]
+        app.state.dispatcher.run_until_idle(timeout=120)
+        body = client.get(f"{alice.base}/jobs/{job_id}", headers=alice.headers).json()
+        assert body["status"] == "COMPLETE", body["failure_reason"]
+        assert body["qpu_name"] == "SIMULATOR" and fast_backend.CALLS == []
+        values = body["inputs"][0]["output"]["values"]
+        assert values["tof_image"]["rows"] > 0 and values["tof_atom_number"] > 0
+    app.state.engine.dispose()
