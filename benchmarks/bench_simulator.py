@@ -163,27 +163,37 @@ def main(argv: list[str] | None = None) -> None:
     if rerun and python is None:
         print("reference not available: using the published figures where there are some")
 
-    print(
-        f"\n{'case':48s} {'ours s':>8s} {'cpu s':>7s} {'MB':>7s} {'ref s':>8s} {'ref MB':>7s} {'speed-up':>9s} {'goal':>6s}"
-    )
+    print("\ntimes in s (wall clock; CPU in brackets), memory in MB (traced peak / resident peak)")
     for case, label in CASES.items():
         ours = _ours(case)
-        ref = _reference(python, case) if python and case in rerun else None
-        source = "measured"
-        if ref is None and case in PUBLISHED:
-            ref = {"seconds": PUBLISHED[case][0], "peak_mb": PUBLISHED[case][1]}
-            source = "published"
-        if ref is None:
-            ref_s = ref_mb = ratio = "n/a"
-        else:
-            ref_s = f"{ref['seconds']:.1f}"
-            ref_mb = f"{ref['peak_mb']:.0f}"
-            ratio = f"{ref['seconds'] / ours['seconds']:.0f}x"
+        print(f"\n{label}")
         print(
-            f"{label:48s} {ours['seconds']:8.3f} {ours['cpu_seconds']:7.3f} {ours['peak_mb']:7.1f} {ref_s:>8s} {ref_mb:>7s} "
-            f"{ratio:>9s} {TARGETS[case]:5.0f}x"
-            + ("" if ref is None else f"  (reference {source})")
+            f"  ours:      {ours['seconds']:8.3f} s ({ours['cpu_seconds']:.3f} CPU)   "
+            f"{ours['peak_mb']:6.1f} / {ours['rss_mb']:4.0f} MB"
         )
+        ref = _reference(python, case) if python and case in rerun else None
+        if ref is not None:
+            print(
+                f"  reference: {ref['seconds']:8.1f} s ({ref['cpu_seconds']:.1f} CPU)   "
+                f"{ref['peak_mb']:6.1f} / {ref['rss_mb']:4.0f} MB   measured now"
+            )
+            print(
+                f"  speed-up:  {ref['seconds'] / ours['seconds']:6.0f}x wall, "
+                f"{ref['cpu_seconds'] / ours['cpu_seconds']:.0f}x CPU (goal {TARGETS[case]:.0f}x)"
+            )
+        if case in PUBLISHED:
+            seconds, mb = PUBLISHED[case]
+            print(
+                f"  reference: {seconds:8.1f} s                   {mb:6.0f} MB        "
+                f"published (idle 2-core machine)"
+            )
+            print(
+                f"  speed-up:  {seconds / ours['seconds']:6.0f}x wall against it "
+                f"({seconds / ours['cpu_seconds']:.0f}x against our CPU time; goal "
+                f"{TARGETS[case]:.0f}x); memory {mb / ours['rss_mb']:.1f}x less resident"
+            )
+        if ref is None and case not in PUBLISHED:
+            print("  reference: not measured (run with --full)")
     print("\nours, IN_TRAP without light, growth with lifetime (1e4 atoms):")
     for lifetime in (10.0, 40.0, 160.0):
         r = _ours("in_trap", lifetime)
@@ -198,10 +208,10 @@ def main(argv: list[str] | None = None) -> None:
             f"  {atoms:8.0e} atoms: {r['seconds']:6.3f} s ({r['cpu_seconds']:.3f} s CPU), {r['peak_mb']:6.1f} MB traced"
         )
     print(
-        "\nours: best of 3 runs in a fresh process (wall clock and CPU; the two differ when other"
-        " programs share the cores). MB: peak traced allocations (tracemalloc) of the first run;"
-        " the reference column is measured the same way when re-run, and is the issue's figure"
-        " otherwise. The speed-up is wall clock over wall clock."
+        "\nours: best of 3 runs in a fresh process. Wall clock and CPU time differ when other"
+        " programs share the cores; the CPU time is then the fairer figure. Traced: peak of"
+        " the allocations (tracemalloc) of the first run; resident: the process' peak size"
+        " (interpreter and libraries included). The reference is timed once, the same way."
     )
 
 
