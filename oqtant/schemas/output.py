@@ -234,7 +234,7 @@ def _residual_and_jacobian(
 # --------------------------------------------------------------------------- fit result
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class BimodalFit:
     """Result of a bimodal fit of one optical-density image.
 
@@ -274,6 +274,28 @@ class BimodalFit:
     def param_errors(self) -> np.ndarray:
         """One-standard-deviation uncertainties of ``params``."""
         return np.sqrt(np.clip(np.diag(self.covariance), 0.0, None))
+
+    def summary(self) -> str:
+        """The fit in a few lines: parameters with errors, atom numbers, temperature."""
+        lines = [f"bimodal fit ({self.model} model), R^2 = {self.r_squared:.4f}"]
+        for name, value, error in zip(
+            FIT_PARAMETER_NAMES, self.params, self.param_errors, strict=True
+        ):
+            unit = "px" if name not in ("gaussian_od", "tf_od", "offset") else "OD"
+            lines.append(f"  {name:>16} = {value:10.4g} +- {error:.2g} {unit}")
+        lines.append(
+            f"  atoms: {self.total_atom_number:.4g} ({self.thermal_atom_number:.4g} thermal, "
+            f"{self.condensed_atom_number:.4g} condensed, fraction {self.condensed_fraction:.3f})"
+        )
+        temperature = self.temperature_nk
+        lines.append(
+            "  temperature: " + ("not measured" if temperature is None else f"{temperature:.1f} nK")
+        )
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{k}={v:.4g}" for k, v in self.as_dict().items())
+        return f"BimodalFit({self.model}: {values}; r_squared={self.r_squared:.4f})"
 
     def as_dict(self) -> dict[str, float]:
         """Parameters by name (pixels and OD)."""

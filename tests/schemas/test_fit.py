@@ -199,6 +199,17 @@ def test_temperature_needs_the_time_of_flight():
     assert fit.temperature_nk is None
 
 
+def test_summary_and_repr_are_short_and_complete():
+    true = [0.4, 10.0, 9.0, 1.5, 6.0, 8.0, 2.3, -1.7, 0.01]
+    fit = fit_bimodal_2d(_image(true), PIXCAL_UM, time_of_flight_ms=8.0)
+    text = fit.summary()
+    assert len(text.splitlines()) == 12
+    for name in FIT_PARAMETER_NAMES:
+        assert name in text and name in repr(fit)
+    assert "nK" in text and "condensed" in text
+    assert len(repr(fit)) < 400
+
+
 def test_to_tof_fit_carries_the_parameters():
     true = [0.4, 10.0, 9.0, 1.5, 6.0, 8.0, 2.3, -1.7, 0.01]
     fit = fit_bimodal_2d(_image(true))
