@@ -174,7 +174,7 @@ def show_potential(sim: Simulator, times_ms: list[float], *, file_name: str | No
         twin.fill_between(x, sim.get_axial_density(t_near), color="C0", alpha=0.35)
         twin.set_ylabel("atoms / um", color="C0")
         ax.legend(loc="upper left")
-        ax.set_xlim(-max(40.0, 0), 40.0)
+        ax.set_xlim(max(-40.0, x[0]), min(40.0, x[-1]))
     fig.tight_layout()
     return _finish(fig, file_name)
 
