@@ -1,3 +1,71 @@
-"""oqtant: design, simulate, queue and run Bose-Einstein-condensate experiments."""
+"""oqtant: design, simulate, queue and run Bose-Einstein-condensate experiments.
+
+The names below are the public surface; they load on first use, so that
+``import oqtant`` stays fast in worker processes and command-line tools::
+
+    from oqtant import QuantumMatterFactory, get_client
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "OqtantClient": "oqtant.oqtant_client",
+    "get_oqtant_client": "oqtant.oqtant_client",
+    "get_client": "oqtant.oqtant_client",
+    "QuantumMatter": "oqtant.schemas.quantum_matter",
+    "QuantumMatterFactory": "oqtant.schemas.quantum_matter",
+    "Barrier": "oqtant.schemas.optical",
+    "Snapshot": "oqtant.schemas.optical",
+    "Landscape": "oqtant.schemas.optical",
+    "Pulse": "oqtant.schemas.optical",
+    "Laser": "oqtant.schemas.optical",
+    "RfSequence": "oqtant.schemas.rf",
+    "RfEvap": "oqtant.schemas.rf",
+    "RfShield": "oqtant.schemas.rf",
+    "OqtantJob": "oqtant.schemas.job",
+    "InputValues": "oqtant.schemas.job",
+    "JobType": "oqtant.schemas.job",
+    "JobStatus": "oqtant.schemas.job",
+    "ImageType": "oqtant.schemas.job",
+    "OqtantOutput": "oqtant.schemas.output",
+    "fit_bimodal_2d": "oqtant.schemas.output",
+    "read_job_file": "oqtant.jobfiles",
+    "write_job_file": "oqtant.jobfiles",
+    "Simulator": "oqtant.simulator",
+    "Apparatus": "oqtant.emulator",
+    "OqtantError": "oqtant.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'oqtant' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from oqtant.emulator import Apparatus
+    from oqtant.errors import OqtantError
+    from oqtant.jobfiles import read_job_file, write_job_file
+    from oqtant.oqtant_client import OqtantClient, get_client, get_oqtant_client
+    from oqtant.schemas.job import ImageType, InputValues, JobStatus, JobType, OqtantJob
+    from oqtant.schemas.optical import Barrier, Landscape, Laser, Pulse, Snapshot
+    from oqtant.schemas.output import OqtantOutput, fit_bimodal_2d
+    from oqtant.schemas.quantum_matter import QuantumMatter, QuantumMatterFactory
+    from oqtant.schemas.rf import RfEvap, RfSequence, RfShield
+    from oqtant.simulator import Simulator
