@@ -1,14 +1,15 @@
 """Every client method against a real ``oqtant serve`` process over HTTP.
 
-The server runs as a subprocess on a free loopback port. Its database is
-``$OQTANT_TEST_DATABASE_URL`` when set (e.g. a PostgreSQL URL), otherwise a
-SQLite file in a temporary folder; user names are unique per run so the same
-tests can run against a shared database. Runs execute on the fast test backend,
+The server runs as a subprocess on a free loopback port. With
+``$OQTANT_TEST_DATABASE_URL`` set (e.g. a PostgreSQL URL) each server gets a
+fresh database on that database server; otherwise a SQLite file in a temporary
+folder. User names are unique per run as well. Runs execute on the fast test backend,
 except in the one test that uses the default emulated apparatus.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -40,20 +41,43 @@ FAST_BACKEND = "tests.server.fast_backend:FastBackend"
 PASSWORD = "e2e-password-" + "x" * 8
 
 
-def _database_url(folder: Path) -> str | None:
-    return os.environ.get("OQTANT_TEST_DATABASE_URL") or None
+@contextlib.contextmanager
+def private_database():
+    """A database of our own: None (a SQLite file) or a fresh database on the test server.
+
+    Every server on one database shares its queue, so each server of these tests
+    gets its own database on ``$OQTANT_TEST_DATABASE_URL`` (dropped afterwards).
+    """
+    base = os.environ.get("OQTANT_TEST_DATABASE_URL")
+    if not base or base.startswith("sqlite"):
+        yield None
+        return
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(base)
+    name = f"oqtant_e2e_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("e2e_server")
-    srv = EmbeddedServer(
-        folder, database_url=_database_url(folder), workers=2, backend=FAST_BACKEND,
-        extra_env={"PYTHONPATH": str(REPO), "OQTANT_POLL_SECONDS": "0.05",
-                   "OQTANT_SECRET_KEY": "e2e-secret-key-of-at-least-32-bytes!"},
-    )
-    with srv:
-        yield srv
+    with private_database() as database_url:
+        srv = EmbeddedServer(
+            folder, database_url=database_url, workers=2, backend=FAST_BACKEND,
+            extra_env={"PYTHONPATH": str(REPO), "OQTANT_POLL_SECONDS": "0.05",
+                       "OQTANT_SECRET_KEY": "e2e-secret-key-of-at-least-32-bytes!"},
+        )
+        with srv:
+            yield srv
 
 
 def new_user(server: EmbeddedServer, *limits: str) -> str:
@@ -279,8 +303,9 @@ def test_standard_job_on_the_emulated_apparatus(tmp_path, monkeypatch):
 
     load_backend(DEFAULT_BACKEND)  # fails loudly here if the default backend is incomplete
     folder = tmp_path / "emulator_server"
-    with EmbeddedServer(folder, database_url=_database_url(folder), workers=1,
-                        extra_env={"PYTHONPATH": str(REPO)}) as srv:
+    with private_database() as database_url, EmbeddedServer(
+        folder, database_url=database_url, workers=1, extra_env={"PYTHONPATH": str(REPO)}
+    ) as srv:
         name = f"user-{uuid.uuid4().hex[:10]}"
         srv.cli("user", "add", name, "--password-stdin", input=PASSWORD + "\n")
         client = OqtantClient(settings=ClientSettings(url=srv.url, poll_interval_s=0.5),
