@@ -208,10 +208,11 @@ def main(argv: list[str] | None = None) -> None:
             f"  {atoms:8.0e} atoms: {r['seconds']:6.3f} s ({r['cpu_seconds']:.3f} s CPU), {r['peak_mb']:6.1f} MB traced"
         )
     print(
-        "\nours: best of 3 runs in a fresh process. Wall clock and CPU time differ when other"
-        " programs share the cores; the CPU time is then the fairer figure. Traced: peak of"
-        " the allocations (tracemalloc) of the first run; resident: the process' peak size"
-        " (interpreter and libraries included). The reference is timed once, the same way."
+        "\nours: best of 3 runs in a fresh process. CPU time exceeds the wall clock when"
+        " two threads work (the image's matrix products) and falls below it when other"
+        " programs share the cores. Traced: peak of the allocations (tracemalloc) of the first"
+        " run; resident: the process' peak size (interpreter and libraries included). The"
+        " reference is timed once, the same way."
     )
 
 
