@@ -10,9 +10,8 @@ only), ``G`` a loss rate (terminator light, absorbing edges) and psi normalised
 to the atom number. Wave functions have shape ``(nr, nx)``.
 
 - :func:`ground_state`: imaginary-time split-step from a Thomas-Fermi guess
-  with a shrinking step, then a preconditioned nonlinear conjugate gradient on
-  the energy (no splitting error: it converges to the exact discrete ground
-  state).
+  with a large step, then a preconditioned nonlinear conjugate gradient on the
+  energy (no splitting error: it converges to the exact discrete ground state).
 - :func:`evolve`: Strang split-step, FFT along x and Hankel radially; the
   potential is held for each ``update`` interval (0.1 ms in the apparatus).
 - :func:`expand`: time of flight in the Castin-Dum scaled frame: the cloud's
@@ -65,7 +64,7 @@ _WORKERS = 1  # these grids are small: one FFT thread is faster than two
 
 @dataclass(frozen=True)
 class Energies:
-    """Energy terms of a state, in hbar omega_x per atom... times the atom number.
+    """Energy terms of a whole cloud, in units of hbar omega_x.
 
     Attributes: kinetic, trap, optical, interaction, total (hbar omega_x, whole cloud).
     """
@@ -227,10 +226,12 @@ def ground_state(
 ) -> GroundState:
     """Ground state of ``atom_number`` atoms in the trap (plus ``potential_x`` (nx,), trap units).
 
-    Imaginary-time Strang steps with a shrinking step bring a Thomas-Fermi guess
-    close to the ground state; a preconditioned nonlinear conjugate gradient on
-    the energy (Polak-Ribiere, exact quadratic line search on the sphere
-    ``||psi||^2 = N``) then converges it to ``||H psi - mu psi|| < tol mu ||psi||``.
+    Imaginary-time Strang steps (one stage per step size in ``itp_steps``, each
+    until mu changes by less than 1e-4 or ``itp_max`` steps) bring a
+    Thomas-Fermi guess close to the ground state; a preconditioned nonlinear
+    conjugate gradient on the energy (Polak-Ribiere, step from the quadratic
+    model of the energy along the direction, on the sphere ``||psi||^2 = N``)
+    then converges it to ``||H psi - mu psi|| < tol mu ||psi||``.
     """
     atom_number = check_positive(atom_number, "atom_number")
     g = interaction_strength()
