@@ -270,15 +270,21 @@ class Simulator:
 
         save_every = max(1, math.ceil(n_updates / max(1, opts.max_snapshots - 1)))
         bar = None
-        if progress:
+        if progress and n_updates:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=n_updates, desc="simulating", unit="0.1 ms", leave=False)
+            bar = tqdm(
+                total=round(n_updates * tset.resolution_ms, 1),
+                desc="simulated time",
+                unit="ms",
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} ms [{elapsed}<{remaining}]",
+                leave=False,
+            )
         last = [0]
 
         def report(done: int) -> None:
             if bar is not None:
-                bar.update(done - last[0])
+                bar.update(round((done - last[0]) * tset.resolution_ms, 1))
                 last[0] = done
 
         try:
