@@ -519,6 +519,28 @@ class Simulator:
         col = self._column(psi, x / (lx * LENGTH_UM), y / (lr * LENGTH_UM), grid)
         return col / (lx * lr * LENGTH_UM**2)
 
+    def get_column_densities(
+        self, time_ms: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Column densities (atoms/um^2) seen along x and along z, with slices through the centre.
+
+        Returns:
+            (column_zy (n, n) looking along x; column_zx (n, nx) looking along z,
+            rows y, columns x; slice_y (n,) the centre row of column_zy; slice_x (nx,)
+            the centre row of column_zx), with y and z on n = 2 nr + 1 points from
+            -r to r, r the last of ``get_grids(time_ms)[1]``.
+        """
+        psi, lx, lr, grid = self._snapshot(time_ms)
+        n = 2 * grid.nr + 1
+        side = np.linspace(-grid.r[-1], grid.r[-1], n)  # scaled, trap units
+        column_zx = self.get_column_density(time_ms, None, side * lr * LENGTH_UM)
+        rho = np.hypot(side[:, None], side[None, :]).ravel()
+        values = grid.radial_interpolation(rho) @ psi  # (n*n, nx)
+        along_x = (np.abs(values) ** 2).sum(axis=1) * grid.dx  # integrate over x
+        column_zy = along_x.reshape(n, n) * lx / (lx * lr * lr) / LENGTH_UM**2
+        centre = n // 2
+        return column_zy, column_zx, column_zy[centre].copy(), column_zx[centre].copy()
+
     def in_trap_column_density(self, x_um, y_um) -> np.ndarray:
         """(ny, nx) column density in atoms/um^2 at ``end_time_ms`` (state exactly at that time)."""
         self._require_run()

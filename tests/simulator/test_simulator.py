@@ -267,3 +267,16 @@ def test_tof_image_counts_every_atom_of_a_split_moving_cloud():
     # the time-of-flight grid was widened to hold the flying atoms, not the in-trap one
     assert sim.expansion.grid.nx >= sim.grid.nx
     assert sim.expansion.grid.dx == pytest.approx(sim.grid.dx)
+
+
+def test_column_densities_along_both_axes_count_the_same_atoms(barrier_run):
+    column_zy, column_zx, slice_y, slice_x = barrier_run.get_column_densities(10.0)
+    x, r = barrier_run.get_grids(10.0)
+    side = np.linspace(-r[-1], r[-1], column_zy.shape[0])
+    d = side[1] - side[0]
+    atoms_zy = column_zy.sum() * d * d
+    atoms_zx = column_zx.sum() * d * (x[1] - x[0])
+    assert atoms_zy == pytest.approx(barrier_run.atom_number_final, rel=0.01)
+    assert atoms_zx == pytest.approx(barrier_run.atom_number_final, rel=0.01)
+    assert slice_x.shape == x.shape and slice_y.shape == side.shape
+    assert np.allclose(column_zy, column_zy.T)  # cylindrical symmetry
