@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, undefer
 
 from oqtant.errors import JobError, QuotaExceededError
@@ -184,8 +185,14 @@ def start_of_day(now: datetime) -> datetime:
 
 def _lock_user(session: Session, user_id: int) -> User:
     """The user row, locked for the transaction on PostgreSQL (SQLite holds the write lock)."""
-    stmt = _Q_USER.with_for_update() if is_postgresql(session) else _Q_USER
-    return session.execute(stmt, {"user_id": user_id}).scalar_one()
+    if not is_postgresql(session):
+        # SQLite: the write transaction already excludes other writers; the row is
+        # usually in the session's identity map (looked up for authentication)
+        user = session.get(User, user_id)
+        if user is None:
+            raise LookupError(f"no user with id {user_id}")
+        return user
+    return session.execute(_Q_USER.with_for_update(), {"user_id": user_id}).scalar_one()
 
 
 # --------------------------------------------------------------------------- users
@@ -329,31 +336,39 @@ def submit_job(
                 )
         external_id = str(uuid.uuid4())
         notes = [inp.notes for inp in job.inputs if inp.notes]
-        row = Job(
-            external_id=external_id,
-            user_id=user_id,
-            name=job.name,
-            job_type=str(derive_job_type(job.inputs[0].values)),
-            status="PENDING",
-            sim=job.sim,
-            input_count=len(job.inputs),
-            notes="\n".join(dict.fromkeys(notes)) or None,
-            time_submit=now,
+        # Core inserts: the ORM's unit of work costs more than the statements here
+        job_id = session.execute(
+            insert(Job.__table__),
+            {
+                "external_id": external_id,
+                "user_id": user_id,
+                "name": job.name,
+                "job_type": str(derive_job_type(job.inputs[0].values)),
+                "status": "PENDING",
+                "sim": job.sim,
+                "input_count": len(job.inputs),
+                "notes": "\n".join(dict.fromkeys(notes)) or None,
+                "time_submit": now,
+                "cancel_requested": False,
+                "deleted": False,
+            },
+        ).inserted_primary_key[0]
+        session.execute(
+            insert(Run.__table__),
+            [
+                {
+                    "job_id": job_id,
+                    "run": i,
+                    "status": "PENDING",
+                    "values_json": inp.values.model_dump_json(),
+                    "notes": inp.notes,
+                    "seed": run_seed(external_id, i),
+                    "attempts": 0,
+                }
+                for i, inp in enumerate(job.inputs, start=1)
+            ],
         )
-        session.add(row)
-        session.flush()
-        session.add_all(
-            Run(
-                job_id=row.id,
-                run=i,
-                status="PENDING",
-                values_json=inp.values.model_dump_json(),
-                notes=inp.notes,
-                seed=run_seed(external_id, i),
-            )
-            for i, inp in enumerate(job.inputs, start=1)
-        )
-        info = queue_info(session=session, job_ids=[row.id], parallel_runs=parallel_runs)[row.id]
+        info = queue_info(session=session, job_ids=[job_id], parallel_runs=parallel_runs)[job_id]
         answer = {
             "job_id": external_id,
             "queue_position": info.queue_position,
@@ -364,7 +379,7 @@ def submit_job(
                 IdempotencyKey(
                     user_id=user_id,
                     key=idempotency_key,
-                    job_id=row.id,
+                    job_id=job_id,
                     response_json=json.dumps(answer),
                 )
             )
@@ -483,10 +498,24 @@ def queue_jobs(
     )
 
 
+_recent_cache: dict[int, tuple[float, float]] = {}
+RECENT_CACHE_SECONDS = 2.0
+
+
 def recent_run_seconds(*, session: Session) -> float:
-    """Mean duration of the last 50 completed runs (a default when none ran yet)."""
+    """Mean duration of the last 50 completed runs (a default when none ran yet).
+
+    Cached for a couple of seconds per database: it only feeds wait estimates.
+    """
+    key = id(session.get_bind())
+    now = time.monotonic()
+    cached = _recent_cache.get(key)
+    if cached is not None and now - cached[0] < RECENT_CACHE_SECONDS:
+        return cached[1]
     mean = session.execute(_Q_RECENT_MEAN).scalar_one()
-    return float(mean) if mean else DEFAULT_RUN_SECONDS
+    value = float(mean) if mean else DEFAULT_RUN_SECONDS
+    _recent_cache[key] = (now, value)
+    return value
 
 
 def queue_info(

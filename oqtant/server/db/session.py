@@ -81,12 +81,14 @@ def is_postgresql(session: Session) -> bool:
 
 
 def begin_write(session: Session) -> None:
-    """Start ``session``'s transaction as a write transaction.
+    """Start ``session``'s transaction as a write transaction (a no-op inside one).
 
     A transaction already open on the session (e.g. the reads that looked up
     the current user) is committed first, so that the write transaction starts
     fresh and, on SQLite, holds the write lock from its first statement.
     """
+    if _WRITE_LOCK_KEY in session.info:
+        return  # already in a write transaction
     if session.in_transaction():
         session.commit()
     bind = session.get_bind()

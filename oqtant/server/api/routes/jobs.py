@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from oqtant.schemas.job import JobCreateResponse, JobStatus, JobType
 from oqtant.server.api.deps import Subject, in_db, owner_in_session
 from oqtant.server.api.views import job_detail, job_summary
-from oqtant.server.db import crud
+from oqtant.server.db import begin_write, crud
 from oqtant.server.db.models import Job
 from oqtant.server.schemas import JobList, JobSubmit, JobSummary, QueueList
 
@@ -65,6 +65,7 @@ async def submit_job(
     idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
 ):
     def work(session) -> dict:
+        begin_write(session)  # authenticate inside the write transaction: one BEGIN
         user = owner_in_session(session, subject, uid)
         return crud.submit_job(
             session=session,
