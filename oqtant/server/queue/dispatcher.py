@@ -100,11 +100,13 @@ class Dispatcher:
             self._thread.join(timeout=timeout + 5)
             self._thread = None
         self._drain(timeout)
+        stuck = bool(self._inflight)
         for claimed in list(self._inflight.values()):
             self._db(crud.release_run, owner=self.owner, run_id=claimed.run_id)
         self._inflight.clear()
         if self._own_executor and self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            # wait for idle workers to exit cleanly; do not wait on a run that hangs
+            self._executor.shutdown(wait=not stuck, cancel_futures=True)
             self._executor = None
 
     def wake(self) -> None:
