@@ -13,13 +13,28 @@ Coordinates and units used throughout:
 
 The bimodal model (the parameter order of the wire's ``tof_fit``)::
 
-    OD(x, y) = gaussian_od * exp(-(x-x_0)^2 / (2 gaussian_sigma_x^2)
-                                 - (y-y_0)^2 / (2 gaussian_sigma_y^2))
-             + tf_od * max(0, 1 - (x-x_0)^2 / tf_x^2 - (y-y_0)^2 / tf_y^2)^(3/2)
-             + offset
+    rho(x, y) = (x-x_0)^2 / (2 gaussian_sigma_x^2) + (y-y_0)^2 / (2 gaussian_sigma_y^2)
+    OD(x, y)  = gaussian_od * thermal(rho)
+              + tf_od * max(0, 1 - (x-x_0)^2 / tf_x^2 - (y-y_0)^2 / tf_y^2)^(3/2)
+              + offset
 
-The Gaussian is the thermal cloud, the second term the column density of a
-Thomas-Fermi condensate.
+The first term is the thermal cloud, the second the column density of a
+Thomas-Fermi condensate. Beside a condensate the thermal cloud is an ideal Bose
+gas at fugacity 1 (saturated): after ballistic expansion from the harmonic trap
+its column density is ``thermal(rho) = g_2(exp(-rho)) / g_2(1)`` (the "bose"
+profile, :func:`bose_cloud_od`), whose core is narrower than a Gaussian with
+the same wings. A cloud without a condensate is fitted with the classical
+Gaussian ``thermal(rho) = exp(-rho)`` (:func:`thermal_cloud_od`). In both
+profiles ``gaussian_od`` is the thermal peak OD and ``gaussian_sigma_x/y`` the
+width parameter with ``sigma^2 = (k_B T / m) (1 / omega^2 + t^2)``; the wire
+names are kept for both. Rule for a set of 9 parameters: the thermal profile is
+"bose" when ``tf_od > 0`` and "gaussian" otherwise (that is what the fit
+reports, see :func:`fit_bimodal_2d`).
+
+The fit compares the model with what camera pixels measure: the condensate's
+sharp edge is integrated over each pixel (its transmitted light, then the log)
+and, when given, blurred by the imaging point-spread function; the parameters
+stay those of the continuous profiles above.
 """
 
 from __future__ import annotations
@@ -63,6 +78,9 @@ __all__ = [
     "BimodalFit",
     "bimodal_od",
     "thermal_cloud_od",
+    "bose_cloud_od",
+    "polylog2",
+    "THERMAL_PROFILES",
     "thomas_fermi_od",
     "fit_bimodal_2d",
     "FIT_MODELS",
@@ -126,9 +144,108 @@ def image_space(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     return np.meshgrid(x, y)
 
 
+THERMAL_PROFILES = ("bose", "gaussian")
+"""Thermal profiles of the fit: saturated ideal Bose gas (g_2 at fugacity 1) or classical Gaussian."""
+
+_ZETA2 = math.pi**2 / 6.0
+_ZETA3 = 1.2020569031595942853997
+_BOSE_ATOMS_FACTOR = _ZETA3 / _ZETA2
+"""Integral of g_2(exp(-rho)) / g_2(1) over the plane, in units of that of exp(-rho)."""
+
+# g_2(exp(-rho)) = zeta(2) - rho (1 - ln rho) + sum_k zeta(2 - k) (-rho)^k / k!  (k >= 2),
+# convergent for rho < 2 pi; only even zeta(2 - k) at odd k >= 3 and k = 2 are non-zero.
+_G2_SMALL_RHO_TERMS = (
+    (2, -0.5 / 2.0),  # zeta(0) = -1/2
+    (3, (-1.0 / 12.0) * -1.0 / 6.0),  # zeta(-1) = -1/12
+    (5, (1.0 / 120.0) * -1.0 / 120.0),  # zeta(-3)
+    (7, (-1.0 / 252.0) * -1.0 / 5040.0),  # zeta(-5)
+    (9, (1.0 / 240.0) * -1.0 / 362880.0),  # zeta(-7)
+    (11, (-1.0 / 132.0) * -1.0 / 39916800.0),  # zeta(-9)
+    (13, (691.0 / 32760.0) * -1.0 / 6227020800.0),  # zeta(-11)
+)
+_G2_SERIES_TERMS = 26  # sum_k w^k / k^2 for w = exp(-rho) <= exp(-1): tail below 1e-13
+
+
+def _g2_exp(rho: np.ndarray) -> np.ndarray:
+    """g_2(exp(-rho)) for rho >= 0 (array), to about 1e-13.
+
+    Near rho = 0 (the fugacity-1 core) the expansion in rho with its logarithm is
+    used; further out the power series in ``w = exp(-rho) <= 1/e``.
+    """
+    rho = np.asarray(rho, dtype=float)
+    out = np.empty_like(rho)
+    near = rho < 1.0
+    r = rho[near]
+    poly = np.zeros_like(r)
+    for k, c in reversed(_G2_SMALL_RHO_TERMS):
+        poly = poly + c * r**k
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rlogr = np.where(r > 0, r * np.log(np.where(r > 0, r, 1.0)), 0.0)
+    out[near] = _ZETA2 - r + rlogr + poly
+    w = np.exp(-rho[~near])
+    acc = np.zeros_like(w)
+    for k in range(_G2_SERIES_TERMS, 0, -1):  # Horner: w (1 + w (1/4 + w (1/9 + ...)))
+        acc = w * (1.0 / k**2 + acc)
+    out[~near] = acc
+    return out
+
+
+def _g1_exp(rho: np.ndarray) -> np.ndarray:
+    """g_1(exp(-rho)) = -ln(1 - exp(-rho)) = -d g_2(exp(-rho)) / d rho (large at rho -> 0)."""
+    return -np.log(-np.expm1(-np.maximum(rho, 1e-300)))
+
+
+def polylog2(z) -> np.ndarray | float:
+    """The Bose function g_2(z) = sum_k z^k / k^2 (dilogarithm) for 0 <= z <= 1.
+
+    Vectorised; accurate to about 1e-13 (g_2(1) = pi^2 / 6).
+
+    Raises:
+        ValidationError: a value of ``z`` outside [0, 1].
+    """
+    arr = np.asarray(z, dtype=float)
+    if np.any(~(arr >= 0.0) | (arr > 1.0)):
+        raise ValidationError("z: the Bose function g_2 is evaluated for 0 <= z <= 1")
+    with np.errstate(divide="ignore"):
+        rho = -np.log(arr)
+    out = np.where(arr > 0.0, _g2_exp(np.where(arr > 0.0, rho, 50.0)), 0.0)
+    return float(out) if out.ndim == 0 else out
+
+
+def _rho(x, y, sigma_x, sigma_y, x_0, y_0):
+    return 0.5 * ((x - x_0) / sigma_x) ** 2 + 0.5 * ((y - y_0) / sigma_y) ** 2
+
+
 def thermal_cloud_od(x, y, peak_od, sigma_x, sigma_y, x_0, y_0):
-    """OD of a thermal cloud: a 2D Gaussian of peak ``peak_od`` (no offset)."""
-    return peak_od * np.exp(-0.5 * ((x - x_0) / sigma_x) ** 2 - 0.5 * ((y - y_0) / sigma_y) ** 2)
+    """OD of a classical thermal cloud: a 2D Gaussian of peak ``peak_od`` (no offset).
+
+    Holds ``2 pi peak_od sigma_x sigma_y`` (OD x pixels^2).
+    """
+    return peak_od * np.exp(-_rho(x, y, sigma_x, sigma_y, x_0, y_0))
+
+
+def bose_cloud_od(x, y, peak_od, sigma_x, sigma_y, x_0, y_0):
+    """OD of a saturated ideal Bose gas after ballistic expansion (no offset).
+
+    ``peak_od * g_2(exp(-rho)) / g_2(1)`` with ``rho = (x-x_0)^2 / (2 sigma_x^2) +
+    (y-y_0)^2 / (2 sigma_y^2)``: the thermal cloud at fugacity 1, as beside a
+    condensate. Same wings as a Gaussian of peak ``peak_od / g_2(1)`` and widths
+    ``sigma``; holds ``2 pi peak_od sigma_x sigma_y g_3(1) / g_2(1)`` (OD x pixels^2).
+    """
+    rho = np.asarray(_rho(x, y, sigma_x, sigma_y, x_0, y_0), dtype=float)
+    out = peak_od * _g2_exp(rho) / _ZETA2
+    return float(out) if out.ndim == 0 else out
+
+
+def _thermal_profile_of(params, thermal: str | None) -> str:
+    if thermal is None:
+        return "bose" if float(params[3]) > 0.0 else "gaussian"
+    key = str(thermal).lower()
+    if key not in THERMAL_PROFILES:
+        raise ValidationError(
+            f"thermal_profile: must be one of {THERMAL_PROFILES}, got {thermal!r}"
+        )
+    return key
 
 
 def thomas_fermi_od(x, y, peak_od, radius_x, radius_y, x_0, y_0):
@@ -137,15 +254,106 @@ def thomas_fermi_od(x, y, peak_od, radius_x, radius_y, x_0, y_0):
     return peak_od * np.clip(u, 0.0, None) ** 1.5
 
 
-def bimodal_od(x, y, params) -> np.ndarray:
-    """The bimodal model at pixel coordinates ``x, y`` for 9 ``params`` (FIT_PARAMETER_NAMES)."""
+def bimodal_od(
+    x,
+    y,
+    params,
+    thermal_profile: str | None = None,
+    subpixels: int = 1,
+    resolution_px: float = 0.0,
+) -> np.ndarray:
+    """The bimodal model at pixel coordinates ``x, y`` for 9 ``params`` (FIT_PARAMETER_NAMES).
+
+    ``thermal_profile`` "bose" or "gaussian"; None follows the rule of the fit:
+    "bose" when ``tf_od > 0``, else "gaussian". ``subpixels`` > 1 gives what a
+    camera pixel of side 1 centred at ``x, y`` measures of the condensate (its
+    transmitted light averaged over ``subpixels^2`` points); 1 samples the
+    pixel centre. ``resolution_px`` > 0 blurs that light by a Gaussian
+    point-spread function of this rms (pixels). Either needs ``x, y`` to be a
+    pixel grid as from :func:`image_space`.
+    """
+    profile = _thermal_profile_of(params, thermal_profile)
     a_g, s_x, s_y, a_tf, r_x, r_y, x_0, y_0, offset = (float(p) for p in params)
     out = np.full(np.broadcast(x, y).shape, offset)
     if a_g != 0.0:
-        out = out + thermal_cloud_od(x, y, a_g, s_x, s_y, x_0, y_0)
+        cloud = bose_cloud_od if profile == "bose" else thermal_cloud_od
+        out = out + cloud(x, y, a_g, s_x, s_y, x_0, y_0)
     if a_tf != 0.0:
-        out = out + thomas_fermi_od(x, y, a_tf, r_x, r_y, x_0, y_0)
+        if subpixels > 1 or resolution_px > 0:
+            dx = np.asarray(x, dtype=float) - x_0
+            dy = np.asarray(y, dtype=float) - y_0
+            if dx.ndim != 2 or dx.shape != dy.shape:
+                raise ValidationError("x, y: pixel integration needs a 2D pixel grid")
+            index, tf_od = _tf_pixels(dx, dy, a_tf, r_x, r_y, int(subpixels), resolution_px)
+            flat = out.ravel().copy()
+            flat[index] += tf_od
+            out = flat.reshape(out.shape)
+        else:
+            out = out + thomas_fermi_od(x, y, a_tf, r_x, r_y, x_0, y_0)
     return out
+
+
+def _tf_pixels(dx, dy, a_tf, r_x, r_y, subpixels=1, resolution_px=0.0, derivatives=False):
+    """Thomas-Fermi OD that camera pixels centred at ``dx, dy`` from the cloud centre measure.
+
+    ``dx, dy``: 2D pixel grid (unit spacing, x along columns). A pixel integrates
+    the transmitted light, so with ``subpixels > 1`` or a point-spread function of
+    rms ``resolution_px`` the condensate's OD of a pixel is ``-ln(mean(T))`` with
+    ``T = exp(-OD)`` on ``subpixels^2`` points of the pixel, blurred first (the
+    thermal cloud and the offset, smooth on that scale, factor out of T). Only a
+    patch of pixels around the condensate is computed.
+
+    Returns (flat index, od) of the patch's pixels, plus with ``derivatives`` the
+    derivatives of their OD by (a_tf, r_x, r_y, x_0, y_0) as a (5, n) array.
+    """
+    n_cols = dx.shape[1]
+    margin = 0.5 + 4.0 * resolution_px
+    cols = np.flatnonzero(np.abs(dx[0]) < r_x + margin)
+    rows = np.flatnonzero(np.abs(dy[:, 0]) < r_y + margin)
+    if cols.size == 0 or rows.size == 0:
+        empty = np.zeros(0)
+        return (np.zeros(0, dtype=int), empty) + ((np.zeros((5, 0)),) if derivatives else ())
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    index = (np.arange(r0, r1)[:, None] * n_cols + np.arange(c0, c1)[None, :]).ravel()
+    n = subpixels
+    o = (np.arange(n, dtype=float) - 0.5 * (n - 1)) / n
+    sdx = (dx[0, c0:c1, None] + o[None, :]).ravel()[None, :]  # (1, nx * n)
+    sdy = (dy[r0:r1, 0, None] + o[None, :]).ravel()[:, None]  # (ny * n, 1)
+    u = np.clip(1.0 - (sdx / r_x) ** 2 - (sdy / r_y) ** 2, 0.0, None)
+    sqrt_u = np.sqrt(u)
+    shape = u * sqrt_u
+    point = n == 1 and resolution_px <= 0
+    if point:
+        od = (a_tf * shape).ravel()
+        if not derivatives:
+            return index, od
+        tf_d = 3.0 * a_tf * sqrt_u  # 2 x d(a_tf u^1.5)/du
+        fields = (shape, tf_d * sdx**2 / r_x**3, tf_d * sdy**2 / r_y**3)
+        fields += (tf_d * sdx / r_x**2, tf_d * sdy / r_y**2)
+        deriv = np.stack([np.broadcast_to(f, u.shape).ravel() for f in fields])
+        return index, od, deriv
+
+    def camera(field, outside):
+        # blur on the sub-pixel grid, then the mean over each pixel's sub-pixels
+        if resolution_px > 0:
+            field = ndimage.gaussian_filter(
+                field, resolution_px * n, mode="constant", cval=outside, truncate=4.0
+            )
+        ny, nx = field.shape[0] // n, field.shape[1] // n
+        return field.reshape(ny, n, nx, n).mean(axis=(1, 3)).ravel()
+
+    # ODs beyond 600 (no camera sees them) are capped so that the light never underflows
+    light = np.exp(-np.minimum(a_tf * shape, 600.0))
+    mean_light = camera(light, 1.0)
+    od = -np.log(mean_light)
+    if not derivatives:
+        return index, od
+    tf_d = 3.0 * a_tf * sqrt_u * light
+    fields = (shape * light, tf_d * sdx**2 / r_x**3, tf_d * sdy**2 / r_y**3)
+    fields += (tf_d * sdx / r_x**2, tf_d * sdy / r_y**2)
+    # d od = mean(T d(sub-pixel OD)) / mean(T), blur included (it is linear)
+    deriv = np.stack([camera(np.broadcast_to(f, u.shape), 0.0) for f in fields]) / mean_light
+    return index, od, deriv
 
 
 def _residual_and_jacobian(
@@ -154,6 +362,9 @@ def _residual_and_jacobian(
     data: np.ndarray,
     binned: bool = False,
     weight: np.ndarray | None = None,
+    thermal_profile: str = "gaussian",
+    subpixels: int = 1,
+    resolution_px: float = 0.0,
 ):
     """Residual and analytic Jacobian of the bimodal model for 2D coordinates and data.
 
@@ -161,6 +372,10 @@ def _residual_and_jacobian(
     ``binned`` the model is averaged over 2x2 blocks of pixels and compared with
     the data averaged the same way: a quarter of the residuals, the same model.
     ``weight`` (0 or 1 per pixel) leaves out pixels that hold no measurement.
+    With the "bose" profile the thermal shape is ``t = g_2(e^-rho) / g_2(1)`` and
+    ``-dt/drho = g_1(e^-rho) / g_2(1)``; with "gaussian" ``t = -dt/drho = e^-rho``.
+    ``subpixels`` > 1 integrates the condensate over each pixel, ``resolution_px``
+    blurs it by the imaging resolution (see _tf_pixels).
     """
     if binned:
         r, c = (data.shape[0] // 2) * 2, (data.shape[1] // 2) * 2
@@ -176,54 +391,68 @@ def _residual_and_jacobian(
         def reduce(a):
             return a
 
+    x_grid, y_grid = x, y
     x = x.ravel()
     y = y.ravel()
     data = data.ravel()
     if weight is not None:
         weight = weight.ravel()
+    bose = thermal_profile == "bose"
     cache: dict[bytes, tuple] = {}
 
     def parts(p):
         # the solver asks for the residual and the Jacobian at the same point: compute once
         key = np.asarray(p, dtype=float).tobytes()
         if key not in cache:
-            a_g, s_x, s_y, a_tf, r_x, r_y, x_0, y_0, offset = p
+            _, s_x, s_y, a_tf, r_x, r_y, x_0, y_0, _ = p
             dx, dy = x - x_0, y - y_0
-            g = np.exp(-0.5 * (dx / s_x) ** 2 - 0.5 * (dy / s_y) ** 2)
-            u = np.clip(1.0 - (dx / r_x) ** 2 - (dy / r_y) ** 2, 0.0, None)
+            rho = 0.5 * (dx / s_x) ** 2 + 0.5 * (dy / s_y) ** 2
+            if bose:
+                g = _g2_exp(rho) / _ZETA2
+                slope = _g1_exp(rho) / _ZETA2
+            else:
+                g = np.exp(-rho)
+                slope = g
+            index, tf_od, tf_deriv = _tf_pixels(
+                x_grid - x_0, y_grid - y_0, a_tf, r_x, r_y, subpixels, resolution_px, True
+            )
             cache.clear()
-            cache[key] = (dx, dy, g, u, np.sqrt(u))
+            cache[key] = (dx, dy, g, slope, index, tf_od, tf_deriv)
         return cache[key]
 
     def residual(p):
-        a_g, s_x, s_y, a_tf, r_x, r_y, x_0, y_0, offset = p
-        _, _, g, u, sqrt_u = parts(p)
-        diff = a_g * g + a_tf * u * sqrt_u + offset - data
+        a_g, offset = p[0], p[8]
+        _, _, g, _, index, tf_od, _ = parts(p)
+        diff = a_g * g + offset - data
+        diff[index] += tf_od
         return reduce(diff if weight is None else diff * weight)
 
     def jacobian(p, free):
-        a_g, s_x, s_y, a_tf, r_x, r_y, x_0, y_0, offset = p
-        dx, dy, g, u, sqrt_u = parts(p)
-        ag_g = a_g * g
-        tf_d = 1.5 * a_tf * sqrt_u  # d(a_tf u^1.5)/du
+        a_g, s_x, s_y = p[0], p[1], p[2]
+        dx, dy, g, slope, index, _, tf_deriv = parts(p)
+        ag_g = a_g * slope  # -d(a_g t)/drho
         columns = (
             lambda: g,
             lambda: ag_g * dx**2 / s_x**3,
             lambda: ag_g * dy**2 / s_y**3,
-            lambda: u * sqrt_u,
-            lambda: tf_d * 2.0 * dx**2 / r_x**3,
-            lambda: tf_d * 2.0 * dy**2 / r_y**3,
-            lambda: ag_g * dx / s_x**2 + tf_d * 2.0 * dx / r_x**2,
-            lambda: ag_g * dy / s_y**2 + tf_d * 2.0 * dy / r_y**2,
+            None,
+            None,
+            None,
+            lambda: ag_g * dx / s_x**2,
+            lambda: ag_g * dy / s_y**2,
             None,
         )
-        index = np.flatnonzero(free)
-        jac = np.empty((x.size, index.size))
-        for k, i in enumerate(index):
+        tf_row = {3: 0, 4: 1, 5: 2, 6: 3, 7: 4}
+        free_index = np.flatnonzero(free)
+        jac = np.zeros((x.size, free_index.size))
+        for k, i in enumerate(free_index):
             if i == 8:
                 jac[:, k] = 1.0
-            else:
+                continue
+            if columns[i] is not None:
                 jac[:, k] = columns[i]()
+            if i in tf_row:
+                jac[index, k] += tf_deriv[tf_row[i]]
         if weight is not None:
             jac *= weight[:, None]
         return reduce(jac)
@@ -252,6 +481,11 @@ class BimodalFit:
             from the temperature, or None to neglect it.
         noise_od: estimated OD noise of one pixel.
         model: which model was fitted: "bimodal", "gaussian" or "tf".
+        thermal_profile: shape of the thermal part, "bose" (g_2 at fugacity 1,
+            fitted beside a condensate) or "gaussian"; ``params[0:3]`` are its peak
+            OD and width parameters either way.
+        subpixels: points per pixel side over which the condensate was integrated.
+        resolution_px: rms of the point-spread function in the model (pixels).
     """
 
     params: np.ndarray
@@ -267,6 +501,9 @@ class BimodalFit:
     )
     noise_od: float = 0.0
     model: str = "bimodal"
+    thermal_profile: str = "gaussian"
+    subpixels: int = 1
+    resolution_px: float = 0.0
 
     # ---- parameters
 
@@ -277,7 +514,10 @@ class BimodalFit:
 
     def summary(self) -> str:
         """The fit in a few lines: parameters with errors, atom numbers, temperature."""
-        lines = [f"bimodal fit ({self.model} model), R^2 = {self.r_squared:.4f}"]
+        lines = [
+            f"bimodal fit ({self.model} model, {self.thermal_profile} thermal profile), "
+            f"R^2 = {self.r_squared:.4f}"
+        ]
         for name, value, error in zip(
             FIT_PARAMETER_NAMES, self.params, self.param_errors, strict=True
         ):
@@ -313,9 +553,14 @@ class BimodalFit:
 
     @property
     def thermal_atom_number(self) -> float:
-        """Atoms in the Gaussian: 2 pi A sigma_x sigma_y (pixels^2) / sigma_0."""
+        """Atoms in the thermal part: 2 pi A sigma_x sigma_y (pixels^2) / sigma_0.
+
+        Times g_3(1) / g_2(1) = 0.7308 for the "bose" profile (the integral of
+        g_2(exp(-rho)) over the plane is 2 pi sigma_x sigma_y g_3(1)).
+        """
         a_g, s_x, s_y = self.params[:3]
-        return float(2.0 * math.pi * a_g * s_x * s_y * self._atoms_per_od_pixel)
+        factor = _BOSE_ATOMS_FACTOR if self.thermal_profile == "bose" else 1.0
+        return float(2.0 * math.pi * factor * a_g * s_x * s_y * self._atoms_per_od_pixel)
 
     @property
     def condensed_atom_number(self) -> float:
@@ -361,7 +606,7 @@ class BimodalFit:
 
     @property
     def temperature_xy_nk(self) -> tuple[float, float] | None:
-        """Temperature (nK) from the Gaussian width along x and along y, or None.
+        """Temperature (nK) from the thermal width parameter along x and along y, or None.
 
         None when the time of flight is unknown or there is no measurable thermal cloud.
         """
@@ -383,6 +628,20 @@ class BimodalFit:
         """
         both = self.temperature_xy_nk
         return None if both is None else float(np.mean(both))
+
+    @property
+    def temperature_error_nk(self) -> float | None:
+        """One-standard-deviation uncertainty (nK) of ``temperature_nk`` from the fit's covariance.
+
+        T_i is proportional to sigma_i^2, so dT_i = 2 T_i dsigma_i / sigma_i; the
+        covariance of the two widths is kept. None when there is no temperature.
+        """
+        both = self.temperature_xy_nk
+        if both is None:
+            return None
+        grad = np.array([both[0] / self.params[1], both[1] / self.params[2]])  # d mean / d sigma
+        cov = self.covariance[1:3, 1:3]
+        return float(math.sqrt(max(float(grad @ cov @ grad), 0.0)))
 
 
 # --------------------------------------------------------------------------- the fit
@@ -443,10 +702,25 @@ FIT_MODELS = ("auto", "bimodal", "gaussian", "tf")
 
 
 def _least_squares(
-    x, y, data, p0, free, lower, upper, max_nfev, tol=1e-8, binned=False, weight=None
+    x,
+    y,
+    data,
+    p0,
+    free,
+    lower,
+    upper,
+    max_nfev,
+    tol=1e-8,
+    binned=False,
+    weight=None,
+    thermal_profile="gaussian",
+    subpixels=1,
+    resolution_px=0.0,
 ):
     """Bounded least squares of the bimodal model with the parameters not ``free`` held fixed."""
-    residual_fn, jac_fn = _residual_and_jacobian(x, y, data, binned, weight)
+    residual_fn, jac_fn = _residual_and_jacobian(
+        x, y, data, binned, weight, thermal_profile, subpixels, resolution_px
+    )
     fixed = np.array(p0, dtype=float)
 
     def full(q):
@@ -509,8 +783,11 @@ def fit_bimodal_2d(
         TRAP_FREQUENCY_RADIAL_HZ,
     ),
     min_snr: float = 6.0,
+    thermal_profile: str = "bose",
+    subpixels: int = 3,
+    resolution_um: float = 0.0,
 ) -> BimodalFit:
-    """Fit a thermal Gaussian plus a Thomas-Fermi condensate to an OD image.
+    """Fit a thermal cloud plus a Thomas-Fermi condensate to an OD image.
 
     Bounded least squares (trust-region reflective, analytic Jacobian). With
     ``model="auto"`` a pure thermal cloud, a pure condensate and the bimodal
@@ -519,6 +796,18 @@ def fit_bimodal_2d(
     full image; a part that is absent has its peak OD and shape set to 0.
     Pixels that are NaN or infinite (at most 10 %) are left out. About 0.05 to
     0.1 s of one CPU core on a 100 x 100 image.
+
+    Thermal profile: beside a condensate the thermal cloud is saturated (an
+    ideal Bose gas at fugacity 1), so the bimodal model uses the g_2 profile
+    ``gaussian_od * g_2(exp(-rho)) / g_2(1)`` (``thermal_profile="bose"``). A
+    Gaussian of the same cloud is narrower by about 10 % and reads the
+    temperature some 20 % low. A cloud without a condensate (``model="gaussian"``,
+    or the bimodal fit when its condensate vanishes) is fitted with the classical
+    Gaussian, which is exact far above T_c. ``thermal_profile="gaussian"`` gives
+    the Gaussian-plus-Thomas-Fermi model everywhere. The profile fitted is
+    ``BimodalFit.thermal_profile``; ``gaussian_od`` and ``gaussian_sigma_x/y`` are
+    its peak OD and width parameters in both cases, and the temperature follows
+    from ``sigma^2 = (k_B T / m) (1 / omega^2 + t^2)`` in both.
 
     Args:
         od_image: 2D array of optical densities, shape (rows, columns).
@@ -532,6 +821,17 @@ def fit_bimodal_2d(
             size of the thermal cloud from its width; None neglects it.
         min_snr: the smoothed peak above background must exceed the smoothed
             noise this many times, or the image is taken to hold no atoms.
+        thermal_profile: "bose" (default) or "gaussian", the thermal part of the
+            bimodal model.
+        subpixels: the condensate's sharp edge is integrated over each pixel the
+            way the camera does (transmitted light averaged over ``subpixels^2``
+            points per pixel, then the log); 1 samples pixel centres. Sampling
+            centres biases a faint thermal cloud beside a dense condensate (its
+            temperature some 5 to 10 % low on 4.4 um pixels).
+        resolution_um: rms width (um) of the imaging point-spread function, which
+            blurs the light behind the condensate before the pixels integrate it;
+            0 neglects it. Even 1 um, a quarter of a pixel, moves the temperature
+            of a faint thermal cloud beside a dense condensate by about 5 %.
 
     Returns:
         A BimodalFit (parameters in pixels and OD; derived values in physical units).
@@ -539,7 +839,7 @@ def fit_bimodal_2d(
     Raises:
         FitError: the image holds no atoms (nothing above the noise), is not a
             finite 2D image, or the least squares fails.
-        ValidationError: bad ``model``, ``pixcal_um`` or bounds.
+        ValidationError: bad ``model``, ``thermal_profile``, ``pixcal_um`` or bounds.
     """
     with _single_thread():
         return _fit_bimodal_2d(
@@ -552,6 +852,9 @@ def fit_bimodal_2d(
             time_of_flight_ms,
             trap_frequencies_hz,
             min_snr,
+            thermal_profile,
+            subpixels,
+            resolution_um,
         )
 
 
@@ -565,10 +868,21 @@ def _fit_bimodal_2d(
     time_of_flight_ms,
     trap_frequencies_hz,
     min_snr,
+    thermal_profile,
+    subpixels,
+    resolution_um,
 ) -> BimodalFit:
     model = str(model).lower()
     if model not in FIT_MODELS:
         raise ValidationError(f"model: must be one of {FIT_MODELS}, got {model!r}")
+    bimodal_thermal = _thermal_profile_of((0, 0, 0, 0), thermal_profile)
+    if isinstance(subpixels, bool) or not isinstance(subpixels, int | np.integer):
+        raise ValidationError(f"subpixels: must be an integer from 1 to 8, got {subpixels!r}")
+    if not 1 <= subpixels <= 8:
+        raise ValidationError(f"subpixels: must be an integer from 1 to 8, got {subpixels}")
+    subpixels = int(subpixels)
+    if not (math.isfinite(resolution_um) and resolution_um >= 0):
+        raise ValidationError(f"resolution_um: must be >= 0 um, got {resolution_um}")
     data = np.asarray(od_image, dtype=float)
     if data.ndim != 2 or min(data.shape) < 8:
         raise FitError(
@@ -588,6 +902,7 @@ def _fit_bimodal_2d(
     if not pixcal_um > 0:
         raise ValidationError(f"pixcal_um: must be > 0 um per pixel, got {pixcal_um}")
 
+    resolution_px = float(resolution_um) / float(pixcal_um)
     x, y = image_space(data.shape)
     offset0, noise = _noise_and_offset(data)
     # look for a cloud at two scales: compact clouds stand out after light smoothing,
@@ -656,11 +971,11 @@ def _fit_bimodal_2d(
         trials = {}
         if model in ("auto", "gaussian"):
             trials["gaussian"] = _least_squares(
-                x, y, data, gauss0, _FREE["gaussian"], lower, upper, 100, 1e-5, True
+                x, y, data, gauss0, _FREE["gaussian"], lower, upper, 100, 1e-5, True, weight
             )
         if model in ("auto", "tf"):
             trials["tf"] = _least_squares(
-                x, y, data, tf0, _FREE["tf"], lower, upper, 100, 1e-5, True
+                x, y, data, tf0, _FREE["tf"], lower, upper, 100, 1e-5, True, weight
             )
         if model in ("auto", "bimodal"):
             g = trials.get("gaussian", (gauss0,))[0]
@@ -678,7 +993,18 @@ def _fit_bimodal_2d(
             best = None
             for s in starts:
                 got = _least_squares(
-                    x, y, data, s, _FREE["bimodal"], lower, upper, 100, 1e-5, True, weight
+                    x,
+                    y,
+                    data,
+                    s,
+                    _FREE["bimodal"],
+                    lower,
+                    upper,
+                    100,
+                    1e-5,
+                    True,
+                    weight,
+                    bimodal_thermal,
                 )
                 if best is None or got[1] < best[1]:
                     best = got
@@ -688,12 +1014,35 @@ def _fit_bimodal_2d(
         )
         start = trials[chosen][0]
 
-    free = _FREE[chosen]
-    params, rss, jac = _least_squares(x, y, data, start, free, lower, upper, 400, weight=weight)
-    if not np.all(np.isfinite(params)):
-        raise FitError("the bimodal fit did not converge to finite parameters")
-    # an absent part has no shape: report it as zeros, as the wire does
+    def final(name, p0):
+        profile = bimodal_thermal if name == "bimodal" else "gaussian"
+        got = _least_squares(
+            x,
+            y,
+            data,
+            p0,
+            _FREE[name],
+            lower,
+            upper,
+            400,
+            weight=weight,
+            thermal_profile=profile,
+            subpixels=subpixels,
+            resolution_px=resolution_px,
+        )
+        if not np.all(np.isfinite(got[0])):
+            raise FitError("the bimodal fit did not converge to finite parameters")
+        return got, profile
+
+    (params, rss, jac), profile = final(chosen, start)
     tiny = 1e-6 * max(params[0], params[3], 1e-9)  # an amplitude pinned at its zero bound
+    if chosen == "bimodal" and profile == "bose" and params[3] <= tiny and params[0] > tiny:
+        # no condensate after all: the cloud is not saturated, fit the classical profile
+        chosen = "gaussian"
+        (params, rss, jac), profile = final(chosen, params)
+        tiny = 1e-6 * max(params[0], 1e-9)
+    free = _FREE[chosen]
+    # an absent part has no shape: report it as zeros, as the wire does
     if chosen == "tf" or params[0] <= tiny:
         params[0:3] = 0.0
     if chosen == "gaussian" or params[3] <= tiny:
@@ -703,7 +1052,7 @@ def _fit_bimodal_2d(
             "no atoms in the image: the fit found neither a thermal cloud nor a condensate"
         )
 
-    model_image = bimodal_od(x, y, params)
+    model_image = bimodal_od(x, y, params, profile, subpixels, resolution_px)
     # the residual keeps NaN where the image had no measurement
     residual = np.where(finite, data - model_image, np.nan)
     measured = data[finite]
@@ -727,6 +1076,9 @@ def _fit_bimodal_2d(
         trap_frequencies_hz=None if trap_frequencies_hz is None else tuple(trap_frequencies_hz),
         noise_od=noise,
         model=chosen,
+        thermal_profile=profile,
+        subpixels=subpixels,
+        resolution_px=resolution_px,
     )
 
 
@@ -1055,6 +1407,7 @@ class OqtantOutput(BaseModel):
         if key not in _MODEL_PARTS:
             raise ValidationError(f"model: must be 'bimodal', 'gaussian' or 'TF', got {model!r}")
         params = np.array(_as_vector(fit_params, "fit_params"))
+        profile = _thermal_profile_of(params, None)  # the fit's rule, before parts are removed
         thermal, condensed = _MODEL_PARTS[key]
         if not thermal:
             params[0] = 0.0
@@ -1063,7 +1416,7 @@ class OqtantOutput(BaseModel):
         image = self.TOF
         shape = image.shape if image is not None else TOF_IMAGE_SHAPE
         x, y = image_space(shape)
-        model_image = bimodal_od(x, y, params)
+        model_image = bimodal_od(x, y, params, profile)
         unit = "um" if pix_cal != 1.0 else "pixels"
         fig, ax = plt.subplots(figsize=(6, 5))
         im = ax.imshow(model_image, cmap="viridis", extent=_extent_um(shape, pix_cal))
@@ -1133,7 +1486,7 @@ class OqtantOutput(BaseModel):
             ax.plot(pos * pixcal, parts(fit.model_image), "-", color="C3", label="bimodal fit")
             ax.plot(
                 pos * pixcal,
-                parts(bimodal_od(x, y, thermal)),
+                parts(bimodal_od(x, y, thermal, fit.thermal_profile)),
                 "--",
                 color="C0",
                 label="thermal part",

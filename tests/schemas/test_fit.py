@@ -9,27 +9,33 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import ndimage
 
 from oqtant.constants import K_B, RB87_MASS_KG, RESONANT_CROSS_SECTION_M2
 from oqtant.errors import FitError, ValidationError
 from oqtant.schemas.output import (
     FIT_PARAMETER_NAMES,
     BimodalFit,
+    _residual_and_jacobian,
     bimodal_od,
+    bose_cloud_od,
     fit_bimodal_2d,
     image_space,
+    polylog2,
     thermal_cloud_od,
     thomas_fermi_od,
 )
 
 SHAPE = (100, 100)
 PIXCAL_UM = 4.4
+ZETA3 = 1.2020569031595942  # Apery's constant, g_3(1)
 
 
 def _image(params, noise_od=0.03, seed=0, shape=SHAPE):
+    """A noisy image of the model as camera pixels see it (the condensate integrated over each)."""
     x, y = image_space(shape)
     rng = np.random.default_rng(seed)
-    return bimodal_od(x, y, params) + rng.normal(0.0, noise_od, shape)
+    return bimodal_od(x, y, params, subpixels=7) + rng.normal(0.0, noise_od, shape)
 
 
 def _assert_close(fitted, true, rel=0.03, centre_px=0.2, offset_od=0.005):
@@ -122,9 +128,13 @@ def _physical_image(n_thermal, n_condensed, temperature_nk, tof_ms, radii_px, fr
         in_trap = 0.0 if f is None else 1.0 / (2 * math.pi * f) ** 2
         sigma_m = math.sqrt(K_B * temperature_nk * 1e-9 / RB87_MASS_KG * (in_trap + t**2))
         sigmas_px.append(sigma_m / pix_m)
-    # column density n = N / (2 pi sx sy) -> OD = sigma_0 * n, with sigmas in metres
+    # Gaussian (no condensate): column density n = N / (2 pi sx sy) -> OD = sigma_0 * n.
+    # Beside a condensate the cloud is saturated, OD = peak g_2(exp(-rho)) / g_2(1), which
+    # holds g_3(1) / g_2(1) of the Gaussian's atoms at the same peak.
+    bose_factor = (math.pi**2 / 6) / ZETA3 if n_condensed else 1.0
     g_od = (
-        n_thermal
+        bose_factor
+        * n_thermal
         * RESONANT_CROSS_SECTION_M2
         / (2 * math.pi * sigmas_px[0] * sigmas_px[1] * pix_m**2)
     )
@@ -143,7 +153,8 @@ def test_atom_numbers_and_temperature_match_the_analytic_cloud():
         radii_px=(8.0, 12.0),
         freqs_hz=(50.0, 400.0),
     )
-    assert 0.2 < params[0] < 1.0 and 1.0 < params[3] < 3.0  # realistic peak ODs
+    # realistic peak ODs (the saturated g_2 cloud peaks g_2(1) / g_3(1) = 1.37 times a Gaussian)
+    assert 0.2 < params[0] < 1.5 and 1.0 < params[3] < 3.0
     fit = fit_bimodal_2d(image, PIXCAL_UM, time_of_flight_ms=10.0)
     assert fit.thermal_atom_number == pytest.approx(30_000, rel=0.05)
     assert fit.condensed_atom_number == pytest.approx(20_000, rel=0.05)
@@ -334,3 +345,234 @@ def test_any_image_gives_a_fit_or_a_fit_error(seed, rows, columns, scale, kind):
     assert np.all(np.isfinite(fit.params)) and fit.model_image.shape == (rows, columns)
     assert fit.params[0] >= 0 and fit.params[3] >= 0
     assert fit.total_atom_number >= 0
+
+
+# --------------------------------------------------------------------------- Bose-enhanced thermal cloud
+
+ZETA2 = math.pi**2 / 6
+
+
+def _g2_series(w, terms=200_000):
+    """g_2(w) = sum_k w^k / k^2 summed directly (slow reference)."""
+    k = np.arange(1, terms + 1, dtype=float)
+    return np.array([np.sum(np.power(float(v), k) / k**2) for v in np.atleast_1d(w)])
+
+
+def test_g2_matches_reference_values():
+    assert polylog2(1.0) == pytest.approx(math.pi**2 / 6, abs=1e-12)
+    assert polylog2(0.5) == pytest.approx(math.pi**2 / 12 - math.log(2) ** 2 / 2, abs=1e-12)
+    assert polylog2(0.5) == pytest.approx(0.5822405265, abs=1e-9)
+    assert polylog2(0.0) == 0.0
+    z = np.array([1e-8, 0.01, 0.2, 0.3, 0.5, 0.7, 0.9])
+    assert np.allclose(polylog2(z), _g2_series(z), rtol=0, atol=1e-10)
+    # Euler's reflection g_2(z) + g_2(1 - z) = pi^2/6 - ln z ln(1 - z): checks the core near 1,
+    # where the series converges too slowly to serve as a reference
+    z = np.linspace(1e-6, 1 - 1e-6, 20001)
+    reflection = polylog2(z) + polylog2(1 - z) + np.log(z) * np.log1p(-z)
+    assert np.max(np.abs(reflection - math.pi**2 / 6)) < 1e-6
+    # monotonic, and bad arguments are refused
+    assert np.all(np.diff(polylog2(np.linspace(0, 1, 1001))) > 0)
+    with pytest.raises(ValidationError, match="z"):
+        polylog2(1.1)
+    with pytest.raises(ValidationError, match="z"):
+        polylog2([0.5, np.nan])
+
+
+def test_bose_profile_shape_and_atom_number_integral():
+    assert bose_cloud_od(1.0, -2.0, 0.7, 6.0, 4.0, 1.0, -2.0) == pytest.approx(0.7, abs=1e-12)
+    # far out the saturated cloud is classical: a Gaussian of peak A / g_2(1)
+    far = bose_cloud_od(30.0, 0.0, 0.7, 6.0, 4.0, 0.0, 0.0)
+    assert far == pytest.approx(0.7 / ZETA2 * math.exp(-0.5 * 25.0), rel=1e-5)
+    # the column g_2(exp(-rho)) is the sum of the Gaussians exp(-j rho) / j^2
+    x, y = image_space((60, 80))
+    rho = 0.5 * ((x - 1.3) / 6.0) ** 2 + 0.5 * ((y + 0.4) / 4.0) ** 2
+    j = np.arange(1, 4001, dtype=float)
+    reference = 0.7 / ZETA2 * np.sum(np.exp(-np.multiply.outer(rho, j)) / j**2, axis=-1)
+    assert np.allclose(bose_cloud_od(x, y, 0.7, 6.0, 4.0, 1.3, -0.4), reference, atol=1e-4)
+    # integral over the plane: 2 pi A sx sy g_3(1) / g_2(1)
+    x, y = image_space((3000, 3000))
+    x, y = x / 20.0, y / 20.0
+    total = bose_cloud_od(x, y, 0.7, 6.0, 4.0, 1.0, -2.0).sum() * 0.05**2
+    assert total == pytest.approx(2 * math.pi * 0.7 * 6.0 * 4.0 * ZETA3 / ZETA2, rel=1e-6)
+    # and BimodalFit counts the atoms with that factor
+    params = np.array([0.7, 6.0, 4.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    zeros = np.zeros((9, 9))
+    bose = BimodalFit(params, zeros, x, x, 1.0, PIXCAL_UM, thermal_profile="bose")
+    gauss = BimodalFit(params, zeros, x, x, 1.0, PIXCAL_UM, thermal_profile="gaussian")
+    atoms_per_od_px = (PIXCAL_UM * 1e-6) ** 2 / RESONANT_CROSS_SECTION_M2
+    assert bose.thermal_atom_number == pytest.approx(total * atoms_per_od_px, rel=1e-6)
+    assert bose.thermal_atom_number / gauss.thermal_atom_number == pytest.approx(ZETA3 / ZETA2)
+
+
+def test_bimodal_model_uses_the_bose_profile_beside_a_condensate():
+    x, y = image_space((40, 40))
+    with_bec = [0.5, 6.0, 5.0, 1.0, 3.0, 3.0, 0.0, 0.0, 0.0]
+    thermal_only = [0.5, 6.0, 5.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    tf = thomas_fermi_od(x, y, 1.0, 3.0, 3.0, 0.0, 0.0)
+    assert np.allclose(bimodal_od(x, y, with_bec) - tf, bose_cloud_od(x, y, 0.5, 6, 5, 0, 0))
+    assert np.allclose(bimodal_od(x, y, thermal_only), thermal_cloud_od(x, y, 0.5, 6, 5, 0, 0))
+    assert np.allclose(
+        bimodal_od(x, y, with_bec, "gaussian") - tf, thermal_cloud_od(x, y, 0.5, 6, 5, 0, 0)
+    )
+    with pytest.raises(ValidationError, match="thermal_profile"):
+        bimodal_od(x, y, with_bec, "lorentzian")
+
+
+@pytest.mark.parametrize("profile", ["bose", "gaussian"])
+@pytest.mark.parametrize(("subpixels", "resolution_px"), [(1, 0.0), (3, 0.0), (3, 0.3)])
+def test_jacobian_matches_finite_differences(profile, subpixels, resolution_px):
+    x, y = image_space((40, 50))
+    p = np.array([0.5, 7.0, 6.0, 1.2, 5.0, 4.0, 0.37, -0.21, 0.01])
+    data = bimodal_od(x, y, p, profile) + np.random.default_rng(0).normal(0, 0.01, x.shape)
+    residual, jacobian = _residual_and_jacobian(
+        x, y, data, False, None, profile, subpixels, resolution_px
+    )
+    analytic = jacobian(p, np.ones(9, dtype=bool))
+    numeric = np.empty_like(analytic)
+    for i in range(9):
+        h = 1e-6 * max(1.0, abs(p[i]))
+        up, down = p.copy(), p.copy()
+        up[i] += h
+        down[i] -= h
+        numeric[:, i] = (residual(up) - residual(down)) / (2 * h)
+    assert np.max(np.abs(analytic - numeric)) < 1e-7 * np.max(np.abs(analytic))
+
+
+def _camera_image(
+    n_thermal, n_condensed, temperature_nk, tof_ms, radii_px, seed, *, psf_px=0.0, noise_od=0.03
+):
+    """A noisy TOF image of a saturated Bose cloud beside a Thomas-Fermi condensate.
+
+    Built independently of the fit's code: the g_2 column as a sum of Gaussians, the
+    light behind the cloud on a 9 x 9 sub-pixel grid, blurred, averaged over each pixel.
+    """
+    t = tof_ms * 1e-3
+    pix_m = PIXCAL_UM * 1e-6
+    sigmas = [
+        math.sqrt(K_B * temperature_nk * 1e-9 / RB87_MASS_KG * (1 / (2 * math.pi * f) ** 2 + t**2))
+        / pix_m
+        for f in (50.0, 400.0)
+    ]
+    n = 9
+    # sub-pixel centres in the fit's coordinates: pixel c spans c - 50 -+ 1/2
+    fine = np.arange(100 * n) / n - 50 - (n - 1) / (2 * n)
+    centre = (0.3, -0.6)
+    fx, fy = np.meshgrid(fine - centre[0], fine - centre[1])
+    rho = 0.5 * (fx / sigmas[0]) ** 2 + 0.5 * (fy / sigmas[1]) ** 2
+    # g_2(w) = sum_j w^j / j^2 by repeated products; beyond j = 60 only the core matters
+    w = np.exp(-rho)
+    g2, power = np.zeros_like(rho), w.copy()
+    for j in range(1, 61):
+        g2 += power / j**2
+        power *= w
+    core = rho < 0.5
+    wc, pc, gc = w[core], power[core], g2[core]
+    for j in range(61, 5001):
+        gc += pc / j**2
+        pc *= wc
+    g2[core] = gc
+    # atoms per unit peak OD of g_2(e^-rho) / g_2(1): 2 pi sx sy g_3(1) / g_2(1) (pixels^2)
+    per_peak = (
+        2 * math.pi * sigmas[0] * sigmas[1] * ZETA3 / ZETA2 * pix_m**2 / RESONANT_CROSS_SECTION_M2
+    )
+    od = n_thermal / per_peak * g2 / ZETA2
+    u = np.clip(1 - (fx / radii_px[0]) ** 2 - (fy / radii_px[1]) ** 2, 0, None)
+    tf_area = 2 * math.pi * radii_px[0] * radii_px[1] * pix_m**2
+    tf_peak = 5 * n_condensed * RESONANT_CROSS_SECTION_M2 / tf_area
+    od = od + tf_peak * u**1.5
+    light = np.exp(-od)
+    if psf_px:
+        light = ndimage.gaussian_filter(light, psf_px * n, mode="nearest")
+    image = -np.log(light.reshape(100, n, 100, n).mean(axis=(1, 3)))
+    return image + np.random.default_rng(seed).normal(0.0, noise_od, image.shape)
+
+
+@pytest.mark.parametrize(
+    ("n_thermal", "n_condensed", "temperature_nk", "radii_px", "seed"),
+    [
+        # peak ODs: thermal 0.43, 0.77, 0.58, 0.32; condensate 1.6, 1.6, 1.2, 2.0
+        (8_000, 8_000, 180.0, (6.0, 10.0), 0),
+        (12_000, 6_000, 150.0, (5.0, 9.0), 1),
+        (15_000, 4_000, 250.0, (5.0, 8.0), 2),
+        (4_000, 10_000, 120.0, (6.0, 10.0), 3),
+    ],
+)
+def test_saturated_bose_cloud_beside_a_condensate_gives_temperature_and_atoms(
+    n_thermal, n_condensed, temperature_nk, radii_px, seed
+):
+    image = _camera_image(n_thermal, n_condensed, temperature_nk, 8.0, radii_px, seed)
+    fit = fit_bimodal_2d(image, PIXCAL_UM, time_of_flight_ms=8.0)
+    assert fit.model == "bimodal" and fit.thermal_profile == "bose"
+    assert fit.temperature_nk == pytest.approx(temperature_nk, rel=0.05)
+    assert fit.thermal_atom_number == pytest.approx(n_thermal, rel=0.05)
+    assert fit.condensed_atom_number == pytest.approx(n_condensed, rel=0.05)
+    assert abs(fit.params[6] - 0.3) < 0.1 and abs(fit.params[7] + 0.6) < 0.1
+    # the temperature's standard error covers the truth
+    assert abs(fit.temperature_nk - temperature_nk) < 3 * fit.temperature_error_nk
+    # the classical Gaussian on the same image reads the temperature far too low
+    gaussian = fit_bimodal_2d(image, PIXCAL_UM, time_of_flight_ms=8.0, thermal_profile="gaussian")
+    assert gaussian.thermal_profile == "gaussian"
+    assert gaussian.temperature_nk < 0.93 * temperature_nk
+
+
+def test_point_spread_function_and_pixels_are_modelled():
+    # a faint thermal cloud (peak OD 0.13) beside a dense condensate (2.6), no noise: the
+    # blur of a quarter pixel moves a fit that ignores it; the fit that knows it is exact
+    image = _camera_image(2_500, 10_000, 180.0, 8.0, (5.0, 9.0), 0, psf_px=0.25, noise_od=0)
+    knows = fit_bimodal_2d(image, PIXCAL_UM, time_of_flight_ms=8.0, resolution_um=0.25 * 4.4)
+    assert knows.temperature_nk == pytest.approx(180.0, rel=0.02)
+    assert knows.resolution_px == pytest.approx(0.25) and knows.subpixels == 3
+    # finer integration over each pixel: exact
+    finer = fit_bimodal_2d(
+        image, PIXCAL_UM, time_of_flight_ms=8.0, resolution_um=0.25 * 4.4, subpixels=5
+    )
+    assert finer.temperature_nk == pytest.approx(180.0, rel=0.005)
+    assert finer.thermal_atom_number == pytest.approx(2_500, rel=0.005)
+    ignores = fit_bimodal_2d(image, PIXCAL_UM, time_of_flight_ms=8.0)
+    assert abs(ignores.temperature_nk / 180.0 - 1) > 0.03
+    # and pixel centres alone (no integration over the pixel) miss by more still
+    centres = fit_bimodal_2d(
+        image, PIXCAL_UM, time_of_flight_ms=8.0, resolution_um=1.1, subpixels=1
+    )
+    assert abs(centres.temperature_nk / 180.0 - 1) > 0.05
+    # the model image is the fitted camera model: the residual is tiny
+    assert np.nanmax(np.abs(finer.residual)) < 2e-3
+
+
+def test_cloud_above_tc_keeps_the_classical_gaussian():
+    # no condensate: the classical Gaussian is chosen and gives T
+    image, _ = _physical_image(
+        n_thermal=40_000,
+        n_condensed=0,
+        temperature_nk=300.0,
+        tof_ms=15.0,
+        radii_px=(0.0, 0.0),
+        freqs_hz=(50.0, 400.0),
+    )
+    fit = fit_bimodal_2d(image, PIXCAL_UM, time_of_flight_ms=15.0)
+    assert fit.model == "gaussian" and fit.thermal_profile == "gaussian"
+    assert fit.condensed_atom_number == 0.0
+    assert fit.temperature_nk == pytest.approx(300.0, rel=0.04)
+
+
+def test_new_arguments_are_checked():
+    image = _image([0.4, 10.0, 9.0, 1.5, 6.0, 8.0, 0.0, 0.0, 0.0])
+    with pytest.raises(ValidationError, match="thermal_profile"):
+        fit_bimodal_2d(image, thermal_profile="boltzmann")
+    for bad in (0, 9, 2.5, True):
+        with pytest.raises(ValidationError, match="subpixels"):
+            fit_bimodal_2d(image, subpixels=bad)
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValidationError, match="resolution_um"):
+            fit_bimodal_2d(image, resolution_um=bad)
+
+
+def test_bose_fit_with_point_spread_function_is_fast():
+    image = _camera_image(2_500, 10_000, 180.0, 8.0, (5.0, 9.0), 4, psf_px=0.25)
+    fit_bimodal_2d(image, PIXCAL_UM, time_of_flight_ms=8.0, resolution_um=1.1)  # warm up
+    best = math.inf
+    for _ in range(3):
+        start = time.process_time()
+        fit_bimodal_2d(image, PIXCAL_UM, time_of_flight_ms=8.0, resolution_um=1.1)
+        best = min(best, time.process_time() - start)
+    assert best < 0.2, f"a 100 x 100 fit took {best:.3f} s of CPU"
