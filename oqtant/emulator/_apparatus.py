@@ -372,7 +372,12 @@ class Apparatus:
         # machine's calibration divides by the probe's actual fraction of it
         calibration = 1.0 / self.settings.tof_cross_section_factor
         try:
-            fit = fit_bimodal_2d(od, pixcal, time_of_flight_ms=tof_ms)
+            fit = fit_bimodal_2d(
+                od,
+                pixcal,
+                time_of_flight_ms=tof_ms,
+                resolution_um=self.settings.tof_camera.resolution_um,
+            )
         except FitError:
             fit = None
         rows, cols = od.shape
