@@ -91,12 +91,11 @@ def test_analysis_recovers_the_atom_numbers_for_twenty_seeds(standard_runs):
         assert out.total_mot_atom_number == pytest.approx(truth.mot_atom_number, rel=0.03)
 
 
-def test_gaussian_thermometry_of_a_saturated_bose_cloud_reads_low_as_bose_statistics_predict(
+def test_analysis_recovers_the_temperature_of_a_saturated_bose_cloud_for_twenty_seeds(
     standard_runs,
 ):
-    # The fit's thermal model is a Gaussian; the thermal cloud beside a condensate is an
-    # ideal Bose gas at fugacity 1, whose g_2 profile is narrower. Predict the bias from a
-    # noiseless thermal-only image, then check the noisy bimodal analysis against truth.
+    # The thermal cloud beside a condensate is an ideal Bose gas at fugacity 1, whose g_2
+    # profile is narrower than a Gaussian of the same wings: a Gaussian reads it ~20 % cold.
     truth = standard_runs[0].truth
     state = equilibrium_cloud(truth.atom_number, truth.temperature_nk * 1e-9)
     x = pixel_centres_um(100, 4.4)
@@ -105,8 +104,37 @@ def test_gaussian_thermometry_of_a_saturated_bose_cloud_reads_low_as_bose_statis
         truth.temperature_nk
     )
     assert 0.7 < bias < 0.9
-    ratios = [r.output.values.temperature_nk / r.truth.temperature_nk for r in standard_runs]
-    assert np.mean(ratios) == pytest.approx(bias, rel=0.1)
+    # The analysis fits the g_2 profile beside the condensate and integrates the condensate
+    # over the camera's pixels and point-spread function: on the images without noise it
+    # recovers the truth for every seed.
+    resolution_um = APPARATUS.settings.tof_camera.resolution_um
+    for run in standard_runs:
+        clean = fit_bimodal_2d(
+            run.od_noiseless, 4.4, time_of_flight_ms=8.0, resolution_um=resolution_um
+        )
+        assert clean.thermal_profile == "bose"
+        assert clean.temperature_nk == pytest.approx(run.truth.temperature_nk, rel=0.02)
+    # On the noisy images: atom numbers within 10 % for every seed, no bias in temperature,
+    # and each seed's temperature within 3 of the fit's own standard errors of the truth.
+    ratios, errors = [], []
+    for run in standard_runs:
+        truth, out = run.truth, run.output.values
+        assert out.thermal_atom_number == pytest.approx(truth.thermal_atom_number, rel=0.1)
+        assert out.condensed_atom_number == pytest.approx(truth.condensed_atom_number, rel=0.1)
+        assert out.tof_atom_number == pytest.approx(truth.atom_number, rel=0.1)
+        ratios.append(run.fit.temperature_nk / truth.temperature_nk)
+        errors.append(run.fit.temperature_error_nk / truth.temperature_nk)
+    ratios, errors = np.array(ratios), np.array(errors)
+    assert abs(np.mean(ratios) - 1.0) < 0.03
+    assert np.all(np.abs(ratios - 1.0) < 3.0 * errors)
+    # the photon noise of these images (as the real camera's, ~0.026 OD a pixel) leaves
+    # the faint thermal cloud (peak OD ~0.15) a temperature error of about 6 % a shot:
+    # the fit's errors say so and the scatter over seeds agrees with them
+    assert np.all((0.03 < errors) & (errors < 0.1))
+    assert np.std(ratios) == pytest.approx(np.sqrt(np.mean(errors**2)), rel=0.35)
+    # within 10 % of the truth: 17 of these 20 shots; the other three lie 1.5 to 1.9 of
+    # their standard errors out, as noise puts about one shot in ten
+    assert np.sum(np.abs(ratios - 1.0) < 0.10) >= 17
 
 
 def test_analysis_recovers_number_and_temperature_of_a_thermal_cloud_for_twenty_seeds():
