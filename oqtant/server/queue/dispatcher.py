@@ -150,14 +150,16 @@ class Dispatcher:
         while not self._stop.is_set():
             try:
                 held = self.step()
+                if held:
+                    self._collect(block=True, timeout=self.settings.poll_seconds)
+                    continue
             except Exception:  # never let the loop die: the database may come back
+                # a result that could not be stored is retried when its lease expires
                 log.exception("dispatch step failed")
-                held = len(self._inflight)
-            if held:
-                self._collect(block=True, timeout=self.settings.poll_seconds)
-            else:
-                self._wake.wait(self.settings.poll_seconds)
-                self._wake.clear()
+                self._stop.wait(self.settings.poll_seconds)
+                continue
+            self._wake.wait(self.settings.poll_seconds)
+            self._wake.clear()
 
     def _collect(self, *, block: bool, timeout: float = 0.0) -> None:
         if not self._inflight:
