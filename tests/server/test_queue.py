@@ -182,3 +182,37 @@ def test_sim_job_runs_through_the_simulator(tmp_path):
         values = body["inputs"][0]["output"]["values"]
         assert values["tof_image"]["rows"] > 0 and values["tof_atom_number"] > 0
     app.state.engine.dispose()
+
+
+def test_dispatcher_survives_a_failed_store_and_the_run_is_retried(tmp_path, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    app = create_app(make_settings(tmp_path, lease_seconds=0.3), start_dispatcher=False)
+    alice = add_account(app, "alice")
+    real_complete = crud.complete_run
+    failures = []
+
+    def flaky_complete(**kwargs):
+        if not failures:
+            failures.append(kwargs["run_id"])
+            raise OperationalError("UPDATE runs", {}, Exception("database is locked"))
+        return real_complete(**kwargs)
+
+    monkeypatch.setattr(crud, "complete_run", flaky_complete)
+    with TestClient(app) as client:
+        job_id = submit(client, alice)["job_id"]
+        dispatcher = app.state.dispatcher
+        dispatcher.start()
+        deadline = time.monotonic() + 20
+        status = None
+        while time.monotonic() < deadline and status != "COMPLETE":
+            time.sleep(0.05)
+            status = client.get(f"{alice.base}/jobs/{job_id}", headers=alice.headers).json()[
+                "status"
+            ]
+        dispatcher.stop()
+    assert failures and status == "COMPLETE"
+    with app.state.session_factory() as s:
+        run = s.query(Run).one()
+        assert run.attempts == 2  # claimed again after its lease expired
+    app.state.engine.dispose()
