@@ -22,7 +22,7 @@ test: $(STAMP)
 
 # Local quick loop: everything but the slow physics and integration tests.
 test-fast: $(STAMP)
-	MPLBACKEND=Agg $(PY) -m pytest -n 2 -q -m "not slow"
+	MPLBACKEND=Agg $(PY) -m pytest -n 2 -q -m "not slow and not server"
 
 bench: $(STAMP)
 	MPLBACKEND=Agg $(PY) benchmarks/run_all.py
