@@ -91,6 +91,13 @@ _Q_PENDING = (
         Job.sim.is_(False),
     )
 )
+_Q_USER_BY_EXTERNAL_ID = select(User).where(User.external_id == bindparam("external_id"))
+_Q_USAGE = select(
+    _Q_TODAY.scalar_subquery().label("today"), _Q_PENDING.scalar_subquery().label("pending")
+)
+_Q_ACTIVE_ALL = select(func.count(), func.coalesce(func.sum(Job.input_count), 0)).where(
+    Job.status.in_(ACTIVE_STATUSES)
+)
 _Q_IDEMPOTENT = select(IdempotencyKey.response_json).where(
     IdempotencyKey.user_id == bindparam("user_id"), IdempotencyKey.key == bindparam("key")
 )
@@ -236,7 +243,9 @@ def get_user_by_name(*, session: Session, name: str) -> User | None:
 
 
 def get_user_by_external_id(*, session: Session, external_id: str) -> User | None:
-    return session.execute(select(User).where(User.external_id == external_id)).scalar_one_or_none()
+    return session.execute(
+        _Q_USER_BY_EXTERNAL_ID, {"external_id": external_id}
+    ).scalar_one_or_none()
 
 
 def list_users(*, session: Session) -> list[User]:
@@ -266,8 +275,9 @@ def set_user_limits(
 
 def _usage(session: Session, user_id: int, now: datetime) -> tuple[int, int]:
     """(jobs submitted today, jobs pending or running); simulator jobs do not count."""
-    today = session.execute(_Q_TODAY, {"user_id": user_id, "since": start_of_day(now)}).scalar_one()
-    pending = session.execute(_Q_PENDING, {"user_id": user_id}).scalar_one()
+    today, pending = session.execute(
+        _Q_USAGE, {"user_id": user_id, "since": start_of_day(now)}
+    ).one()
     return today, pending
 
 
@@ -368,11 +378,13 @@ def submit_job(
                 for i, inp in enumerate(job.inputs, start=1)
             ],
         )
-        info = queue_info(session=session, job_ids=[job_id], parallel_runs=parallel_runs)[job_id]
+        # the new job is the newest active one: its position counts every active job
+        position, runs = session.execute(_Q_ACTIVE_ALL).one()
+        wait_s = runs * recent_run_seconds(session=session) / max(parallel_runs, 1)
         answer = {
             "job_id": external_id,
-            "queue_position": info.queue_position,
-            "est_time": info.est_time,
+            "queue_position": int(position),
+            "est_time": math.ceil(wait_s),
         }
         if idempotency_key:
             session.add(
