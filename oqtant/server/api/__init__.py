@@ -1,0 +1,3 @@
+"""The REST API: routes, dependencies, error answers."""
+
+__all__: list[str] = []

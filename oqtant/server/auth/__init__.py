@@ -1,0 +1,3 @@
+"""Authentication: password hashes, access tokens, PKCE, login rate limits."""
+
+__all__: list[str] = []
