@@ -227,6 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``oqtant`` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `demo` and `login` own their options: hand them everything after the name
+    # (argparse's REMAINDER would reject a leading --option).
+    delegated = {"demo": "oqtant.demo", "login": "oqtant.login"}
+    if argv and argv[0] in delegated:
+        return _delegate(delegated[argv[0]])(argparse.Namespace(rest=argv[1:]))
     args = build_parser().parse_args(argv)
     return args.func(args)
 
