@@ -1,0 +1,58 @@
+// The console's small behaviours: confirm before deleting, live job list, live job page.
+"use strict";
+(function () {
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  });
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+
+  function visible() { return document.visibilityState !== "hidden"; }
+
+  // the job list: re-fetch its rows, often while jobs wait or run, rarely otherwise
+  var rows = document.getElementById("job-rows");
+  if (rows) {
+    var pollRows = function () {
+      var active = rows.dataset.active === "1";
+      window.setTimeout(function () {
+        if (!visible()) { pollRows(); return; }
+        fetch(rows.dataset.poll, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+          .then(function (r) {
+            if (!r.ok) { throw new Error(String(r.status)); }
+            rows.dataset.active = r.headers.get("X-Active-Jobs") || "0";
+            return r.text();
+          })
+          .then(function (html) { rows.innerHTML = html; })
+          .catch(function () { /* keep the last rows; try again later */ })
+          .finally(pollRows);
+      }, active ? 1500 : 15000);
+    };
+    pollRows();
+  }
+
+  // one job: reload the page when the job or the shown run changes state
+  var badge = document.getElementById("job-status");
+  if (badge && badge.dataset.active === "1") {
+    var first = null;
+    var pollJob = function () {
+      window.setTimeout(function () {
+        if (!visible()) { pollJob(); return; }
+        fetch(badge.dataset.state, { credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (state) {
+            if (!state) { return; }
+            var key = state.status + "/" + (state.runs[badge.dataset.run] || "");
+            if (first === null) { first = badge.dataset.runStatus ? badge.textContent.trim() + "/" + badge.dataset.runStatus : key; }
+            if (key !== first) { window.location.reload(); }
+          })
+          .catch(function () {})
+          .finally(pollJob);
+      }, 1000);
+    };
+    pollJob();
+  }
+})();

@@ -1,0 +1,280 @@
+// The job composer: an editable RF ramp and barriers, checked by the server as you type.
+"use strict";
+(function () {
+  var root = document.getElementById("compose");
+  if (!root) { return; }
+  var csrf = document.querySelector("meta[name=csrf-token]").content;
+  var kind = root.dataset.kind;
+  var initial = JSON.parse(root.dataset.initial);
+  var values = initial.values;
+  var form = document.getElementById("job-form");
+  var rfBody = document.querySelector("#rf-table tbody");
+  var barrierList = document.getElementById("barrier-list");
+  var problems = document.getElementById("problems");
+  var state = document.getElementById("preview-state");
+  var figures = document.getElementById("preview-figures");
+  var CAPTIONS = {
+    potential: "Potential energy the atoms feel along x (magnetic trap plus projected light)",
+    rf: "RF knife: frequency and power against time",
+    barriers: "Optical potential against position and time",
+    lasers: "Terminator pulse timing"
+  };
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+  function numberInput(value, label) {
+    var input = el("input", { type: "number", step: "any", "aria-label": label });
+    input.value = value === null || value === undefined ? "" : String(value);
+    return input;
+  }
+  function removeButton(label) {
+    return el("button", { type: "button", class: "small link remove", "aria-label": label }, "remove");
+  }
+  function readNumber(input) {
+    var text = input.value.trim();
+    if (text === "") { return null; }
+    var n = Number(text);
+    return Number.isFinite(n) ? n : text;  // the server names the field of a non-number
+  }
+
+  // ---- RF ramp
+  function addRfRow(t, f, p) {
+    var tr = el("tr");
+    [[t, "time (ms)"], [f, "frequency (MHz)"], [p, "power (mW)"]].forEach(function (c) {
+      var td = el("td"); td.appendChild(numberInput(c[0], c[1])); tr.appendChild(td);
+    });
+    var td = el("td"); var rm = removeButton("remove this RF point");
+    rm.addEventListener("click", function () { tr.remove(); changed(); });
+    td.appendChild(rm); tr.appendChild(td);
+    rfBody.appendChild(tr);
+  }
+
+  // ---- barriers
+  function select(options, value, label) {
+    var s = el("select", { "aria-label": label });
+    options.forEach(function (o) { var opt = el("option", {}, o); if (o === value) { opt.selected = true; } s.appendChild(opt); });
+    return s;
+  }
+  function addBarrierRow(body, t, x, h, w) {
+    var tr = el("tr");
+    [[t, "time (ms)"], [x, "position (µm)"], [h, "height (kHz)"], [w, "width (µm)"]].forEach(function (c) {
+      var td = el("td"); td.appendChild(numberInput(c[0], c[1])); tr.appendChild(td);
+    });
+    var td = el("td"); var rm = removeButton("remove this time point");
+    rm.addEventListener("click", function () { tr.remove(); changed(); });
+    td.appendChild(rm); tr.appendChild(td);
+    body.appendChild(tr);
+  }
+  function addBarrier(b) {
+    var box = el("div", { class: "barrier" });
+    var head = el("div", { class: "barrier-head" });
+    head.appendChild(el("strong", { class: "barrier-title" }, "Barrier"));
+    var shape = select(JSON.parse(root.dataset.shapes), b.shape || "GAUSSIAN", "shape");
+    shape.className = "b-shape";
+    var interp = select(JSON.parse(root.dataset.interpolations), b.interpolation || "LINEAR", "interpolation in time");
+    interp.className = "b-interp";
+    var l1 = el("label", {}, "shape "); l1.appendChild(shape);
+    var l2 = el("label", {}, "interpolation "); l2.appendChild(interp);
+    head.appendChild(l1); head.appendChild(l2);
+    var rm = removeButton("remove this barrier");
+    rm.addEventListener("click", function () { box.remove(); changed(); });
+    head.appendChild(rm);
+    box.appendChild(head);
+    var table = el("table", { class: "grid edit" });
+    var thead = el("thead"); var hr = el("tr");
+    ["time (ms)", "position (µm)", "height (kHz)", "width (µm)", ""].forEach(function (h) { hr.appendChild(el("th", {}, h)); });
+    thead.appendChild(hr); table.appendChild(thead);
+    var body = el("tbody"); table.appendChild(body);
+    for (var i = 0; i < b.times_ms.length; i++) {
+      addBarrierRow(body, b.times_ms[i], b.positions_um[i], b.heights_khz[i], b.widths_um[i]);
+    }
+    box.appendChild(table);
+    var add = el("button", { type: "button", class: "small" }, "Add time point");
+    add.addEventListener("click", function () {
+      var last = body.lastElementChild; var t = 0;
+      if (last) { t = (Number(last.querySelector("input").value) || 0) + 1; }
+      addBarrierRow(body, t, 0, 0, 1); changed();
+    });
+    box.appendChild(add);
+    barrierList.appendChild(box);
+  }
+
+  // ---- fields and their names in the wire format (used to mark the invalid ones)
+  function label() {
+    rfBody.querySelectorAll("tr").forEach(function (tr, i) {
+      var inputs = tr.querySelectorAll("input");
+      inputs[0].dataset.field = "rf_evaporation.times_ms." + i;
+      inputs[1].dataset.field = "rf_evaporation.frequencies_mhz." + i;
+      inputs[2].dataset.field = "rf_evaporation.powers_mw." + i;
+    });
+    if (!barrierList) { return; }
+    barrierList.querySelectorAll(".barrier").forEach(function (box, b) {
+      var base = "optical_barriers." + b + ".";
+      box.querySelector(".barrier-title").textContent = "Barrier " + (b + 1);
+      box.querySelector(".b-shape").dataset.field = base + "shape";
+      box.querySelector(".b-interp").dataset.field = base + "interpolation";
+      box.querySelectorAll("tbody tr").forEach(function (tr, i) {
+        var inputs = tr.querySelectorAll("input");
+        ["times_ms", "positions_um", "heights_khz", "widths_um"].forEach(function (name, k) {
+          inputs[k].dataset.field = base + name + "." + i;
+        });
+      });
+    });
+  }
+
+  function collect() {
+    var rf = { times_ms: [], frequencies_mhz: [], powers_mw: [],
+               interpolation: document.getElementById("f-rf-interp").value };
+    rfBody.querySelectorAll("tr").forEach(function (tr) {
+      var inputs = tr.querySelectorAll("input");
+      rf.times_ms.push(readNumber(inputs[0]));
+      rf.frequencies_mhz.push(readNumber(inputs[1]));
+      rf.powers_mw.push(readNumber(inputs[2]));
+    });
+    var barriers = null;
+    if (barrierList) {
+      barriers = [];
+      barrierList.querySelectorAll(".barrier").forEach(function (box) {
+        var b = { times_ms: [], positions_um: [], heights_khz: [], widths_um: [],
+                  shape: box.querySelector(".b-shape").value,
+                  interpolation: box.querySelector(".b-interp").value };
+        box.querySelectorAll("tbody tr").forEach(function (tr) {
+          var inputs = tr.querySelectorAll("input");
+          b.times_ms.push(readNumber(inputs[0]));
+          b.positions_um.push(readNumber(inputs[1]));
+          b.heights_khz.push(readNumber(inputs[2]));
+          b.widths_um.push(readNumber(inputs[3]));
+        });
+        barriers.push(b);
+      });
+      if (!barriers.length) { barriers = null; }
+    }
+    var notes = document.getElementById("f-notes").value;
+    return {
+      name: document.getElementById("f-name").value,
+      inputs: [{
+        values: {
+          image_type: document.getElementById("f-image").value,
+          time_of_flight_ms: readNumber(document.getElementById("f-tof")),
+          end_time_ms: readNumber(document.getElementById("f-end")),
+          rf_evaporation: rf,
+          optical_barriers: barriers,
+          optical_landscape: null,
+          lasers: null
+        },
+        notes: notes ? notes : null
+      }]
+    };
+  }
+
+  function matches(field, wanted) {
+    return field === wanted || field.indexOf(wanted + ".") === 0 || wanted.indexOf(field + ".") === 0;
+  }
+  function showProblems(errors) {
+    problems.textContent = "";
+    form.querySelectorAll(".invalid").forEach(function (n) { n.classList.remove("invalid"); n.removeAttribute("aria-invalid"); });
+    errors.forEach(function (e) {
+      var li = el("li");
+      li.appendChild(el("code", {}, e.field));
+      li.appendChild(document.createTextNode(": " + e.rule));
+      problems.appendChild(li);
+      form.querySelectorAll("[data-field]").forEach(function (input) {
+        if (matches(input.dataset.field, e.field)) { input.classList.add("invalid"); input.setAttribute("aria-invalid", "true"); }
+      });
+    });
+  }
+  function showFigures(figs) {
+    figures.textContent = "";
+    ["potential", "rf", "barriers", "lasers"].forEach(function (k) {
+      if (!figs[k]) { return; }
+      var fig = el("figure");
+      var img = el("img", { src: figs[k], alt: CAPTIONS[k], "data-kind": k });
+      fig.appendChild(img);
+      fig.appendChild(el("figcaption", {}, CAPTIONS[k]));
+      figures.appendChild(fig);
+    });
+  }
+
+  var seq = 0, timer = null;
+  function post(url, job) {
+    return fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(job)
+    });
+  }
+  function check() {
+    var mine = ++seq;
+    label();
+    state.textContent = "Checking…";
+    post("/new/check", collect())
+      .then(function (r) { return r.json(); })
+      .then(function (answer) {
+        if (mine !== seq) { return; }
+        showProblems(answer.errors || []);
+        if (answer.ok) {
+          state.textContent = "The job is valid. This is what the atoms will feel:";
+          state.className = "ok";
+          showFigures(answer.figures || {});
+        } else {
+          state.textContent = "Fix these before submitting:";
+          state.className = "error";
+          figures.textContent = "";
+        }
+      })
+      .catch(function () { if (mine === seq) { state.textContent = "Could not reach the server."; } });
+  }
+  function changed() {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(check, 350);
+  }
+
+  form.addEventListener("input", changed);
+  form.addEventListener("change", changed);
+  document.getElementById("rf-add").addEventListener("click", function () {
+    var rows = rfBody.querySelectorAll("tr");
+    var last = rows[rows.length - 1];
+    var t = last ? Number(last.querySelector("input").value) || 0 : 0;
+    addRfRow(t, 0.1, 200); changed();
+  });
+  var addB = document.getElementById("barrier-add");
+  if (addB) {
+    addB.addEventListener("click", function () {
+      addBarrier({ times_ms: [0, 10], positions_um: [0, 0], heights_khz: [10, 10], widths_um: [1, 1] });
+      changed();
+    });
+  }
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    label();
+    var button = document.getElementById("submit");
+    button.disabled = true;
+    state.textContent = "Submitting…";
+    post("/new/submit", collect())
+      .then(function (r) { return r.json().then(function (a) { return [r.status, a]; }); })
+      .then(function (pair) {
+        var answer = pair[1];
+        if (pair[0] === 201 && answer.url) { window.location.assign(answer.url); return; }
+        showProblems(answer.errors || [{ field: "(job)", rule: answer.detail || "not accepted" }]);
+        state.textContent = "Not submitted:";
+        state.className = "error";
+        button.disabled = false;
+      })
+      .catch(function () { state.textContent = "Could not reach the server."; button.disabled = false; });
+  });
+
+  // ---- fill in the starting job
+  document.getElementById("f-name").value = initial.name;
+  document.getElementById("f-image").value = values.image_type;
+  document.getElementById("f-tof").value = values.time_of_flight_ms;
+  document.getElementById("f-end").value = values.end_time_ms;
+  document.getElementById("f-rf-interp").value = values.rf_evaporation.interpolation;
+  var rfv = values.rf_evaporation;
+  for (var i = 0; i < rfv.times_ms.length; i++) { addRfRow(rfv.times_ms[i], rfv.frequencies_mhz[i], rfv.powers_mw[i]); }
+  if (barrierList) { (values.optical_barriers || []).forEach(addBarrier); }
+  check();
+})();
