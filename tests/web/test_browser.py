@@ -1,0 +1,241 @@
+"""The console in a real headless Chromium against a real server process.
+
+The server runs as a subprocess on a free loopback port with the fast test
+backend; Playwright drives Debian's ``/usr/bin/chromium`` (installed by
+``scripts/ensure_chromium.sh``; no browser is downloaded). Every page is
+saved at 1280 and 800 pixels wide in ``tests/web/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from oqtant.demo import free_port
+from oqtant.server.db import crud, make_engine, make_session_factory
+
+pytestmark = pytest.mark.server
+
+REPO = Path(__file__).resolve().parents[2]
+SHOTS = Path(__file__).resolve().parent / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PASSWORD = "browser-test-password"
+XSS = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """(base URL, session factory) of a console server on a free port."""
+    folder = tmp_path_factory.mktemp("web_server")
+    database_url = f"sqlite:///{folder / 'oqtant.db'}"
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=str(REPO), MPLBACKEND="Agg", OQTANT_DATA_DIR=str(folder),
+        OQTANT_DATABASE_URL=database_url, OQTANT_BACKEND="tests.server.fast_backend:FastBackend",
+        OQTANT_EXECUTOR="thread", OQTANT_WORKERS="1", OQTANT_POLL_SECONDS="0.05",
+        OQTANT_SECRET_KEY="browser-test-secret-key-of-32-bytes-or-more",
+    )
+    log = open(folder / "server.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([sys.executable, "-m", "tests.web.serve_console", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None, (folder / "server.log").read_text()
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.1)
+    engine = make_engine(database_url)
+    sessions = make_session_factory(engine)
+    for name, admin in (("alice", False), ("bob", False), ("root", True)):
+        with sessions() as s:
+            crud.create_user(session=s, name=name, password=PASSWORD, is_admin=admin,
+                             daily_limit=100, max_runs_per_job=30, max_pending_jobs=20)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "run scripts/ensure_chromium.sh first"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _session(browser, server, name, *, csp=False):
+    """A page logged in as ``name`` through the login form.
+
+    The pages' Content-Security-Policy forbids evaluating strings, which the
+    test's ``wait_for_function`` needs: it is bypassed unless ``csp``.
+    """
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, base_url=server, bypass_csp=not csp
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.on("dialog", lambda d: pytest.fail(f"a dialog opened: {d.message}"))
+    page.goto("/jobs")
+    assert page.url.endswith("/login")
+    page.fill("#username", name)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/jobs$"))
+    return page
+
+
+def shoot(page, name: str) -> None:
+    """Save the page at 1280 and at 800 pixels wide."""
+    SHOTS.mkdir(exist_ok=True)
+    for width in (1280, 800):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(SHOTS / f"{name}_{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_login_page(browser, server):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{server}/login")
+    assert page.locator("h1").inner_text() == "oqtant"
+    shoot(page, "login")
+    page.close()
+
+
+def test_compose_submit_and_watch_a_bec_job_complete(browser, server):
+    page = _session(browser, server, "alice")
+    shoot(page, "jobs_empty")
+    page.goto("/new")
+    page.wait_for_selector("#preview-figures img[data-kind=potential]")
+    # make the evaporation end at 0.5 MHz: the fast backend makes 100 nK per MHz
+    last = page.locator("#rf-table tbody tr").last.locator("input").nth(1)
+    last.fill("0.5")
+    page.fill("#f-name", "web BEC")
+    page.wait_for_function(
+        "document.getElementById('preview-state').textContent.startsWith('The job is valid')"
+    )
+    shoot(page, "new_bec")
+    page.click("#submit")
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}$"))
+    page.wait_for_selector("#atom-stats", timeout=20_000)  # the page reloads when the run is done
+    stats = page.locator("#atom-stats").inner_text()
+    assert "Temperature\t50 nK" in stats
+    assert f"{int(2e5 / 1.5):,}" in stats
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('.figures img')).slice(0, 2)"
+        ".every(i => i.complete && i.naturalWidth > 100)"
+    )
+    page.locator("img[alt^='cut along y']").scroll_into_view_if_needed()
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('.figures img')).every(i => i.complete)"
+    )
+    assert page.locator(".status").first.inner_text() == "COMPLETE"
+    shoot(page, "job_bec")
+    page.goto("/jobs")
+    assert page.locator("#job-rows tr").first.locator(".status").inner_text() == "COMPLETE"
+    shoot(page, "jobs")
+    page.context.close()
+
+
+def test_invalid_job_names_the_field(browser, server):
+    page = _session(browser, server, "alice")
+    page.goto("/new")
+    page.wait_for_selector("#preview-figures img")
+    page.fill("#f-tof", "50")
+    page.wait_for_selector("#problems li")
+    problem = page.locator("#problems li").first.inner_text()
+    assert problem.startswith("time_of_flight_ms:")
+    assert "invalid" in (page.locator("#f-tof").get_attribute("class") or "")
+    shoot(page, "new_invalid")
+    page.click("#submit")
+    page.wait_for_function("document.getElementById('preview-state').textContent === 'Not submitted:'")
+    assert page.url.endswith("/new")
+    page.context.close()
+
+
+def test_barrier_job_with_preview(browser, server):
+    page = _session(browser, server, "alice")
+    page.goto("/new?kind=barrier")
+    page.wait_for_selector("#preview-figures img[data-kind=barriers]")
+    assert page.locator(".barrier").count() == 1
+    page.click("#barrier-add")
+    assert page.locator(".barrier").count() == 2
+    page.wait_for_function(
+        "document.getElementById('preview-state').textContent.startsWith('The job is valid')"
+    )
+    shoot(page, "new_barrier")
+    page.click("#submit")
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}$"))
+    page.wait_for_selector("img[src*='plot/it.png']", timeout=20_000)
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('.figures img')).every(i => i.complete)"
+    )
+    shoot(page, "job_barrier")
+    page.context.close()
+
+
+def test_script_name_shows_as_text_and_other_users_get_404(browser, server):
+    page = _session(browser, server, "alice", csp=True)  # with the site's own policy
+    page.goto("/new")
+    page.wait_for_selector("#preview-figures img")
+    page.fill("#f-name", XSS)
+    page.click("#submit")
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}$"))
+    job_url = page.url
+    assert page.locator("h1.jobname").inner_text() == XSS
+    page.goto("/jobs")
+    assert page.locator("#job-rows td.name a", has_text=XSS).count() == 1
+    page.context.close()
+
+    other = _session(browser, server, "bob")
+    response = other.goto(job_url)
+    assert response.status == 404
+    assert "Job not found" in other.locator("h1").inner_text()
+    shoot(other, "job_not_found")
+    other.context.close()
+
+
+def test_limits_and_admin(browser, server):
+    page = _session(browser, server, "alice")
+    page.goto("/limits")
+    assert "Jobs submitted today" in page.inner_text("main")
+    shoot(page, "limits")
+    assert page.goto("/admin").status == 403
+    shoot(page, "admin_forbidden")
+    page.context.close()
+
+    admin = _session(browser, server, "root")
+    admin.goto("/admin")
+    row = admin.locator("tr", has=admin.locator("td.name", has_text="bob"))
+    row.locator("input[name=daily_limit]").fill("7")
+    row.locator("button[type=submit]").click()
+    admin.wait_for_url(re.compile(r"/admin\?done=limits$"))
+    row = admin.locator("tr", has=admin.locator("td.name", has_text="bob"))
+    assert row.locator("input[name=daily_limit]").input_value() == "7"
+    shoot(admin, "admin")
+    admin.context.close()
