@@ -70,6 +70,7 @@ class Dispatcher:
         self._executor = executor
         self._own_executor = executor is None
         self._inflight: dict[cf.Future, crud.ClaimedRun] = {}
+        self._started: dict[cf.Future, float] = {}  # monotonic time each run was handed out
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -104,6 +105,7 @@ class Dispatcher:
         for claimed in list(self._inflight.values()):
             self._db(crud.release_run, owner=self.owner, run_id=claimed.run_id)
         self._inflight.clear()
+        self._started.clear()
         if self._own_executor and self._executor is not None:
             # wait for idle workers to exit cleanly; do not wait on a run that hangs
             self._executor.shutdown(wait=not stuck, cancel_futures=True)
@@ -118,6 +120,7 @@ class Dispatcher:
     def step(self) -> int:
         """Claim runs up to capacity and store the results of finished ones; returns runs held."""
         self._collect(block=False)
+        self._expire_overdue()
         self._renew_if_due()
         while len(self._inflight) < self.capacity and not self._stop.is_set():
             claimed = self._db(
@@ -131,6 +134,7 @@ class Dispatcher:
             backend = self.sim_backend if claimed.sim else self.backend
             future = self.executor.submit(execute_run, backend, claimed.values_json, claimed.seed)
             self._inflight[future] = claimed
+            self._started[future] = time.monotonic()
             self._emit("claimed", claimed)
         return len(self._inflight)
 
@@ -170,7 +174,43 @@ class Dispatcher:
             done = [f for f in self._inflight if f.done()]
         for future in done:
             claimed = self._inflight.pop(future)
+            self._started.pop(future, None)
             self._store(future, claimed)
+
+    def _expire_overdue(self) -> None:
+        """Fail runs that ran past ``run_timeout_seconds`` and replace the workers they hold."""
+        limit = self.settings.run_timeout_seconds
+        now = time.monotonic()
+        overdue = [
+            f for f, t0 in self._started.items() if now - t0 > limit and not f.done()
+        ]
+        if not overdue:
+            return
+        for future in overdue:
+            claimed = self._inflight.pop(future)
+            self._started.pop(future, None)
+            future.cancel()
+            log.error(
+                "run %s of job %s exceeded %g s; failing it", claimed.run, claimed.job_id, limit
+            )
+            reason = f"timed out: the backend ran longer than run_timeout_seconds = {limit:g} s"
+            self._db(crud.fail_run, owner=self.owner, run_id=claimed.run_id, reason=reason)
+            self._emit("failed", claimed)
+        self._replace_executor()
+
+    def _replace_executor(self) -> None:
+        """Abandon a pool holding a hung run: kill its processes; later runs get a fresh pool.
+
+        Other runs in flight on a killed process pool end as BrokenProcessPool and go
+        back to the queue. A hung thread cannot be killed: it is left behind.
+        """
+        if not self._own_executor or self._executor is None:
+            return
+        executor, self._executor = self._executor, None
+        processes = getattr(executor, "_processes", None) or {}
+        for process in list(processes.values()):
+            process.kill()
+        executor.shutdown(wait=False, cancel_futures=True)
 
     def _store(self, future: cf.Future, claimed: crud.ClaimedRun) -> None:
         try:

@@ -1,0 +1,94 @@
+"""Backends that misbehave on purpose: slow, hanging, raising, returning garbage.
+
+They are named by ``tests.reliability.backends:ClassName`` in ``OQTANT_BACKEND``
+and are imported inside the server's worker processes, so their knobs are
+environment variables (inherited by those processes):
+
+* ``OQTANT_TEST_RUN_SECONDS``: how long ``SlowBackend`` takes per run (default 2);
+* ``OQTANT_TEST_RUN_LOG``: a file to which every backend appends one line when a
+  run starts (``start <seed> <pid>``) and one when it finishes (``done <seed> <pid>``).
+
+``FaultyBackend`` picks its behaviour from the run's final RF frequency, so that
+one job can hold a good run next to broken ones.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+from oqtant.backend import RunResult
+from oqtant.schemas.job import InputValues
+from tests.server.fast_backend import FastBackend
+
+__all__ = [
+    "FAULT_GARBAGE_MHZ",
+    "FAULT_HANG_MHZ",
+    "FAULT_NAN_MHZ",
+    "FAULT_RAISE_MHZ",
+    "FaultyBackend",
+    "SlowBackend",
+    "read_run_log",
+]
+
+#: final RF frequencies (MHz) that make FaultyBackend raise, hang, return garbage or NaN
+FAULT_RAISE_MHZ = 2.0
+FAULT_HANG_MHZ = 3.0
+FAULT_GARBAGE_MHZ = 4.0
+FAULT_NAN_MHZ = 5.0
+
+
+def _log(event: str, seed: int) -> None:
+    path = os.environ.get("OQTANT_TEST_RUN_LOG")
+    if not path:
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, f"{event} {seed} {os.getpid()}\n".encode())
+    finally:
+        os.close(fd)
+
+
+def read_run_log(path) -> list[tuple[str, int, int]]:
+    """The ``(event, seed, pid)`` lines a backend appended to ``path`` (none if missing)."""
+    try:
+        text = open(path).read()
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in text.splitlines():
+        event, seed, pid = line.split()
+        out.append((event, int(seed), int(pid)))
+    return out
+
+
+class SlowBackend(FastBackend):
+    """FastBackend that takes ``OQTANT_TEST_RUN_SECONDS`` per run and logs start and end."""
+
+    def run(self, input_values: InputValues, seed: int = 0) -> RunResult:
+        _log("start", seed)
+        time.sleep(float(os.environ.get("OQTANT_TEST_RUN_SECONDS", "2")))
+        result = super().run(input_values, seed)
+        _log("done", seed)
+        return result
+
+
+class FaultyBackend(FastBackend):
+    """Raises, hangs, returns garbage or NaN depending on the final RF frequency; fast otherwise."""
+
+    def run(self, input_values: InputValues, seed: int = 0):
+        final_mhz = input_values.rf_evaporation.frequencies_mhz[-1]
+        _log("start", seed)
+        if final_mhz == FAULT_RAISE_MHZ:
+            raise RuntimeError("the RF amplifier tripped")
+        if final_mhz == FAULT_HANG_MHZ:
+            time.sleep(120)  # far past any test's run timeout
+        if final_mhz == FAULT_GARBAGE_MHZ:
+            return {"output": "not an output", "raw_images": 7}
+        result = super().run(input_values, seed)
+        if final_mhz == FAULT_NAN_MHZ:
+            fit = result.output.values.tof_fit
+            object.__setattr__(fit, "gaussian_od", math.nan)
+        _log("done", seed)
+        return result

@@ -1,0 +1,90 @@
+"""Helpers of the fault tests: real ``oqtant serve`` processes, accounts, waiting."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+
+from oqtant.demo import EmbeddedServer
+from oqtant.server.app import prepare_database
+from oqtant.server.auth.security import create_access_token
+from oqtant.server.db import crud, make_engine, make_session_factory
+from oqtant.settings import Settings
+
+__all__ = ["REPO", "account", "db_rows", "kill_hard", "server", "wait_for"]
+
+T = TypeVar("T")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def account(data_dir: Path, name: str, **limits) -> tuple[str, dict]:
+    """Create user ``name`` in the SQLite database of ``data_dir``; returns (uid, auth headers)."""
+    settings = Settings(data_dir=data_dir, database_url=None)
+    prepare_database(settings)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            user = crud.create_user(
+                session=session,
+                name=name,
+                password="a long test password",
+                daily_limit=limits.get("daily_limit", 1000),
+                max_runs_per_job=limits.get("max_runs_per_job", 30),
+                max_pending_jobs=limits.get("max_pending_jobs", 1000),
+            )
+            uid = user.external_id
+    finally:
+        engine.dispose()
+    token = create_access_token(uid, secret_key=settings.resolved_secret_key(), ttl_minutes=60)
+    return uid, {"Authorization": f"Bearer {token}"}
+
+
+def server(data_dir: Path, backend: str, *, workers: int = 1, **env: str) -> EmbeddedServer:
+    """An ``oqtant serve`` process (not started) on ``data_dir`` running ``backend``."""
+    extra = {
+        "PYTHONPATH": str(REPO),
+        "OQTANT_POLL_SECONDS": "0.05",
+    }
+    extra.update(env)
+    return EmbeddedServer(
+        data_dir, workers=workers, backend=backend, extra_env=extra, startup_timeout_s=40
+    )
+
+
+def kill_hard(srv: EmbeddedServer) -> None:
+    """``kill -9`` the server and every process of its session (its worker processes)."""
+    assert srv.process is not None
+    os.killpg(srv.process.pid, signal.SIGKILL)
+    srv.process.wait(10)
+    srv.stop()  # closes the log
+
+
+def wait_for(check: Callable[[], T], timeout_s: float, what: str, step_s: float = 0.1) -> T:
+    """Poll ``check`` until it returns something truthy; fail naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            value = check()
+        except httpx.TransportError:
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(step_s)
+
+
+def db_rows(data_dir: Path, sql: str, *params) -> list[tuple]:
+    """Rows of a read-only query on the SQLite database of ``data_dir``."""
+    con = sqlite3.connect(f"file:{data_dir / 'oqtant.db'}?mode=ro", uri=True, timeout=10)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
