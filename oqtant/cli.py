@@ -1,6 +1,9 @@
 """The ``oqtant`` command: run the service, manage users, migrate the database.
 
 oqtant serve [--host H] [--port P] [--workers N] [--database-url URL] [--backend SPEC] [--expose]
+             [--dask-scheduler tcp://HOST:PORT]
+oqtant worker [--database-url URL] [--workers N] [--backend SPEC] [--lease-seconds S]
+              [--dask-scheduler tcp://HOST:PORT]
 oqtant user add NAME [--admin] [--password-stdin]
 oqtant user token NAME [--ttl-minutes M]
 oqtant user limits NAME [--daily-limit N] [--max-runs-per-job N] [--max-pending-jobs N]
@@ -52,19 +55,51 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    executor = None
     try:
-        app = create_app(settings)
-    except RuntimeError as exc:  # e.g. schema older than the code
+        if args.dask_scheduler and settings.workers > 0:
+            from oqtant.server.queue.dask_executor import DaskExecutor
+
+            executor = DaskExecutor(args.dask_scheduler, capacity=args.workers)
+        app = create_app(settings, executor=executor)
+    except RuntimeError as exc:  # e.g. schema older than the code, scheduler unreachable
         print(f"oqtant serve: {exc}", file=sys.stderr)
+        if executor is not None:
+            executor.shutdown(wait=False)
         return 1
     where = settings.resolved_database_url.split("@")[-1]
+    runs_on = f"Dask cluster at {args.dask_scheduler}, " if executor is not None else ""
+    slots = executor.capacity if executor is not None else settings.workers
     print(
         f"oqtant serving on http://{settings.host}:{settings.port} "
-        f"(database {where}, {settings.workers} worker(s), backend {settings.backend})",
+        f"(database {where}, {runs_on}{slots} worker(s), backend {settings.backend})",
         flush=True,
     )
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
     return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    import logging
+
+    from oqtant.server.queue.worker import run_worker
+
+    settings = _settings(
+        args, workers=args.workers, backend=args.backend, lease_seconds=args.lease_seconds
+    )
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return run_worker(
+            settings,
+            dask_scheduler=args.dask_scheduler,
+            capacity=args.workers,
+            on_ready=lambda message: print(message, flush=True),
+        )
+    except RuntimeError as exc:  # schema older than the code, scheduler unreachable
+        print(f"oqtant worker: {exc}", file=sys.stderr)
+        return 1
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -170,6 +205,13 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``oqtant``."""
     parser = argparse.ArgumentParser(prog="oqtant", description=__doc__.split("\n")[0])
@@ -185,7 +227,29 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--backend", help="backend as package.module:ClassName")
     serve.add_argument("--expose", action="store_true", help="listen on every interface")
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--dask-scheduler", metavar="tcp://HOST:PORT",
+        help="execute runs on this Dask cluster instead of a local process pool",
+    )
     serve.set_defaults(func=_cmd_serve)
+
+    worker = sub.add_parser("worker", help="execute queued runs (no API)")
+    worker.add_argument("--database-url", help="SQLAlchemy URL of the shared database")
+    worker.add_argument(
+        "--workers", type=_positive,
+        help="runs executed at once (default 1, or the Dask cluster's threads)",
+    )
+    worker.add_argument("--backend", help="backend as package.module:ClassName")
+    worker.add_argument(
+        "--lease-seconds", type=float,
+        help="lease of a claimed run, renewed while it runs (default 60)",
+    )
+    worker.add_argument(
+        "--dask-scheduler", metavar="tcp://HOST:PORT",
+        help="execute runs on this Dask cluster instead of a local process pool",
+    )
+    worker.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    worker.set_defaults(func=_cmd_worker)
 
     user = sub.add_parser("user", help="manage accounts").add_subparsers(
         dest="user_command", required=True

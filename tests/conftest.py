@@ -106,3 +106,15 @@ def real_job_paths() -> list[Path]:
     paths = sorted(REAL_JOBS_DIR.glob("*.json.gz"))
     assert paths, f"no real job files found in {REAL_JOBS_DIR}"
     return paths
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server for the test session (``tests.pgserver.PostgresServer``).
+
+    Use ``postgres_server.create_database()`` for a fresh database (returns its URL).
+    """
+    from tests.pgserver import PostgresServer
+
+    with PostgresServer() as server:
+        yield server
