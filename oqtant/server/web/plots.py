@@ -26,6 +26,7 @@ __all__ = [
     "OUTPUT_KINDS",
     "cached_png",
     "input_kinds_for",
+    "peek_png",
     "potential_times_ms",
     "render_input_png",
     "render_output_png",
@@ -39,6 +40,15 @@ CACHE_SIZE = 512
 _draw_lock = threading.Lock()
 _cache: OrderedDict[tuple, bytes] = OrderedDict()
 _cache_lock = threading.Lock()
+
+
+def peek_png(key: tuple) -> bytes | None:
+    """The cached PNG under ``key``, or None."""
+    with _cache_lock:
+        png = _cache.get(key)
+        if png is not None:
+            _cache.move_to_end(key)
+        return png
 
 
 def cached_png(key: tuple, draw: Callable[[], bytes]) -> bytes:

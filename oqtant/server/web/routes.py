@@ -582,11 +582,16 @@ async def job_plot(
     if kind not in plots.OUTPUT_KINDS and kind not in plots.INPUT_KINDS:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such figure")
 
+    key = ("out" if kind in plots.OUTPUT_KINDS else "in", job_id, run, kind)
+
     def work(session):
         user = _require_user(session, request, page=False)
         job = _job_or_none(session, user, job_id)
         if job is None:
             return None
+        cached = plots.peek_png(key)  # the owner was checked just above
+        if cached is not None:
+            return cached
         row = crud.get_run(session=session, job_id=job.id, run=run)
         if row is None:
             return None
@@ -595,20 +600,23 @@ async def job_plot(
     found = await in_db(request, work)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such job or run")
+    if isinstance(found, bytes):
+        return _png_response(found)
     name, values_json, output_json = found
     if kind in plots.OUTPUT_KINDS:
         if not output_json:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail="this run has no output yet")
         values_text = json.dumps(json.loads(output_json)["values"])
-        key = ("out", job_id, run, kind)
         draw = lambda: plots.render_output_png(values_text, kind)  # noqa: E731
     else:
         values = InputValues.model_validate_json(values_json)
-        key = ("in", job_id, run, kind)
         draw = lambda: plots.render_input_png(name, values, kind)  # noqa: E731
     from starlette.concurrency import run_in_threadpool
 
-    png = await run_in_threadpool(plots.cached_png, key, draw)
+    return _png_response(await run_in_threadpool(plots.cached_png, key, draw))
+
+
+def _png_response(png: bytes) -> Response:
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=600"})
 
 

@@ -210,7 +210,6 @@
   function check() {
     var mine = ++seq;
     label();
-    state.textContent = "Checking…";
     post("/new/check", collect())
       .then(function (r) { return r.json(); })
       .then(function (answer) {
@@ -229,6 +228,10 @@
       .catch(function () { if (mine === seq) { state.textContent = "Could not reach the server."; } });
   }
   function changed() {
+    label();
+    seq++;  // an answer to an earlier check no longer counts
+    state.textContent = "Checking…";
+    state.className = "hint";
     window.clearTimeout(timer);
     timer = window.setTimeout(check, 350);
   }

@@ -1,0 +1,244 @@
+"""Web console benchmark: page latency with 10 000 jobs stored.
+
+Builds the service's app (SQLite file in a temporary folder, no dispatcher),
+stores 10 000 jobs of one user directly in the database (a mix of complete,
+failed and queued jobs; every 50th complete run with a full 100 x 100 pixel
+time-of-flight output, the others with 20 x 20 pixels to keep the file small), serves it with uvicorn on a free loopback port, logs in through the
+login form and times each page one request at a time over HTTP.
+
+    python benchmarks/bench_web.py [--jobs 10000] [--requests 200]
+
+Target: every page answers in under 100 ms (p99). Figures (PNG) are timed
+separately: drawn once (first request), then served from the cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import socket
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+P99_TARGET_MS = 100.0
+
+_VALUES = {
+    "time_of_flight_ms": 8.0,
+    "image_type": "TIME_OF_FLIGHT",
+    "end_time_ms": 0.0,
+    "rf_evaporation": {
+        "times_ms": [-1600.0, -1200.0, -800.0, -400.0, 0.0],
+        "frequencies_mhz": [17.0, 8.0, 4.0, 1.2, 0.045],
+        "powers_mw": [500.0, 500.0, 475.0, 360.0, 220.0],
+        "interpolation": "LINEAR",
+    },
+    "optical_barriers": None,
+    "optical_landscape": None,
+    "lasers": None,
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _output_json(size: int = 100) -> str:
+    """A time-of-flight output: a thermal cloud plus a condensate on a size x size image."""
+    c = (size - 1) / 2
+    pixels = []
+    for i in range(size):
+        for j in range(size):
+            r2 = (i - c) ** 2 + (j - c) ** 2
+            tf = max(0.0, 1 - r2 / 8.0**2) ** 1.5
+            pixels.append(0.4 * math.exp(-r2 / (2 * 15.0**2)) + 1.2 * tf)
+    image = {"pixels": pixels, "rows": size, "columns": size, "pixcal": 4.4}
+    chart = {"points": [{"x": float(k), "y": pixels[int(c) * size + k]} for k in range(size)]}
+    values = {
+        "mot_fluorescence_image": image,
+        "tof_image": image,
+        "tof_fit_image": image,
+        "tof_fit": {"gaussian_od": 0.4, "gaussian_sigma_x": 15.0, "gaussian_sigma_y": 15.0,
+                    "tf_od": 1.2, "tf_x": 8.0, "tf_y": 8.0, "x_0": c, "y_0": c, "offset": 0.0},
+        "tof_x_slice": chart,
+        "tof_y_slice": chart,
+        "total_mot_atom_number": 2_000_000,
+        "tof_atom_number": 250_000,
+        "thermal_atom_number": 180_000,
+        "condensed_atom_number": 70_000,
+        "temperature_nk": 90,
+    }
+    return json.dumps({"input_id": 1, "values": values})
+
+
+def _store_jobs(session_factory, user_id: int, count: int) -> list[str]:
+    """Insert ``count`` jobs (one run each) in bulk; returns the external ids."""
+    from sqlalchemy import insert, select
+
+    from oqtant.server.db.models import Job, Run
+
+    full, small = _output_json(100), _output_json(20)
+    raw = json.dumps([{"absolute": {"pixels": [1.0] * 4, "rows": 2, "columns": 2, "pixcal": 4.4},
+                       "background": None, "dark": None}])
+    values = json.dumps(_VALUES)
+    start = datetime.now(UTC) - timedelta(days=30)
+    ids = [str(uuid.uuid4()) for _ in range(count)]
+    statuses = ["COMPLETE"] * 8 + ["FAILED", "PENDING"]
+    jobs = [
+        {
+            "external_id": ext,
+            "user_id": user_id,
+            "name": f"sweep {k % 50} run {k}",
+            "job_type": "BEC",
+            "status": statuses[k % len(statuses)],
+            "sim": False,
+            "input_count": 1,
+            "notes": "bench" if k % 3 == 0 else None,
+            "time_submit": start + timedelta(seconds=200 * k),
+            "cancel_requested": False,
+            "deleted": False,
+        }
+        for k, ext in enumerate(ids)
+    ]
+    with session_factory() as session:
+        session.execute(insert(Job.__table__), jobs)
+        rows = session.execute(select(Job.id, Job.status).order_by(Job.id)).all()
+        session.execute(
+            insert(Run.__table__),
+            [
+                {
+                    "job_id": job_id,
+                    "run": 1,
+                    "status": state,
+                    "values_json": values,
+                    "seed": 1,
+                    "attempts": 1 if state != "PENDING" else 0,
+                    # every 50th job's output is full size (100 x 100 images); the
+                    # others are small, to keep the temporary database small
+                    "output_json": (full if job_id % 50 == 1 else small)
+                    if state == "COMPLETE"
+                    else None,
+                    "raw_images_json": raw if state == "COMPLETE" else None,
+                    "duration_s": 5.0 if state == "COMPLETE" else None,
+                    "error": "the RF amplifier tripped" if state == "FAILED" else None,
+                }
+                for job_id, state in rows
+            ],
+        )
+        session.commit()
+    return ids
+
+
+def _percentiles_ms(samples_s: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples_s)
+    p50 = statistics.median(ordered) * 1e3
+    p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1e3
+    return p50, p99
+
+
+def _login(client: httpx.Client, name: str, password: str) -> None:
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    r = client.post("/login", data={"username": name, "password": password, "csrf": csrf,
+                                    "next": "/jobs"})
+    if r.status_code != 200 or "Your jobs" not in r.text:
+        raise RuntimeError(f"login failed: {r.status_code} {r.text[:200]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=200, help="requests per page")
+    args = parser.parse_args(argv)
+
+    import uvicorn
+
+    from oqtant.server import create_app
+    from oqtant.server.db import crud
+    from oqtant.server.web import web_router
+    from oqtant.settings import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp), workers=0, secret_key="bench-" + "k" * 40,
+                            default_daily_limit=1_000_000, default_max_pending_jobs=1_000_000)
+        app = create_app(settings, start_dispatcher=False)
+        if not any(getattr(r, "path", None) == "/jobs" for r in app.routes):
+            app.include_router(web_router)
+        with app.state.session_factory() as s:
+            user = crud.create_user(session=s, name="bench", password="bench-password",
+                                    is_admin=True, daily_limit=10**6, max_runs_per_job=30,
+                                    max_pending_jobs=10**6)
+        t0 = time.perf_counter()
+        ids = _store_jobs(app.state.session_factory, user.id, args.jobs)
+        print(f"stored {len(ids)} jobs in {time.perf_counter() - t0:.1f} s")
+
+        port = _free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                               log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        complete = ids[len(ids) // 2 - (len(ids) // 2) % 50]  # COMPLETE, full-size output
+        pending = ids[-1]  # k % 10 == 9: PENDING
+        pages = {
+            "/jobs": "/jobs",
+            "/jobs (filtered)": "/jobs?name=sweep+7&status=COMPLETE&submit_start=2000-01-01",
+            "/jobs (last page)": f"/jobs?page={max(1, args.jobs // 50)}",
+            "/jobs/rows (poll)": "/jobs/rows",
+            "/jobs/{id} complete": f"/jobs/{complete}",
+            "/jobs/{id} queued": f"/jobs/{pending}",
+            "/jobs/{id}/state": f"/jobs/{pending}/state",
+            "/new": "/new",
+            "/limits": "/limits",
+            "/admin": "/admin",
+        }
+        failed = False
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=True,
+                          timeout=30) as client:
+            _login(client, "bench", "bench-password")
+            print(f"{'page':<24} {'p50 ms':>8} {'p99 ms':>8}")
+            for label, path in pages.items():
+                for _ in range(5):  # warm up
+                    client.get(path).raise_for_status()
+                samples = []
+                for _ in range(args.requests):
+                    t = time.perf_counter()
+                    r = client.get(path)
+                    samples.append(time.perf_counter() - t)
+                    r.raise_for_status()
+                p50, p99 = _percentiles_ms(samples)
+                flag = "" if p99 < P99_TARGET_MS else "  over target"
+                failed |= p99 >= P99_TARGET_MS
+                print(f"{label:<24} {p50:8.1f} {p99:8.1f}{flag}")
+            for kind in ("tof", "fit", "slice_x", "rf", "potential"):
+                path = f"/jobs/{complete}/plot/{kind}.png"
+                t = time.perf_counter()
+                client.get(path).raise_for_status()
+                first = time.perf_counter() - t
+                samples = []
+                for _ in range(50):
+                    t = time.perf_counter()
+                    client.get(path).raise_for_status()
+                    samples.append(time.perf_counter() - t)
+                p50, p99 = _percentiles_ms(samples)
+                print(f"{'figure ' + kind:<24} {p50:8.1f} {p99:8.1f}   (first draw {first * 1e3:.0f} ms)")
+        server.should_exit = True
+        thread.join(timeout=10)
+        app.state.engine.dispose()
+    print(f"target: p99 < {P99_TARGET_MS:.0f} ms per page: {'met' if not failed else 'NOT met'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
