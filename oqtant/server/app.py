@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from oqtant import __version__
 from oqtant.backend import Backend
 from oqtant.server.api.errors import install_error_handlers
+from oqtant.server.api.limits import RequestGuardMiddleware
 from oqtant.server.api.main import api_router
 from oqtant.server.auth.ratelimit import LoginLimiter
 from oqtant.server.db import check_schema_current, make_engine, make_session_factory
@@ -99,5 +100,6 @@ def create_app(
         settings.login_max_failures, settings.login_window_seconds
     )
     install_error_handlers(app)
+    app.add_middleware(RequestGuardMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(api_router)
     return app

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException
 
 from oqtant.errors import QuotaExceededError
 from oqtant.server.db.crud import StateConflict
@@ -43,6 +45,17 @@ def install_error_handlers(app: FastAPI) -> None:
             {"detail": f"Invalid input: {len(errors)} problem(s): {lines}", "errors": errors},
             status_code=422,
         )
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        cause = exc.__cause__
+        if exc.status_code == 400 and isinstance(cause, (UnicodeError, RecursionError, ValueError)):
+            # the framework's "error parsing the body": say what was wrong with it
+            why = "nested too deeply" if isinstance(cause, RecursionError) else str(cause)[:200]
+            return JSONResponse(
+                {"detail": f"the request body is not valid UTF-8 JSON: {why}"}, status_code=400
+            )
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(QuotaExceededError)
     async def _quota(request: Request, exc: QuotaExceededError) -> JSONResponse:
