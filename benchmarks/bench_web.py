@@ -68,8 +68,17 @@ def _output_json(size: int = 100) -> str:
         "mot_fluorescence_image": image,
         "tof_image": image,
         "tof_fit_image": image,
-        "tof_fit": {"gaussian_od": 0.4, "gaussian_sigma_x": 15.0, "gaussian_sigma_y": 15.0,
-                    "tf_od": 1.2, "tf_x": 8.0, "tf_y": 8.0, "x_0": c, "y_0": c, "offset": 0.0},
+        "tof_fit": {
+            "gaussian_od": 0.4,
+            "gaussian_sigma_x": 15.0,
+            "gaussian_sigma_y": 15.0,
+            "tf_od": 1.2,
+            "tf_x": 8.0,
+            "tf_y": 8.0,
+            "x_0": c,
+            "y_0": c,
+            "offset": 0.0,
+        },
         "tof_x_slice": chart,
         "tof_y_slice": chart,
         "total_mot_atom_number": 2_000_000,
@@ -88,8 +97,15 @@ def _store_jobs(session_factory, user_id: int, count: int) -> list[str]:
     from oqtant.server.db.models import Job, Run
 
     full, small = _output_json(100), _output_json(20)
-    raw = json.dumps([{"absolute": {"pixels": [1.0] * 4, "rows": 2, "columns": 2, "pixcal": 4.4},
-                       "background": None, "dark": None}])
+    raw = json.dumps(
+        [
+            {
+                "absolute": {"pixels": [1.0] * 4, "rows": 2, "columns": 2, "pixcal": 4.4},
+                "background": None,
+                "dark": None,
+            }
+        ]
+    )
     values = json.dumps(_VALUES)
     start = datetime.now(UTC) - timedelta(days=30)
     ids = [str(uuid.uuid4()) for _ in range(count)]
@@ -149,8 +165,9 @@ def _percentiles_ms(samples_s: list[float]) -> tuple[float, float]:
 def _login(client: httpx.Client, name: str, password: str) -> None:
     page = client.get("/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    r = client.post("/login", data={"username": name, "password": password, "csrf": csrf,
-                                    "next": "/jobs"})
+    r = client.post(
+        "/login", data={"username": name, "password": password, "csrf": csrf, "next": "/jobs"}
+    )
     if r.status_code != 200 or "Your jobs" not in r.text:
         raise RuntimeError(f"login failed: {r.status_code} {r.text[:200]}")
 
@@ -169,22 +186,34 @@ def main(argv: list[str] | None = None) -> int:
     from oqtant.settings import Settings
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp), workers=0, secret_key="bench-" + "k" * 40,
-                            default_daily_limit=1_000_000, default_max_pending_jobs=1_000_000)
+        settings = Settings(
+            data_dir=Path(tmp),
+            workers=0,
+            secret_key="bench-" + "k" * 40,
+            default_daily_limit=1_000_000,
+            default_max_pending_jobs=1_000_000,
+        )
         app = create_app(settings, start_dispatcher=False)
         if not any(getattr(r, "path", None) == "/jobs" for r in app.routes):
             app.include_router(web_router)
         with app.state.session_factory() as s:
-            user = crud.create_user(session=s, name="bench", password="bench-password",
-                                    is_admin=True, daily_limit=10**6, max_runs_per_job=30,
-                                    max_pending_jobs=10**6)
+            user = crud.create_user(
+                session=s,
+                name="bench",
+                password="bench-password",
+                is_admin=True,
+                daily_limit=10**6,
+                max_runs_per_job=30,
+                max_pending_jobs=10**6,
+            )
         t0 = time.perf_counter()
         ids = _store_jobs(app.state.session_factory, user.id, args.jobs)
         print(f"stored {len(ids)} jobs in {time.perf_counter() - t0:.1f} s")
 
         port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                               log_level="warning"))
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         while not server.started:
@@ -204,8 +233,9 @@ def main(argv: list[str] | None = None) -> int:
             "/admin": "/admin",
         }
         failed = False
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=True,
-                          timeout=30) as client:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", follow_redirects=True, timeout=30
+        ) as client:
             _login(client, "bench", "bench-password")
             print(f"{'page':<24} {'p50 ms':>8} {'p99 ms':>8}")
             for label, path in pages.items():
@@ -232,7 +262,9 @@ def main(argv: list[str] | None = None) -> int:
                     client.get(path).raise_for_status()
                     samples.append(time.perf_counter() - t)
                 p50, p99 = _percentiles_ms(samples)
-                print(f"{'figure ' + kind:<24} {p50:8.1f} {p99:8.1f}   (first draw {first * 1e3:.0f} ms)")
+                print(
+                    f"{'figure ' + kind:<24} {p50:8.1f} {p99:8.1f}   (first draw {first * 1e3:.0f} ms)"
+                )
         server.should_exit = True
         thread.join(timeout=10)
         app.state.engine.dispose()

@@ -26,8 +26,16 @@ pytestmark = pytest.mark.server
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = Path(__file__).resolve().parent / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PASSWORD = "browser-test-password"
 XSS = "<script>alert(1)</script>"
 
@@ -40,15 +48,25 @@ def server(tmp_path_factory):
     port = free_port()
     env = dict(os.environ)
     env.update(
-        PYTHONPATH=str(REPO), MPLBACKEND="Agg", OQTANT_DATA_DIR=str(folder),
-        OQTANT_DATABASE_URL=database_url, OQTANT_BACKEND="tests.server.fast_backend:FastBackend",
-        OQTANT_EXECUTOR="thread", OQTANT_WORKERS="1", OQTANT_POLL_SECONDS="0.05",
+        PYTHONPATH=str(REPO),
+        MPLBACKEND="Agg",
+        OQTANT_DATA_DIR=str(folder),
+        OQTANT_DATABASE_URL=database_url,
+        OQTANT_BACKEND="tests.server.fast_backend:FastBackend",
+        OQTANT_EXECUTOR="thread",
+        OQTANT_WORKERS="1",
+        OQTANT_POLL_SECONDS="0.05",
         OQTANT_SECRET_KEY="browser-test-secret-key-of-32-bytes-or-more",
     )
     log = open(folder / "server.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-m", "tests.web.serve_console", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.web.serve_console", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=REPO,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -64,8 +82,15 @@ def server(tmp_path_factory):
     sessions = make_session_factory(engine)
     for name, admin in (("alice", False), ("bob", False), ("root", True)):
         with sessions() as s:
-            crud.create_user(session=s, name=name, password=PASSWORD, is_admin=admin,
-                             daily_limit=100, max_runs_per_job=30, max_pending_jobs=20)
+            crud.create_user(
+                session=s,
+                name=name,
+                password=PASSWORD,
+                is_admin=admin,
+                daily_limit=100,
+                max_runs_per_job=30,
+                max_pending_jobs=20,
+            )
     try:
         yield url
     finally:
@@ -173,7 +198,9 @@ def test_invalid_job_names_the_field(browser, server):
     assert "invalid" in (page.locator("#f-tof").get_attribute("class") or "")
     shoot(page, "new_invalid")
     page.click("#submit")
-    page.wait_for_function("document.getElementById('preview-state').textContent === 'Not submitted:'")
+    page.wait_for_function(
+        "document.getElementById('preview-state').textContent === 'Not submitted:'"
+    )
     assert page.url.endswith("/new")
     page.context.close()
 

@@ -32,8 +32,11 @@ def test_login_sets_httponly_lax_session_cookie_and_logout_clears_it(app, alice,
     import re
 
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    r = client.post("/login", data={"username": "alice", "password": "correct horse",
-                                    "csrf": csrf, "next": "/limits"}, follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={"username": "alice", "password": "correct horse", "csrf": csrf, "next": "/limits"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"] == "/limits"
     cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith(SESSION_COOKIE))
     assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
@@ -53,8 +56,9 @@ def test_login_refuses_wrong_password_and_stale_form(app, alice):
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
     bad = client.post("/login", data={"username": "alice", "password": "nope", "csrf": csrf})
     assert bad.status_code == 401 and "Wrong user name or password" in bad.text
-    stale = client.post("/login", data={"username": "alice", "password": "correct horse",
-                                        "csrf": "forged.token"})
+    stale = client.post(
+        "/login", data={"username": "alice", "password": "correct horse", "csrf": "forged.token"}
+    )
     assert stale.status_code == 400 and SESSION_COOKIE not in stale.cookies
 
 
@@ -63,9 +67,16 @@ def test_login_next_cannot_leave_the_site(app, alice):
     import re
 
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
-    r = client.post("/login", data={"username": "alice", "password": "correct horse",
-                                    "csrf": csrf, "next": "//evil.example/x"},
-                    follow_redirects=False)
+    r = client.post(
+        "/login",
+        data={
+            "username": "alice",
+            "password": "correct horse",
+            "csrf": csrf,
+            "next": "//evil.example/x",
+        },
+        follow_redirects=False,
+    )
     assert r.headers["location"] == "/jobs"
 
 
@@ -94,8 +105,9 @@ def test_cancel_and_delete_need_the_csrf_token(app, alice, browser_of, submit_as
     assert client.post(f"/jobs/{job}/cancel", data={}).status_code == 403
     assert client.post(f"/jobs/{job}/cancel", data={"csrf": "0" * 64}).status_code == 403
     assert "PENDING" in client.get(f"/jobs/{job}").text
-    r = client.post(f"/jobs/{job}/cancel", data={"csrf": csrf, "next": f"/jobs/{job}"},
-                    follow_redirects=False)
+    r = client.post(
+        f"/jobs/{job}/cancel", data={"csrf": csrf, "next": f"/jobs/{job}"}, follow_redirects=False
+    )
     assert r.status_code == 303 and r.headers["location"] == f"/jobs/{job}?done=cancelled"
     assert "CANCELLED" in client.get(f"/jobs/{job}").text
     assert client.post(f"/jobs/{job}/delete", data={}).status_code == 403
@@ -108,8 +120,13 @@ def test_another_users_job_answers_404_everywhere(app, alice, bob, browser_of, s
     job = submit_as(alice)
     app.state.dispatcher.run_until_idle()
     client, csrf = browser_of(bob)
-    for path in (f"/jobs/{job}", f"/jobs/{job}/file", f"/jobs/{job}/raw",
-                 f"/jobs/{job}/plot/tof.png", f"/jobs/{job}/state"):
+    for path in (
+        f"/jobs/{job}",
+        f"/jobs/{job}/file",
+        f"/jobs/{job}/raw",
+        f"/jobs/{job}/plot/tof.png",
+        f"/jobs/{job}/state",
+    ):
         assert client.get(path).status_code == 404, path
     assert client.post(f"/jobs/{job}/cancel", data={"csrf": csrf}).status_code == 404
     assert client.post(f"/jobs/{job}/delete", data={"csrf": csrf}).status_code == 404
@@ -123,7 +140,9 @@ def test_what_users_typed_renders_as_text(app, alice, browser_of, submit_as):
     for path in ("/jobs", f"/jobs/{job}", "/jobs/rows"):
         text = client.get(path).text
         assert XSS not in text, path
-        assert html.escape(XSS, quote=False) in text or "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+        assert (
+            html.escape(XSS, quote=False) in text or "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+        )
     assert "script-src 'self'" in client.get("/jobs").headers["content-security-policy"]
 
 
@@ -142,7 +161,10 @@ def test_completed_job_shows_statistics_figures_and_downloads(app, alice, browse
     file = client.get(f"/jobs/{job}/file")
     assert "attachment" in file.headers["content-disposition"]
     body = file.json()
-    assert body["external_id"] == job and body["inputs"][0]["output"]["values"]["tof_atom_number"] == atoms
+    assert (
+        body["external_id"] == job
+        and body["inputs"][0]["output"]["values"]["tof_atom_number"] == atoms
+    )
     raw = client.get(f"/jobs/{job}/raw?run=1").json()
     assert raw and raw[0]["run"] == 1 and raw[0]["absolute"]["rows"] == 2
 
@@ -176,15 +198,17 @@ def test_check_names_the_invalid_field_like_the_client(app, alice, browser_of):
     fields = [e["field"] for e in answer["errors"]]
     assert any(f.startswith("rf_evaporation.frequencies_mhz") for f in fields), fields
     assert any("25" in e["rule"] for e in answer["errors"])  # the 25 MHz limit is stated
-    long_name = client.post("/new/check", json=_composed(name="x" * 80),
-                            headers={"X-CSRF-Token": csrf}).json()
+    long_name = client.post(
+        "/new/check", json=_composed(name="x" * 80), headers={"X-CSRF-Token": csrf}
+    ).json()
     assert [e["field"] for e in long_name["errors"]] == ["name"]
 
 
 def test_check_of_a_valid_job_returns_the_potential(app, alice, browser_of):
     client, csrf = browser_of(alice)
-    answer = client.post("/new/check", json=_composed(values=_values("barrier")),
-                         headers={"X-CSRF-Token": csrf}).json()
+    answer = client.post(
+        "/new/check", json=_composed(values=_values("barrier")), headers={"X-CSRF-Token": csrf}
+    ).json()
     assert answer["ok"] and answer["errors"] == []
     assert set(answer["figures"]) == {"rf", "potential", "barriers"}
     assert answer["figures"]["potential"].startswith("data:image/png;base64,")
@@ -247,14 +271,20 @@ def test_admin_sets_quotas(app, alice, root, browser_of):
     page = admin.get("/admin").text
     assert "alice" in page and "root" in page
     assert admin.post("/admin/users/alice/limits", data={"daily_limit": "7"}).status_code == 403
-    r = admin.post("/admin/users/alice/limits",
-                   data={"daily_limit": "7", "max_runs_per_job": "3", "max_pending_jobs": "2",
-                         "csrf": csrf}, follow_redirects=False)
+    r = admin.post(
+        "/admin/users/alice/limits",
+        data={"daily_limit": "7", "max_runs_per_job": "3", "max_pending_jobs": "2", "csrf": csrf},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     user_client, _ = browser_of(alice)
     text = user_client.get("/limits").text
     assert "0 of 7" in text and "at most 3" in text and "at most 2" in text
     bad = admin.post("/admin/users/alice/limits", data={"max_runs_per_job": "99", "csrf": csrf})
     assert bad.status_code == 422 and "max_runs_per_job" in bad.text
-    assert admin.post("/admin/users/nobody/limits",
-                      data={"daily_limit": "1", "csrf": csrf}).status_code == 404
+    assert (
+        admin.post(
+            "/admin/users/nobody/limits", data={"daily_limit": "1", "csrf": csrf}
+        ).status_code
+        == 404
+    )

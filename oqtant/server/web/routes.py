@@ -27,8 +27,9 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
-from oqtant.errors import QuotaExceededError
+from oqtant.errors import OqtantError, QuotaExceededError
 from oqtant.schemas.job import (
     InputValues,
     InterpolationType,
@@ -233,7 +234,7 @@ def _login_page(request: Request, next_url: str, *, error=None, username="", cod
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str | None = None):  # noqa: A002 - the query's name
+def login_form(request: Request, next: str | None = None):
     return _login_page(request, _safe_next(next))
 
 
@@ -243,26 +244,39 @@ def login_submit(
     username: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form(max_length=1000)],
     csrf: Annotated[str, Form(max_length=200)],
-    next: Annotated[str, Form(max_length=2000)] = "/jobs",  # noqa: A002
+    next: Annotated[str, Form(max_length=2000)] = "/jobs",
 ):
     next_url = _safe_next(next)
     secret = request.app.state.secret_key
     if not check_csrf_token(csrf, request.cookies.get(LOGIN_CSRF_COOKIE), secret):
-        return _login_page(request, next_url, error="The form expired; please log in again.",
-                           username=username, code=400)
+        return _login_page(
+            request,
+            next_url,
+            error="The form expired; please log in again.",
+            username=username,
+            code=400,
+        )
     limiter = request.app.state.login_limiter
     keys = (f"user:{username}", f"ip:{request.client.host if request.client else '-'}")
     if limiter.blocked(*keys):
         return _login_page(
-            request, next_url, username=username, code=status.HTTP_429_TOO_MANY_REQUESTS,
+            request,
+            next_url,
+            username=username,
+            code=status.HTTP_429_TOO_MANY_REQUESTS,
             error="Too many failed attempts; wait a few minutes and try again.",
         )
     with request.app.state.session_factory() as session:
         user = crud.get_user_by_name(session=session, name=username)
     if not verify_password(password, user.password_hash if user else None):
         limiter.failed(*keys)
-        return _login_page(request, next_url, error="Wrong user name or password.",
-                           username=username, code=status.HTTP_401_UNAUTHORIZED)
+        return _login_page(
+            request,
+            next_url,
+            error="Wrong user name or password.",
+            username=username,
+            code=status.HTTP_401_UNAUTHORIZED,
+        )
     limiter.succeeded(*keys)
     response = RedirectResponse(next_url, status_code=status.HTTP_303_SEE_OTHER)
     start_session(request, response, user.external_id)
@@ -441,7 +455,7 @@ async def cancel_job(
     request: Request,
     job_id: str,
     csrf: Annotated[str | None, Form(max_length=200)] = None,
-    next: Annotated[str | None, Form(max_length=2000)] = None,  # noqa: A002
+    next: Annotated[str | None, Form(max_length=2000)] = None,
 ):
     def work(session):
         user = _require_user(session, request)
@@ -510,9 +524,9 @@ async def job_page(request: Request, job_id: str, run: int = 1, done: str | None
             return user, None
         number = min(max(run, 1), job.input_count)
         row = crud.get_run(session=session, job_id=job.id, run=number)
-        info = crud.queue_info(
-            session=session, job_ids=[job.id], parallel_runs=_parallel(request)
-        )[job.id]
+        info = crud.queue_info(session=session, job_ids=[job.id], parallel_runs=_parallel(request))[
+            job.id
+        ]
         failed = crud.failed_runs(session=session, job_id=job.id)
         return user, (job, row, info, failed, number)
 
@@ -555,9 +569,9 @@ async def job_state(request: Request, job_id: str):
         job = _job_or_none(session, user, job_id)
         if job is None:
             return None
-        info = crud.queue_info(
-            session=session, job_ids=[job.id], parallel_runs=_parallel(request)
-        )[job.id]
+        info = crud.queue_info(session=session, job_ids=[job.id], parallel_runs=_parallel(request))[
+            job.id
+        ]
         runs = session.execute(
             select(Run.run, Run.status).where(Run.job_id == job.id).order_by(Run.run)
         ).all()
@@ -607,12 +621,10 @@ async def job_plot(
         if not output_json:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail="this run has no output yet")
         values_text = json.dumps(json.loads(output_json)["values"])
-        draw = lambda: plots.render_output_png(values_text, kind)  # noqa: E731
+        draw = lambda: plots.render_output_png(values_text, kind)
     else:
         values = InputValues.model_validate_json(values_json)
-        draw = lambda: plots.render_input_png(name, values, kind)  # noqa: E731
-    from starlette.concurrency import run_in_threadpool
-
+        draw = lambda: plots.render_input_png(name, values, kind)
     return _png_response(await run_in_threadpool(plots.cached_png, key, draw))
 
 
@@ -762,15 +774,9 @@ async def check_new_job(request: Request):
     job, problems = check_job(await _json_body(request))
     if job is None:
         return JSONResponse({"ok": False, "errors": problems})
-    from starlette.concurrency import run_in_threadpool
-
     try:
         figures = await run_in_threadpool(_preview_figures, job.name, job.inputs[0].values)
-    except Exception as exc:  # noqa: BLE001 - a drawing problem is shown, not a 500
-        from oqtant.errors import OqtantError
-
-        if not isinstance(exc, OqtantError | ValueError):
-            raise
+    except (OqtantError, ValueError) as exc:  # a rule the schemas do not check: shown, not a 500
         return JSONResponse({"ok": False, "errors": [{"field": "(job)", "rule": str(exc)}]})
     times = plots.potential_times_ms(job.inputs[0].values)
     return JSONResponse({"ok": True, "errors": [], "figures": figures, "times_ms": times})
@@ -801,9 +807,7 @@ async def submit_new_job(request: Request):
     dispatcher = getattr(request.app.state, "dispatcher", None)
     if dispatcher is not None:
         dispatcher.wake()
-    return JSONResponse(
-        {"ok": True, **answer, "url": f"/jobs/{answer['job_id']}"}, status_code=201
-    )
+    return JSONResponse({"ok": True, **answer, "url": f"/jobs/{answer['job_id']}"}, status_code=201)
 
 
 # --------------------------------------------------------------------------- limits, admin
@@ -821,8 +825,12 @@ async def limits_page(request: Request):
 
 def _admin_rows(session) -> list[dict]:
     return [
-        {"name": u.name, "is_admin": u.is_admin, "created": u.created_at,
-         "limits": crud.job_limits(session=session, user=u)}
+        {
+            "name": u.name,
+            "is_admin": u.is_admin,
+            "created": u.created_at,
+            "limits": crud.job_limits(session=session, user=u),
+        }
         for u in crud.list_users(session=session)
     ]
 
@@ -837,8 +845,10 @@ async def admin_page(request: Request, done: str | None = None):
     if rows is None:
         return _error_page(request, user, 403, "Admins only", "This page is for administrators.")
     return _page(
-        request, "admin.html",
-        {"users": rows, "message": _DONE_MESSAGES.get(done or ""), "errors": {}}, user=user,
+        request,
+        "admin.html",
+        {"users": rows, "message": _DONE_MESSAGES.get(done or ""), "errors": {}},
+        user=user,
     )
 
 
@@ -884,6 +894,9 @@ async def admin_set_limits(
     if outcome == "saved":
         return RedirectResponse("/admin?done=limits", status_code=status.HTTP_303_SEE_OTHER)
     return _page(
-        request, "admin.html",
-        {"users": outcome, "message": None, "errors": {name: problems}}, code=422, user=user,
+        request,
+        "admin.html",
+        {"users": outcome, "message": None, "errors": {name: problems}},
+        code=422,
+        user=user,
     )
