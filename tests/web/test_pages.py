@@ -182,7 +182,7 @@ def test_multi_run_job_offers_each_run(app, alice, browser_of, submit_as):
     job = submit_as(alice, runs=3)
     client, _ = browser_of(alice)
     page = client.get(f"/jobs/{job}?run=2").text
-    assert "2 of 3" in page and "Result of run 2" in page
+    assert "2 of 3 (pending)" in page and "Result of run 2" in page
 
 
 # --------------------------------------------------------------------------- compose

@@ -528,12 +528,17 @@ async def job_page(request: Request, job_id: str, run: int = 1, done: str | None
             job.id
         ]
         failed = crud.failed_runs(session=session, job_id=job.id)
-        return user, (job, row, info, failed, number)
+        states = dict(
+            session.execute(
+                select(Run.run, Run.status).where(Run.job_id == job.id).order_by(Run.run)
+            ).all()
+        )
+        return user, (job, row, info, failed, number, states)
 
     user, found = await in_db(request, work)
     if found is None:
         return _not_found(request, user, job_id)
-    job, row, info, failed, number = found
+    job, row, info, failed, number, states = found
     values = InputValues.model_validate_json(row.values_json) if row is not None else None
     output = json.loads(row.output_json)["values"] if row is not None and row.output_json else None
     is_tof = output is not None and "it_plot" not in output
@@ -542,7 +547,7 @@ async def job_page(request: Request, job_id: str, run: int = 1, done: str | None
         "job": job,
         "run": row,
         "number": number,
-        "runs": list(range(1, job.input_count + 1)),
+        "runs": [(n, states.get(n, "")) for n in range(1, job.input_count + 1)],
         "values": values,
         "rf_rows": list(zip(rf.times_ms, rf.frequencies_mhz, rf.powers_mw, strict=True))
         if rf
