@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import html
 
+import pytest
 from fastapi.testclient import TestClient
 
 from oqtant.server.web.session import SESSION_COOKIE
@@ -62,22 +63,27 @@ def test_login_refuses_wrong_password_and_stale_form(app, alice):
     assert stale.status_code == 400 and SESSION_COOKIE not in stale.cookies
 
 
-def test_login_next_cannot_leave_the_site(app, alice):
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("//evil.example/x", "/jobs"),
+        ("/\t/evil.example", "/jobs"),
+        ("https://evil.example", "/jobs"),
+        ("/\\evil.example", "/jobs"),
+        ("/limits", "/limits"),
+    ],
+)
+def test_login_next_cannot_leave_the_site(app, alice, target, expected):
     client = TestClient(app)
     import re
 
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
     r = client.post(
         "/login",
-        data={
-            "username": "alice",
-            "password": "correct horse",
-            "csrf": csrf,
-            "next": "//evil.example/x",
-        },
+        data={"username": "alice", "password": "correct horse", "csrf": csrf, "next": target},
         follow_redirects=False,
     )
-    assert r.headers["location"] == "/jobs"
+    assert r.headers["location"] == expected
 
 
 # --------------------------------------------------------------------------- jobs

@@ -182,7 +182,13 @@ def _not_found(request: Request, user: User, job_id: str) -> HTMLResponse:
 
 
 def _safe_next(target: str | None) -> str:
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(c) < 32 for c in target)  # browsers drop tabs and newlines: "/\t/x" is "//x"
+    ):
         return "/jobs"
     return target
 
