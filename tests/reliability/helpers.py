@@ -24,10 +24,16 @@ T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
 
 
-def account(data_dir: Path, name: str, **limits) -> tuple[str, dict]:
-    """Create user ``name`` in the SQLite database of ``data_dir``; returns (uid, auth headers)."""
-    settings = Settings(data_dir=data_dir, database_url=None)
-    prepare_database(settings)
+def account(
+    data_dir: Path, name: str, *, database_url: str | None = None, **limits
+) -> tuple[str, dict]:
+    """Create user ``name`` (SQLite in ``data_dir`` by default); returns (uid, auth headers).
+
+    The token is signed with the key in ``data_dir``, which a server there also uses.
+    """
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    if database_url is None:
+        prepare_database(settings)
     engine = make_engine(settings.resolved_database_url)
     try:
         with make_session_factory(engine)() as session:
