@@ -246,6 +246,17 @@ def test_submit_reports_the_quota_by_name(app, alice, browser_of):
     assert r.status_code == 429 and r.json()["errors"][0]["field"] == "max_pending_jobs"
 
 
+def test_compose_from_a_copy_of_a_run(app, alice, bob, browser_of, submit_as):
+    job = submit_as(alice, kind="barrier", name="sweep <b>7</b>")
+    client, _ = browser_of(alice)
+    assert f"/new?copy={job}&amp;run=1" in client.get(f"/jobs/{job}").text
+    page = client.get(f"/new?copy={job}&run=1").text
+    assert 'data-kind="barrier"' in page and "heights_khz" in page
+    assert "sweep <b>7</b>" not in page  # the name is data, escaped in the attribute
+    other, _ = browser_of(bob)
+    assert other.get(f"/new?copy={job}").status_code == 404
+
+
 def test_compose_page_starts_from_the_standard_jobs(app, alice, browser_of):
     client, _ = browser_of(alice)
     bec = client.get("/new").text

@@ -725,19 +725,50 @@ async def job_raw(request: Request, job_id: str, run: Annotated[int | None, Quer
 
 
 @router.get("/new", response_class=HTMLResponse)
-async def new_job_page(request: Request, kind: str = "bec"):
+async def new_job_page(
+    request: Request,
+    kind: str = "bec",
+    copy: Annotated[str | None, Query(max_length=64)] = None,
+    run: Annotated[int, Query(ge=1, le=1000)] = 1,
+):
+    """The composer, starting from a standard job or from a copy of one of your runs."""
+
     def work(session):
         user = _require_user(session, request)
-        return user, crud.job_limits(session=session, user=user)
+        source = None
+        if copy:
+            job = _job_or_none(session, user, copy)
+            row = crud.get_run(session=session, job_id=job.id, run=run) if job else None
+            if row is None:
+                return user, None, None
+            source = (job.name, InputValues.model_validate_json(row.values_json))
+        return user, crud.job_limits(session=session, user=user), source
 
-    user, limits = await in_db(request, work)
+    user, limits, source = await in_db(request, work)
+    if limits is None:
+        return _not_found(request, user, copy or "")
+    if source is not None and (source[1].optical_landscape or source[1].lasers):
+        return _error_page(
+            request,
+            user,
+            400,
+            "Cannot edit a copy here",
+            "This run has a painted landscape or a terminator pulse, which the composer does not "
+            "edit yet; copy it with the client instead.",
+        )
     from oqtant.oqtant_client import barrier_manipulator_job, ultracold_matter_job
 
-    kind = "barrier" if kind == "barrier" else "bec"
-    template = barrier_manipulator_job if kind == "barrier" else ultracold_matter_job
-    initial = {"name": template["name"], "values": template["inputs"][0]["values"]}
+    if source is not None:
+        name, values = source
+        kind = "barrier" if values.optical_barriers else "bec"
+        initial = {"name": name, "values": values.model_dump(mode="json")}
+    else:
+        kind = "barrier" if kind == "barrier" else "bec"
+        template = barrier_manipulator_job if kind == "barrier" else ultracold_matter_job
+        initial = {"name": template["name"], "values": template["inputs"][0]["values"]}
     context = {
         "kind": kind,
+        "copied": source is not None,
         "limits": limits,
         "initial": initial,
         "max_barriers": pset.max_barriers,
