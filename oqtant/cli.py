@@ -228,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--expose", action="store_true", help="listen on every interface")
     serve.add_argument("--log-level", default="info")
     serve.add_argument(
-        "--dask-scheduler", metavar="tcp://HOST:PORT",
+        "--dask-scheduler",
+        metavar="tcp://HOST:PORT",
         help="execute runs on this Dask cluster instead of a local process pool",
     )
     serve.set_defaults(func=_cmd_serve)
@@ -236,16 +237,19 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="execute queued runs (no API)")
     worker.add_argument("--database-url", help="SQLAlchemy URL of the shared database")
     worker.add_argument(
-        "--workers", type=_positive,
+        "--workers",
+        type=_positive,
         help="runs executed at once (default 1, or the Dask cluster's threads)",
     )
     worker.add_argument("--backend", help="backend as package.module:ClassName")
     worker.add_argument(
-        "--lease-seconds", type=float,
+        "--lease-seconds",
+        type=float,
         help="lease of a claimed run, renewed while it runs (default 60)",
     )
     worker.add_argument(
-        "--dask-scheduler", metavar="tcp://HOST:PORT",
+        "--dask-scheduler",
+        metavar="tcp://HOST:PORT",
         help="execute runs on this Dask cluster instead of a local process pool",
     )
     worker.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])

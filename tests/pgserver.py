@@ -23,6 +23,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Self
 
 __all__ = ["PostgresNotInstalled", "PostgresServer", "find_pg_bin"]
 
@@ -93,7 +94,9 @@ class PostgresServer:
         command = [str(a) for a in args]
         if self._as_user:
             command = ["runuser", "-u", SUPERUSER, "--", *command]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+        done = subprocess.run(
+            command, check=False, capture_output=True, text=True, timeout=timeout_s
+        )
         if done.returncode != 0:
             raise RuntimeError(
                 f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
@@ -112,8 +115,10 @@ class PostgresServer:
         atexit.register(self.stop)
         self._run(
             self.bin / "initdb",
-            "-D", self.data_dir,
-            "-U", SUPERUSER,
+            "-D",
+            self.data_dir,
+            "-U",
+            SUPERUSER,
             "--auth=trust",
             "--encoding=UTF8",
             "--locale=C",
@@ -128,11 +133,15 @@ class PostgresServer:
         ]
         self._run(
             self.bin / "pg_ctl",
-            "-D", self.data_dir,
-            "-l", self.log_file,
-            "-o", " ".join(options),
+            "-D",
+            self.data_dir,
+            "-l",
+            self.log_file,
+            "-o",
+            " ".join(options),
             "-w",
-            "-t", str(int(self.start_timeout_s)),
+            "-t",
+            str(int(self.start_timeout_s)),
             "start",
         )
         self._started = True
@@ -160,15 +169,23 @@ class PostgresServer:
             return
         if self._started:
             try:
-                self._run(self.bin / "pg_ctl", "-D", self.data_dir, "-m", "immediate", "-w",
-                          "stop", timeout_s=60)
+                self._run(
+                    self.bin / "pg_ctl",
+                    "-D",
+                    self.data_dir,
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                    timeout_s=60,
+                )
             except (RuntimeError, subprocess.TimeoutExpired):
                 pass
             self._started = False
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder = None
 
-    def __enter__(self) -> PostgresServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Self
 
 import httpx
 
@@ -27,6 +28,8 @@ __all__ = [
     "DaskCluster",
     "WorkerProcess",
     "add_user",
+    "job_dict",
+    "queue_jobs",
     "submit_jobs",
     "wait_for",
 ]
@@ -63,7 +66,10 @@ class WorkerProcess:
         self._log = open(self.log_file, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "oqtant.cli", "worker", "--database-url", database_url, *args],
-            stdout=self._log, stderr=subprocess.STDOUT, env=_env(env), start_new_session=True,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=_env(env),
+            start_new_session=True,
         )
 
     @property
@@ -117,7 +123,10 @@ class DaskCluster:
         self._logs.append(log)
         dask = str(Path(sys.executable).parent / "dask")
         return subprocess.Popen(
-            [dask, *args], stdout=log, stderr=subprocess.STDOUT, env=self.env,
+            [dask, *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
             start_new_session=True,
         )
 
@@ -127,14 +136,31 @@ class DaskCluster:
 
         self.port = free_port()
         self.scheduler = self._spawn(
-            "scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(self.port),
-            "--no-dashboard", "--no-show",
+            "scheduler",
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--no-dashboard",
+            "--no-show",
         )
         for i in range(self.n_workers):
-            self.workers.append(self._spawn(
-                f"worker{i}", "worker", self.address, "--host", "127.0.0.1", "--nthreads", "1",
-                "--no-nanny", "--no-dashboard", "--name", f"w{i}",
-            ))
+            self.workers.append(
+                self._spawn(
+                    f"worker{i}",
+                    "worker",
+                    self.address,
+                    "--host",
+                    "127.0.0.1",
+                    "--nthreads",
+                    "1",
+                    "--no-nanny",
+                    "--no-dashboard",
+                    "--name",
+                    f"w{i}",
+                )
+            )
         with Client(self.address, timeout=60, set_as_default=False) as client:
             client.wait_for_workers(self.n_workers, timeout=90)
         return self
@@ -158,7 +184,7 @@ class DaskCluster:
         for log in self._logs:
             log.close()
 
-    def __enter__(self) -> DaskCluster:
+    def __enter__(self) -> Self:
         try:
             return self.start()
         except BaseException:
@@ -177,25 +203,59 @@ def add_user(server: EmbeddedServer) -> str:
     return server.cli("user", "token", name).strip()
 
 
+def job_dict(i: int, runs: int) -> dict:
+    """BEC job number ``i`` with ``runs`` runs of distinct final RF frequencies (wire dict)."""
+    job = copy.deepcopy(ULTRACOLD_MATTER_JOB)
+    job["name"] = f"scale-out {i}"
+    inputs = []
+    for r in range(runs):
+        one = copy.deepcopy(job["inputs"][0])
+        one["values"]["rf_evaporation"]["frequencies_mhz"][-1] = 0.02 + 0.01 * r
+        inputs.append(one)
+    job["inputs"] = inputs
+    return job
+
+
 def submit_jobs(server: EmbeddedServer, token: str, n_jobs: int, runs: int) -> list[str]:
-    """Submit ``n_jobs`` BEC jobs of ``runs`` runs each (distinct final RF); returns job ids."""
+    """Submit ``n_jobs`` BEC jobs of ``runs`` runs each over HTTP; returns job ids."""
     headers = {"Authorization": f"Bearer {token}"}
     ids = []
     user_id = _token_subject(token)
     with httpx.Client(headers=headers, timeout=30) as client:
         for i in range(n_jobs):
-            job = copy.deepcopy(ULTRACOLD_MATTER_JOB)
-            job["name"] = f"scale-out {i}"
-            inputs = []
-            for r in range(runs):
-                one = copy.deepcopy(job["inputs"][0])
-                one["values"]["rf_evaporation"]["frequencies_mhz"][-1] = 0.02 + 0.01 * r
-                inputs.append(one)
-            job["inputs"] = inputs
-            answer = client.post(f"{server.url}/api/v1/users/{user_id}/jobs", json=job)
+            answer = client.post(
+                f"{server.url}/api/v1/users/{user_id}/jobs", json=job_dict(i, runs)
+            )
             answer.raise_for_status()
             ids.append(answer.json()["job_id"])
     return ids
+
+
+def queue_jobs(database_url: str, n_jobs: int, runs: int) -> None:
+    """Migrate ``database_url`` and queue jobs straight into it (no API server)."""
+    from oqtant.server.db import crud, make_engine, make_session_factory, upgrade_database
+    from oqtant.server.schemas import JobSubmit
+
+    upgrade_database(database_url)
+    engine = make_engine(database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            user = crud.create_user(
+                session=session,
+                name=f"user-{uuid.uuid4().hex[:8]}",
+                password=PASSWORD,
+                daily_limit=100_000,
+                max_runs_per_job=30,
+                max_pending_jobs=100_000,
+            )
+            for i in range(n_jobs):
+                crud.submit_job(
+                    session=session,
+                    user_id=user.id,
+                    job=JobSubmit.model_validate(job_dict(i, runs)),
+                )
+    finally:
+        engine.dispose()
 
 
 def _token_subject(token: str) -> str:

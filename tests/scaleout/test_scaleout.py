@@ -25,6 +25,7 @@ from tests.scaleout.helpers import (
     DaskCluster,
     WorkerProcess,
     add_user,
+    queue_jobs,
     submit_jobs,
     wait_for,
 )
@@ -36,11 +37,13 @@ def _runs(url: str) -> list[sa.Row]:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            return conn.execute(sa.text(
-                "SELECT r.id, r.job_id, r.run, r.seed, r.status, r.attempts, r.output_json, "
-                "r.values_json, j.status AS job_status "
-                "FROM runs r JOIN jobs j ON j.id = r.job_id ORDER BY r.job_id, r.run"
-            )).all()
+            return conn.execute(
+                sa.text(
+                    "SELECT r.id, r.job_id, r.run, r.seed, r.status, r.attempts, r.output_json, "
+                    "r.values_json, j.status AS job_status "
+                    "FROM runs r JOIN jobs j ON j.id = r.job_id ORDER BY r.job_id, r.run"
+                )
+            ).all()
     finally:
         engine.dispose()
 
@@ -54,7 +57,10 @@ def _all_done(url: str, n_runs: int):
 def _api_server(tmp_path, url: str) -> EmbeddedServer:
     """An API-only server (``--workers 0``) on ``url``; runs `db upgrade` first."""
     return EmbeddedServer(
-        tmp_path / "api", database_url=url, workers=0, backend=COUNTING_BACKEND,
+        tmp_path / "api",
+        database_url=url,
+        workers=0,
+        backend=COUNTING_BACKEND,
         extra_env={"PYTHONPATH": str(REPO), "OQTANT_SECRET_KEY": "scale-out-key-" + "k" * 24},
     )
 
@@ -75,15 +81,23 @@ def test_three_workers_run_200_queued_runs_exactly_once_in_fifo_order(postgres_s
         queued = _runs(url)
         assert len(queued) == 200 and {r.status for r in queued} == {"PENDING"}
         workers = [
-            WorkerProcess(url, tmp_path / f"worker{i}.log", "--workers", str(slots_per_worker),
-                          "--backend", COUNTING_BACKEND, env=worker_env)
+            WorkerProcess(
+                url,
+                tmp_path / f"worker{i}.log",
+                "--workers",
+                str(slots_per_worker),
+                "--backend",
+                COUNTING_BACKEND,
+                env=worker_env,
+            )
             for i in range(n_workers)
         ]
         try:
             for w in workers:
                 w.wait_ready()
-            rows = wait_for(lambda: _all_done(url, 200), timeout_s=90,
-                            what="the 200 runs did not all finish")
+            rows = wait_for(
+                lambda: _all_done(url, 200), timeout_s=90, what="the 200 runs did not all finish"
+            )
         finally:
             codes = [w.stop() for w in workers]
         assert codes == [0, 0, 0], [w.output()[-2000:] for w in workers]
@@ -114,16 +128,25 @@ def test_dask_cluster_gives_the_same_outputs_as_the_local_pool(postgres_server, 
     url = postgres_server.create_database()
     calls = tmp_path / "calls.log"
     env = {CALL_LOG_ENV: str(calls), "OQTANT_TEST_RUN_SLEEP_S": "0.05"}
-    with _api_server(tmp_path, url) as api, DaskCluster(tmp_path, 2, env=env) as cluster:
-        token = add_user(api)
-        submit_jobs(api, token, n_jobs=4, runs=4)
-        worker = WorkerProcess(url, tmp_path / "worker.log", "--dask-scheduler", cluster.address,
-                               "--backend", COUNTING_BACKEND, env={"OQTANT_POLL_SECONDS": "0.05"})
+    queue_jobs(url, n_jobs=4, runs=4)
+    with DaskCluster(tmp_path, 2, env=env) as cluster:
+        worker = WorkerProcess(
+            url,
+            tmp_path / "worker.log",
+            "--dask-scheduler",
+            cluster.address,
+            "--backend",
+            COUNTING_BACKEND,
+            env={"OQTANT_POLL_SECONDS": "0.05"},
+        )
         try:
             worker.wait_ready()
             assert f"Dask cluster at {cluster.address}" in worker.output()
-            rows = wait_for(lambda: _all_done(url, 16), timeout_s=60,
-                            what="the 16 runs did not all finish on the Dask cluster")
+            rows = wait_for(
+                lambda: _all_done(url, 16),
+                timeout_s=60,
+                what="the 16 runs did not all finish on the Dask cluster",
+            )
         finally:
             assert worker.stop() == 0, worker.output()
         dask_pids = cluster.worker_pids
@@ -133,9 +156,15 @@ def test_dask_cluster_gives_the_same_outputs_as_the_local_pool(postgres_server, 
     assert len(logged) == 16
     assert {pid for _, pid, _ in logged} == dask_pids  # both Dask workers ran runs, nobody else
     # the same (input, seed) on the local process pool gives byte-identical outputs
-    with make_executor("process", 2) as pool:
-        local = list(pool.map(execute_run, [COUNTING_BACKEND] * 16,
-                              [r.values_json for r in rows], [r.seed for r in rows]))
+    with make_executor("process", 1) as pool:
+        local = list(
+            pool.map(
+                execute_run,
+                [COUNTING_BACKEND] * 16,
+                [r.values_json for r in rows],
+                [r.seed for r in rows],
+            )
+        )
     assert [out for out, _, _ in local] == [r.output_json for r in rows]
     # and the outputs depend on the seed (the comparison could fail)
     assert len({r.output_json for r in rows}) == 16
@@ -143,8 +172,14 @@ def test_dask_cluster_gives_the_same_outputs_as_the_local_pool(postgres_server, 
 
 def _cli(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "oqtant.cli", *args], capture_output=True,
-                          text=True, env=env, timeout=timeout_s)
+    return subprocess.run(
+        [sys.executable, "-m", "oqtant.cli", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout_s,
+    )
 
 
 def test_db_upgrade_creates_the_schema_and_old_schemas_are_refused(postgres_server, tmp_path):
@@ -160,8 +195,10 @@ def test_db_upgrade_creates_the_schema_and_old_schemas_are_refused(postgres_serv
     assert upgrade.returncode == 0, upgrade.stderr
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == \
-            head_revision()
+        assert (
+            conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            == head_revision()
+        )
         tables = set(sa.inspect(conn).get_table_names())
     engine.dispose()
     assert {"users", "jobs", "runs", "idempotency_keys", "oauth_codes"} <= tables
@@ -184,9 +221,25 @@ def test_e2e_client_suite_runs_unchanged_on_postgresql(postgres_server, tmp_path
         "MPLBACKEND": "Agg",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/e2e/test_client_e2e.py", "-m", "not slow",
-         "-q", "-p", "no:cacheprovider", "--basetemp", str(tmp_path / "e2e")],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/e2e/test_client_e2e.py",
+            "-m",
+            "not slow",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--basetemp",
+            str(tmp_path / "e2e"),
+        ],
+        check=False,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     tail = (done.stdout + done.stderr)[-4000:]
     assert done.returncode == 0, tail
@@ -194,36 +247,67 @@ def test_e2e_client_suite_runs_unchanged_on_postgresql(postgres_server, tmp_path
     # the servers really used PostgreSQL: a database per server was made and dropped
     engine = sa.create_engine(postgres_server.url("postgres"))
     with engine.connect() as conn:
-        left = conn.execute(sa.text(
-            "SELECT count(*) FROM pg_database WHERE datname LIKE 'oqtant_e2e_%'")).scalar()
+        left = conn.execute(
+            sa.text("SELECT count(*) FROM pg_database WHERE datname LIKE 'oqtant_e2e_%'")
+        ).scalar()
     engine.dispose()
     assert left == 0
 
 
-def test_killed_worker_lease_expires_and_the_run_is_taken_again(postgres_server, tmp_path):
+def test_killed_worker_lease_expires_and_its_run_goes_back_to_the_head(postgres_server, tmp_path):
     url = postgres_server.create_database()
     calls = tmp_path / "calls.log"
-    env = {"OQTANT_EXECUTOR": "thread", "OQTANT_POLL_SECONDS": "0.05",
-           "OQTANT_TEST_RUN_SLEEP_S": "30", CALL_LOG_ENV: str(calls)}
-    with _api_server(tmp_path, url) as api:
-        token = add_user(api)
-        submit_jobs(api, token, n_jobs=1, runs=1)
-        doomed = WorkerProcess(url, tmp_path / "doomed.log", "--workers", "1", "--lease-seconds",
-                               "1", "--backend", COUNTING_BACKEND, env=env)
-        wait_for(lambda: calls.exists() and read_calls(calls), timeout_s=60,
-                 what="the first worker did not start the run")
-        doomed.process.kill()  # no chance to hand the run back
-        doomed.stop()
-        survivor = WorkerProcess(url, tmp_path / "survivor.log", "--workers", "1",
-                                 "--lease-seconds", "5", "--backend", COUNTING_BACKEND,
-                                 env={**env, "OQTANT_TEST_RUN_SLEEP_S": "0"})
-        try:
-            rows = wait_for(lambda: _all_done(url, 1), timeout_s=60,
-                            what="the abandoned run was not taken again")
-        finally:
-            assert survivor.stop() == 0, survivor.output()
-    assert rows[0].status == "COMPLETE" and rows[0].attempts == 2
-    assert [pid for _, pid, _ in read_calls(calls)] == [doomed.pid, survivor.pid]
+    env = {
+        "OQTANT_EXECUTOR": "thread",
+        "OQTANT_POLL_SECONDS": "0.05",
+        "OQTANT_TEST_RUN_SLEEP_S": "30",
+        CALL_LOG_ENV: str(calls),
+    }
+    queue_jobs(url, n_jobs=2, runs=1)
+    doomed = WorkerProcess(
+        url,
+        tmp_path / "doomed.log",
+        "--workers",
+        "1",
+        "--lease-seconds",
+        "1",
+        "--backend",
+        COUNTING_BACKEND,
+        env=env,
+    )
+    wait_for(
+        lambda: calls.exists() and read_calls(calls),
+        timeout_s=60,
+        what="the first worker did not start the run",
+    )
+    doomed.process.kill()  # no chance to hand the run back
+    doomed.stop()
+    survivor = WorkerProcess(
+        url,
+        tmp_path / "survivor.log",
+        "--workers",
+        "1",
+        "--lease-seconds",
+        "5",
+        "--backend",
+        COUNTING_BACKEND,
+        env={**env, "OQTANT_TEST_RUN_SLEEP_S": "0"},
+    )
+    try:
+        rows = wait_for(
+            lambda: _all_done(url, 2), timeout_s=60, what="the abandoned run was not taken again"
+        )
+    finally:
+        assert survivor.stop() == 0, survivor.output()
+    assert [r.status for r in rows] == ["COMPLETE", "COMPLETE"]
+    assert [r.attempts for r in rows] == [2, 1]
+    first, second = rows[0].seed, rows[1].seed
+    # the abandoned run of the older job was taken again before the newer job's run
+    assert [(s, pid) for s, pid, _ in read_calls(calls)] == [
+        (first, doomed.pid),
+        (first, survivor.pid),
+        (second, survivor.pid),
+    ]
 
 
 def test_claims_skip_locked_rows_on_postgresql(postgres_server):
@@ -237,13 +321,22 @@ def test_claims_skip_locked_rows_on_postgresql(postgres_server):
     engine = make_engine(url)
     sessions = make_session_factory(engine)
     with sessions() as s:
-        user = crud.create_user(session=s, name="u", password="pw-123456789", daily_limit=100,
-                                max_runs_per_job=30, max_pending_jobs=100)
+        user = crud.create_user(
+            session=s,
+            name="u",
+            password="pw-123456789",
+            daily_limit=100,
+            max_runs_per_job=30,
+            max_pending_jobs=100,
+        )
         job = dict(ULTRACOLD_MATTER_JOB, inputs=ULTRACOLD_MATTER_JOB["inputs"] * 3)
         crud.submit_job(session=s, user_id=user.id, job=JobSubmit.model_validate(job))
     owners = [f"w{i}" for i in range(3)]
     with cf.ThreadPoolExecutor(3) as pool:
-        claims = list(pool.map(
-            lambda o: crud.claim_next_run(session=sessions(), owner=o, lease_seconds=30), owners))
+        claims = list(
+            pool.map(
+                lambda o: crud.claim_next_run(session=sessions(), owner=o, lease_seconds=30), owners
+            )
+        )
     engine.dispose()
     assert sorted(c.run for c in claims) == [1, 2, 3]
