@@ -189,7 +189,9 @@
   }
   function showFigures(figs) {
     figures.textContent = "";
-    ["potential", "rf", "barriers", "lasers"].forEach(function (k) {
+    // a BEC job is its RF ramp; a barrier job is what the barriers do to the atoms
+    var order = figs.barriers ? ["potential", "barriers", "rf", "lasers"] : ["rf", "potential", "lasers"];
+    order.forEach(function (k) {
       if (!figs[k]) { return; }
       var fig = el("figure");
       var img = el("img", { src: figs[k], alt: CAPTIONS[k], "data-kind": k });
