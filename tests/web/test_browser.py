@@ -38,6 +38,7 @@ CHROMIUM_ARGS = [
 ]
 PASSWORD = "browser-test-password"
 XSS = "<script>alert(1)</script>"
+USER_IDS: dict[str, str] = {}  # external id of each test user
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +83,7 @@ def server(tmp_path_factory):
     sessions = make_session_factory(engine)
     for name, admin in (("alice", False), ("bob", False), ("root", True)):
         with sessions() as s:
-            crud.create_user(
+            USER_IDS[name] = crud.create_user(
                 session=s,
                 name=name,
                 password=PASSWORD,
@@ -90,7 +91,7 @@ def server(tmp_path_factory):
                 daily_limit=100,
                 max_runs_per_job=30,
                 max_pending_jobs=20,
-            )
+            ).external_id
     try:
         yield url
     finally:
@@ -255,6 +256,28 @@ def test_script_name_shows_as_text_and_other_users_get_404(browser, server):
     assert "Job not found" in other.locator("h1").inner_text()
     shoot(other, "job_not_found")
     other.context.close()
+
+
+def test_job_list_updates_live(browser, server):
+    page = _session(browser, server, "bob")
+    page.goto("/jobs")
+    token = httpx.post(
+        f"{server}/oauth/token",
+        data={"grant_type": "password", "username": "bob", "password": PASSWORD},
+    )
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    from tests.server.conftest import job_dict
+
+    r = httpx.post(
+        f"{server}/api/v1/users/{USER_IDS['bob']}/jobs",
+        json=job_dict(name="from the client"),
+        headers=headers,
+    )
+    assert r.status_code == 201, r.text
+    # no reload: the list fetches its rows by itself
+    page.wait_for_selector("#job-rows td.name a:has-text('from the client')", timeout=10_000)
+    page.wait_for_selector("#job-rows .status.s-complete", timeout=10_000)
+    page.context.close()
 
 
 def test_limits_and_admin(browser, server):

@@ -29,7 +29,7 @@
           .then(function (html) { rows.innerHTML = html; })
           .catch(function () { /* keep the last rows; try again later */ })
           .finally(pollRows);
-      }, active ? 1500 : 15000);
+      }, active ? 1500 : 5000);
     };
     pollRows();
   }
