@@ -181,9 +181,7 @@ class Dispatcher:
         """Fail runs that ran past ``run_timeout_seconds`` and replace the workers they hold."""
         limit = self.settings.run_timeout_seconds
         now = time.monotonic()
-        overdue = [
-            f for f, t0 in self._started.items() if now - t0 > limit and not f.done()
-        ]
+        overdue = [f for f, t0 in self._started.items() if now - t0 > limit and not f.done()]
         if not overdue:
             return
         for future in overdue:
