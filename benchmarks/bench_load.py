@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import itertools
 import os
 import platform
 import statistics
@@ -108,7 +109,7 @@ def _check_database(url: str, accepted: set[str]) -> dict:
         "duplicated": len(ids) - len(set(ids)),
         "not_complete": sum(1 for r in rows if r[1] != "COMPLETE"),
         "runs_stored_twice": run_rows[0] - run_rows[1],
-        "order_violations": sum(1 for a, b in zip(starts, starts[1:]) if b < a),
+        "order_violations": sum(1 for a, b in itertools.pairwise(starts) if b < a),
     }
 
 
@@ -133,8 +134,9 @@ def run_load(
             pg = PostgresServer().start()
             url = pg.create_database()
         env = {"PYTHONPATH": str(REPO), "OQTANT_EXECUTOR": "thread", "OQTANT_POLL_SECONDS": "0.05"}
-        srv = EmbeddedServer(Path(tmp), database_url=url, workers=workers, backend=BACKEND,
-                             extra_env=env)
+        srv = EmbeddedServer(
+            Path(tmp), database_url=url, workers=workers, backend=BACKEND, extra_env=env
+        )
         try:
             srv.start()
             accounts = _accounts(srv, USERS)
@@ -201,11 +203,13 @@ def run_load(
             load_after = os.getloadavg()
             # let the queue drain, then check the database
             drain_deadline = time.monotonic() + 120
-            uid, headers = accounts[0]
             while time.monotonic() < drain_deadline:
                 busy = sum(
-                    len(httpx.get(f"{srv.url}/api/v1/users/{u}/queue", headers=h, timeout=30)
-                        .json()["items"])
+                    len(
+                        httpx.get(
+                            f"{srv.url}/api/v1/users/{u}/queue", headers=h, timeout=30
+                        ).json()["items"]
+                    )
                     for u, h in accounts
                 )
                 if busy == 0:
@@ -251,16 +255,24 @@ def _postgres_available() -> str | None:
 
 
 def _report(r: dict) -> None:
-    print(f"\n== {r['database']}: {r['clients']} clients, {r['workers']} workers, "
-          f"{r['duration_s']:.1f} s")
-    print(f"  submitted {r['submitted']} jobs ({r['submits_per_s']:.1f}/s), "
-          f"{r['requests_per_s']:.1f} requests/s, {r['completed_while_polling']} seen complete")
-    print(f"  submit p50/p99 {r['submit_p50_ms']:.1f} / {r['submit_p99_ms']:.1f} ms; "
-          f"poll p50/p99 {r['poll_p50_ms']:.1f} / {r['poll_p99_ms']:.1f} ms")
+    print(
+        f"\n== {r['database']}: {r['clients']} clients, {r['workers']} workers, "
+        f"{r['duration_s']:.1f} s"
+    )
+    print(
+        f"  submitted {r['submitted']} jobs ({r['submits_per_s']:.1f}/s), "
+        f"{r['requests_per_s']:.1f} requests/s, {r['completed_while_polling']} seen complete"
+    )
+    print(
+        f"  submit p50/p99 {r['submit_p50_ms']:.1f} / {r['submit_p99_ms']:.1f} ms; "
+        f"poll p50/p99 {r['poll_p50_ms']:.1f} / {r['poll_p99_ms']:.1f} ms"
+    )
     print(f"  errors {r['errors']} {r['error_kinds'] or ''}")
-    print(f"  database: {r['jobs_in_db']} jobs, lost {r['lost']}, unexpected {r['unexpected']}, "
-          f"duplicated {r['duplicated']}, not complete {r['not_complete']}, "
-          f"runs stored twice {r['runs_stored_twice']}, order violations {r['order_violations']}")
+    print(
+        f"  database: {r['jobs_in_db']} jobs, lost {r['lost']}, unexpected {r['unexpected']}, "
+        f"duplicated {r['duplicated']}, not complete {r['not_complete']}, "
+        f"runs stored twice {r['runs_stored_twice']}, order violations {r['order_violations']}"
+    )
     print(f"  load average before/after: {r['load_before'][0]:.2f} / {r['load_after'][0]:.2f}")
 
 
@@ -273,18 +285,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-ms", type=float, default=200.0)
     parser.add_argument("--databases", default="sqlite,postgresql")
     args = parser.parse_args(argv)
-    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f}"
+    )
     ok = True
     for database in args.databases.split(","):
         if database == "postgresql" and (why := _postgres_available()):
             print(f"\n== postgresql: skipped ({why})")
             continue
-        r = run_load(database, duration_s=args.duration_s, clients=args.clients,
-                     workers=args.workers, poll_ms=args.poll_ms)
+        r = run_load(
+            database,
+            duration_s=args.duration_s,
+            clients=args.clients,
+            workers=args.workers,
+            poll_ms=args.poll_ms,
+        )
         _report(r)
-        bad = (r["errors"] or r["lost"] or r["unexpected"] or r["duplicated"]
-               or r["not_complete"] or r["runs_stored_twice"] or r["order_violations"])
+        bad = (
+            r["errors"]
+            or r["lost"]
+            or r["unexpected"]
+            or r["duplicated"]
+            or r["not_complete"]
+            or r["runs_stored_twice"]
+            or r["order_violations"]
+        )
         ok = ok and not bad
     print("\nresult:", "OK" if ok else "PROBLEMS (see above)")
     return 0 if ok else 1

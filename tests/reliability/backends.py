@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from pathlib import Path
 
 from oqtant.backend import RunResult
 from oqtant.schemas.job import InputValues
@@ -53,7 +54,7 @@ def _log(event: str, seed: int) -> None:
 def read_run_log(path) -> list[tuple[str, int, int]]:
     """The ``(event, seed, pid)`` lines a backend appended to ``path`` (none if missing)."""
     try:
-        text = open(path).read()
+        text = Path(path).read_text()
     except FileNotFoundError:
         return []
     out = []

@@ -63,18 +63,38 @@ BAD_REQUESTS = [
     ("no content type", json.dumps(job_dict()).encode(), "", 415, "application/json"),
     ("a list", b"[1, 2, 3]", JSON, 422, "(body)"),
     ("huge integer", b'{"name": ' + b"9" * 5000 + b"}", JSON, 400, "digits"),
-    ("NaN", _raw(_with("rf_evaporation.frequencies_mhz.4", math.nan)), JSON, 422,
-     "rf_evaporation.frequencies_mhz.4"),
+    (
+        "NaN",
+        _raw(_with("rf_evaporation.frequencies_mhz.4", math.nan)),
+        JSON,
+        422,
+        "rf_evaporation.frequencies_mhz.4",
+    ),
     ("Infinity", _raw(_with("end_time_ms", math.inf)), JSON, 422, "finite"),
     ("-Infinity", _raw(_with("rf_evaporation.powers_mw.0", -math.inf)), JSON, 422, "powers_mw"),
     ("negative time", _raw(_with("end_time_ms", -5)), JSON, 422, "end_time_ms"),
     ("absurd time", _raw(_with("end_time_ms", 1e308)), JSON, 422, "end_time_ms"),
-    ("negative frequency", _raw(_with("rf_evaporation.frequencies_mhz.0", -17)), JSON, 422,
-     "frequencies_mhz"),
-    ("huge list", _raw(_with("rf_evaporation.times_ms", list(range(-100_000, 0)))), JSON, 422,
-     "at most 20 items"),
-    ("too many runs", _raw({**job_dict(), "inputs": job_dict()["inputs"] * 2000}), JSON, 422,
-     "inputs"),
+    (
+        "negative frequency",
+        _raw(_with("rf_evaporation.frequencies_mhz.0", -17)),
+        JSON,
+        422,
+        "frequencies_mhz",
+    ),
+    (
+        "huge list",
+        _raw(_with("rf_evaporation.times_ms", list(range(-100_000, 0)))),
+        JSON,
+        422,
+        "at most 20 items",
+    ),
+    (
+        "too many runs",
+        _raw({**job_dict(), "inputs": job_dict()["inputs"] * 2000}),
+        JSON,
+        422,
+        "inputs",
+    ),
     ("long name", _raw({**job_dict(), "name": "n" * 10_000}), JSON, 422, "name"),
     ("wrong type", _raw(_with("image_type", 42)), JSON, 422, "image_type"),
 ]
@@ -112,8 +132,12 @@ def test_oversized_chunked_body_is_cut_off_with_413(client, app, alice):
 
 @pytest.mark.parametrize(
     "limits",
-    [{"daily_limit": -1}, {"max_runs_per_job": 10**12}, {"max_pending_jobs": "many"},
-     {"daily_limit": math.inf}],
+    [
+        {"daily_limit": -1},
+        {"max_runs_per_job": 10**12},
+        {"max_pending_jobs": "many"},
+        {"daily_limit": math.inf},
+    ],
 )
 def test_absurd_limits_are_refused_and_nothing_changes(client, app, admin, alice, limits):
     r = client.put(
@@ -135,8 +159,17 @@ def test_absurd_limits_are_refused_and_nothing_changes(client, app, admin, alice
 
 @pytest.mark.parametrize(
     "query",
-    ["limit=0", "limit=-3", "limit=1000000", "offset=-1", "offset=1e99", "status=EXPLODED",
-     "submit_start=yesterday", "job_type=" + "x" * 5000, "name=" + "n" * 5000],
+    [
+        "limit=0",
+        "limit=-3",
+        "limit=1000000",
+        "offset=-1",
+        "offset=1e99",
+        "status=EXPLODED",
+        "submit_start=yesterday",
+        "job_type=" + "x" * 5000,
+        "name=" + "n" * 5000,
+    ],
 )
 def test_bad_search_parameters_are_422_naming_the_parameter(client, alice, query):
     r = client.get(f"{alice.base}/jobs?{query}", headers=alice.headers)
@@ -152,8 +185,9 @@ json_values = st.recursive(
     | st.integers(min_value=-(10**30), max_value=10**30)
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=12), inner,
-                                                                 max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=12), inner, max_size=5)
+    ),
     max_leaves=30,
 )
 
@@ -189,16 +223,18 @@ def _validate_everywhere(data) -> None:
                 pass
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck),
-          derandomize=True)
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+)
 @given(data=json_values)
 def test_schemas_survive_arbitrary_json(data):
     _validate_everywhere(data)
     _validate_everywhere({"name": "job", "inputs": [{"values": data}]})
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck),
-          derandomize=True)
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+)
 @given(path=st.sampled_from(JOB_PATHS), value=json_values)
 def test_schemas_survive_one_field_replaced_by_anything(path, value):
     job = copy.deepcopy(ULTRACOLD_MATTER_JOB)

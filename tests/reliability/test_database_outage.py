@@ -81,8 +81,17 @@ def _restart(pg) -> None:
         f"-c unix_socket_directories={pg.folder}",
         *(f"-c {k}={v}" for k, v in pg.settings.items()),
     ]
-    pg._run(pg.bin / "pg_ctl", "-D", pg.data_dir, "-l", pg.log_file, "-o", " ".join(options),
-            "-w", "start")
+    pg._run(
+        pg.bin / "pg_ctl",
+        "-D",
+        pg.data_dir,
+        "-l",
+        pg.log_file,
+        "-o",
+        " ".join(options),
+        "-w",
+        "start",
+    )
     pg._wait_ready()
 
 
@@ -96,15 +105,22 @@ def test_postgres_stopped_and_started_under_a_running_server(tmp_path):
 
     with PostgresServer() as pg:
         url = pg.create_database()
-        env = {"PYTHONPATH": str(REPO), "OQTANT_EXECUTOR": "thread", "OQTANT_POLL_SECONDS": "0.05",
-               "OQTANT_LEASE_SECONDS": "2"}
-        srv = EmbeddedServer(tmp_path, database_url=url, workers=1, backend=FAST, extra_env=env,
-                             startup_timeout_s=40)
+        env = {
+            "PYTHONPATH": str(REPO),
+            "OQTANT_EXECUTOR": "thread",
+            "OQTANT_POLL_SECONDS": "0.05",
+            "OQTANT_LEASE_SECONDS": "2",
+        }
+        srv = EmbeddedServer(
+            tmp_path, database_url=url, workers=1, backend=FAST, extra_env=env, startup_timeout_s=40
+        )
         with srv:
             uid, headers = account(tmp_path, "alice", database_url=url)
             base = f"{srv.url}/api/v1/users/{uid}"
-            before = [httpx.post(f"{base}/jobs", json=job_dict(), headers=headers, timeout=10)
-                      for _ in range(3)]
+            before = [
+                httpx.post(f"{base}/jobs", json=job_dict(), headers=headers, timeout=10)
+                for _ in range(3)
+            ]
             assert [r.status_code for r in before] == [201] * 3
             ids = [r.json()["job_id"] for r in before]
 
@@ -115,8 +131,11 @@ def test_postgres_stopped_and_started_under_a_running_server(tmp_path):
             assert httpx.get(f"{srv.url}/healthz", timeout=15).status_code == 503
 
             _restart(pg)  # the server is not restarted: it reconnects by itself
-            wait_for(lambda: httpx.get(f"{srv.url}/healthz", timeout=5).status_code == 200, 30,
-                     "the service to come back")
+            wait_for(
+                lambda: httpx.get(f"{srv.url}/healthz", timeout=5).status_code == 200,
+                30,
+                "the service to come back",
+            )
             after = httpx.post(f"{base}/jobs", json=job_dict(), headers=headers, timeout=10)
             assert after.status_code == 201, after.text
             ids.append(after.json()["job_id"])
@@ -126,7 +145,8 @@ def test_postgres_stopped_and_started_under_a_running_server(tmp_path):
                 return {j["external_id"]: j["status"] for j in listed}
 
             states = wait_for(
-                lambda: (s := all_complete()) and set(s.values()) == {"COMPLETE"} and s, 60,
+                lambda: (s := all_complete()) and set(s.values()) == {"COMPLETE"} and s,
+                60,
                 "every job to complete",
             )
             assert sorted(states) == sorted(ids)  # nothing accepted was lost, nothing added

@@ -7,6 +7,7 @@ database holds afterwards: each run stored once, nothing lost, nothing stuck.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import time
@@ -65,8 +66,13 @@ def _assert_each_run_done_once(log, runs) -> None:
 def test_kill_9_worker_process_mid_run_retries_the_run_once(tmp_path):
     log = tmp_path / "runs.log"
     uid, headers = account(tmp_path, "alice")
-    srv = server(tmp_path, SLOW, OQTANT_TEST_RUN_SECONDS="1.5", OQTANT_TEST_RUN_LOG=str(log),
-                 OQTANT_LEASE_SECONDS="3")
+    srv = server(
+        tmp_path,
+        SLOW,
+        OQTANT_TEST_RUN_SECONDS="1.5",
+        OQTANT_TEST_RUN_LOG=str(log),
+        OQTANT_LEASE_SECONDS="3",
+    )
     with srv:
         job_id = _submit(srv.url, uid, headers, job_dict(runs=3))
         _, seed, pid = wait_for(lambda: read_run_log(log), 30, "the first run to start")[0]
@@ -86,8 +92,11 @@ def test_kill_9_worker_process_mid_run_retries_the_run_once(tmp_path):
 def test_kill_9_server_mid_run_lease_expires_and_the_run_is_retried(tmp_path):
     log = tmp_path / "runs.log"
     uid, headers = account(tmp_path, "alice")
-    env = dict(OQTANT_TEST_RUN_SECONDS="1.5", OQTANT_TEST_RUN_LOG=str(log),
-               OQTANT_LEASE_SECONDS="2")
+    env = {
+        "OQTANT_TEST_RUN_SECONDS": "1.5",
+        "OQTANT_TEST_RUN_LOG": str(log),
+        "OQTANT_LEASE_SECONDS": "2",
+    }
     srv = server(tmp_path, SLOW, **env)
     with srv:
         job_id = _submit(srv.url, uid, headers, job_dict(runs=2))
@@ -114,7 +123,8 @@ def test_kill_9_server_before_running_keeps_every_job_in_order(tmp_path):
         kill_hard(srv)
     with server(tmp_path, FAST, workers=1, OQTANT_EXECUTOR="thread") as srv:
         for uid, headers, job_id in accepted:
-            wait_for(lambda: _status(srv.url, uid, headers, job_id) == "COMPLETE", 30, job_id)
+            done = functools.partial(_status, srv.url, uid, headers, job_id)
+            wait_for(lambda done=done: done() == "COMPLETE", 30, job_id)
     rows = db_rows(tmp_path, "SELECT external_id, time_start FROM jobs ORDER BY time_start")
     assert [r[0] for r in rows] == [job_id for _, _, job_id in accepted]  # FIFO kept
     assert db_rows(tmp_path, "SELECT count(*) FROM runs WHERE status = 'COMPLETE'") == [(16,)]

@@ -62,7 +62,9 @@ def test_no_operation_answers_5xx(fuzz_app, mode):
     schema = schemathesis.openapi.from_asgi("/openapi.json", fuzz_app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 10  # the whole API is described
-    fuzzed = [op.path for op in operations if _check_operation(op, mode, fuzz_app.state.fuzz_account)]
+    fuzzed = [
+        op.path for op in operations if _check_operation(op, mode, fuzz_app.state.fuzz_account)
+    ]
     # an operation without parameters or body has no invalid form; every other one is fuzzed
     assert len(fuzzed) >= len(operations) - 3, fuzzed
 

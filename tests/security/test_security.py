@@ -68,9 +68,9 @@ def test_another_users_job_is_indistinguishable_from_a_missing_one(client, app):
             )
             assert theirs.status_code == nothing.status_code == 404
             # same answer but for the id itself: nothing tells that the job exists
-            assert theirs.json()["detail"].replace(job_id, "X") == nothing.json()[
-                "detail"
-            ].replace(missing, "X")
+            assert theirs.json()["detail"].replace(job_id, "X") == nothing.json()["detail"].replace(
+                missing, "X"
+            )
     r = client.get(f"{alice.base}/jobs/{job_id}?run=2", headers=alice.headers)
     assert r.status_code == 200 and r.json()["status"] == "COMPLETE"
     frames = client.get(f"{alice.base}/jobs/{job_id}/raw_images", headers=alice.headers).json()
@@ -82,8 +82,11 @@ def test_another_users_job_is_indistinguishable_from_a_missing_one(client, app):
 
 def _token(app, alice, **claims) -> str:
     now = datetime.now(UTC)
-    payload = {"sub": alice.external_id, "iat": int(now.timestamp()),
-               "exp": int((now + timedelta(minutes=5)).timestamp())}
+    payload = {
+        "sub": alice.external_id,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=5)).timestamp()),
+    }
     payload.update(claims)
     payload = {k: v for k, v in payload.items() if v is not None}
     return jwt.encode(payload, app.state.secret_key, algorithm="HS256")
@@ -105,8 +108,10 @@ def test_malformed_tokens_are_401(client, app):
         "empty": "",
     }
     ghost = str(uuid.uuid4())  # a well-signed token of an account that does not exist
-    r = client.get(f"/api/v1/users/{ghost}/jobs", headers={
-        "Authorization": f"Bearer {_token(app, alice, sub=ghost)}"})
+    r = client.get(
+        f"/api/v1/users/{ghost}/jobs",
+        headers={"Authorization": f"Bearer {_token(app, alice, sub=ghost)}"},
+    )
     assert r.status_code == 401 and "no longer exists" in r.json()["detail"]
     assert client.get(url, headers={"Authorization": f"Bearer {_token(app, alice)}"}).is_success
     for name, token in bad.items():
@@ -199,8 +204,11 @@ def test_quota_holds_for_50_concurrent_clients_on_a_real_server(tmp_path):
             t.join(90)
         # a login over HTTP leaves no password in the server's log
         for password in ("a long test password", "a wrong test password"):
-            httpx.post(f"{srv.url}/oauth/token", timeout=10, data={
-                "grant_type": "password", "username": "daily", "password": password})
+            httpx.post(
+                f"{srv.url}/oauth/token",
+                timeout=10,
+                data={"grant_type": "password", "username": "daily", "password": password},
+            )
         # the server listens on loopback only, without being told
         listeners = _listening(srv.process.pid, srv.port)
         assert listeners and {s.laddr.ip for s in listeners} == {"127.0.0.1"}
@@ -208,11 +216,13 @@ def test_quota_holds_for_50_concurrent_clients_on_a_real_server(tmp_path):
     assert "/oauth/token" in log and "test password" not in log
     assert sorted(codes["daily"]) == [201] * 7 + [429] * 43
     assert sorted(codes["pending"]) == [201] * 5 + [429] * 45
-    counts = dict(db_rows(
-        tmp_path,
-        "SELECT u.name, count(j.id) FROM users u LEFT JOIN jobs j ON j.user_id = u.id "
-        "GROUP BY u.name",
-    ))
+    counts = dict(
+        db_rows(
+            tmp_path,
+            "SELECT u.name, count(j.id) FROM users u LEFT JOIN jobs j ON j.user_id = u.id "
+            "GROUP BY u.name",
+        )
+    )
     assert counts == {"daily": 7, "pending": 5}
 
 

@@ -55,7 +55,9 @@ class RequestGuardMiddleware:
             if media_type != b"application/json":
                 shown = media_type.decode("latin-1") or "none"
                 await _answer(
-                    send, 415, f"send the body as JSON (Content-Type: application/json), not {shown}"
+                    send,
+                    415,
+                    f"send the body as JSON (Content-Type: application/json), not {shown}",
                 )
                 return
 
