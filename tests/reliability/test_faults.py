@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 
@@ -192,3 +194,41 @@ def test_backend_raising_hanging_or_returning_garbage_fails_that_run_only(tmp_pa
         good = client.post(f"{alice.base}/jobs", json=job_dict(), headers=alice.headers)
         assert wait_for(lambda: status(good.json()["job_id"]), 30, "a good job") == "COMPLETE"
     assert db_rows(tmp_path, "SELECT count(*) FROM runs WHERE status = 'RUNNING'") == [(0,)]
+
+
+@pytest.mark.server
+def test_sigterm_to_a_worker_finishes_its_run_and_exits_0(tmp_path):
+    log = tmp_path / "runs.log"
+    uid, headers = account(tmp_path, "alice")
+    with server(tmp_path, SLOW, workers=0) as srv:  # API only; runs go to the worker
+        first = _submit(srv.url, uid, headers, job_dict())
+        second = _submit(srv.url, uid, headers, job_dict())
+        env = {
+            **srv.env,
+            "OQTANT_TEST_RUN_SECONDS": "2",
+            "OQTANT_TEST_RUN_LOG": str(log),
+            "OQTANT_POLL_SECONDS": "0.05",
+        }
+        with open(tmp_path / "worker.log", "w") as out:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "oqtant.cli", "worker", "--workers", "1", "--backend", SLOW],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                wait_for(lambda: read_run_log(log), 40, "the worker's first run to start")
+                t0 = time.monotonic()
+                worker.send_signal(signal.SIGTERM)
+                code = worker.wait(20)
+            finally:
+                if worker.poll() is None:
+                    os.killpg(worker.pid, signal.SIGKILL)
+                    worker.wait(5)
+        elapsed = time.monotonic() - t0
+        assert code == 0, (tmp_path / "worker.log").read_text()[-2000:]
+        assert elapsed < 15
+        assert _status(srv.url, uid, headers, first) == "COMPLETE"
+        assert _status(srv.url, uid, headers, second) == "PENDING"  # not taken
+    assert _runs(tmp_path, second)[0][:3] == (1, "PENDING", 0)
