@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     print(
         f"scale-out on {os.cpu_count()} cores; API with {args.jobs} jobs, {args.clients} clients; "
-        f"{args.runs} emulator runs (standard BEC job) per worker count"
+        f"{args.runs} emulator runs (standard BEC job) per worker"
     )
     with _databases(not args.no_postgres) as kinds:
         for label, new_url in kinds:
