@@ -56,16 +56,20 @@ class DaskExecutor(cf.Executor):
         outer.set_running_or_notify_cancel()
 
         def _copy(done: cf.Future) -> None:
-            if done.cancelled():
-                outer.set_exception(BrokenProcessPool("the Dask task was cancelled"))
-                return
-            exc = done.exception()
-            if exc is None:
-                outer.set_result(done.result())
-            elif is_lost_worker_error(exc):
-                outer.set_exception(BrokenProcessPool(f"Dask worker lost: {exc}"))
-            else:
-                outer.set_exception(exc)
+            try:
+                if done.cancelled():
+                    outer.set_exception(BrokenProcessPool("the Dask task was cancelled"))
+                    return
+                exc = done.exception()
+                if exc is None:
+                    outer.set_result(done.result())
+                elif is_lost_worker_error(exc):
+                    outer.set_exception(BrokenProcessPool(f"Dask worker lost: {_describe(exc)}"))
+                else:
+                    outer.set_exception(exc)
+            except BaseException as error:  # noqa: BLE001 - the dispatcher must always hear back
+                if not outer.done():
+                    outer.set_exception(error)
 
         inner.add_done_callback(_copy)
         return outer
@@ -75,6 +79,14 @@ class DaskExecutor(cf.Executor):
             self._executor.shutdown(wait=wait and not cancel_futures)
         finally:
             self.client.close()
+
+
+def _describe(exc: BaseException) -> str:
+    """``str(exc)``, or its type name when even that fails."""
+    try:
+        return f"{type(exc).__name__}: {exc}"
+    except Exception:  # noqa: BLE001 - a broken __str__ must not hide the error
+        return type(exc).__name__
 
 
 def is_lost_worker_error(exc: BaseException) -> bool:
