@@ -194,21 +194,28 @@ class Dispatcher:
             reason = f"timed out: the backend ran longer than run_timeout_seconds = {limit:g} s"
             self._db(crud.fail_run, owner=self.owner, run_id=claimed.run_id, reason=reason)
             self._emit("failed", claimed)
-        self._replace_executor()
+        if self._replace_executor():
+            # the other runs executing on the killed pool died with it: back to the queue now
+            # (not later through BrokenProcessPool, which would shut down the fresh pool)
+            for future, claimed in list(self._inflight.items()):
+                del self._inflight[future]
+                self._started.pop(future, None)
+                self._db(crud.release_run, owner=self.owner, run_id=claimed.run_id)
 
-    def _replace_executor(self) -> None:
-        """Abandon a pool holding a hung run: kill its processes; later runs get a fresh pool.
+    def _replace_executor(self) -> bool:
+        """Abandon a pool holding a hung run; later runs get a fresh pool.
 
-        Other runs in flight on a killed process pool end as BrokenProcessPool and go
-        back to the queue. A hung thread cannot be killed: it is left behind.
+        Returns True when the pool's processes were killed. A hung thread cannot be
+        killed: it is left behind, and the other threads finish their runs.
         """
         if not self._own_executor or self._executor is None:
-            return
+            return False
         executor, self._executor = self._executor, None
         processes = getattr(executor, "_processes", None) or {}
         for process in list(processes.values()):
             process.kill()
         executor.shutdown(wait=False, cancel_futures=True)
+        return bool(processes)
 
     def _store(self, future: cf.Future, claimed: crud.ClaimedRun) -> None:
         try:
