@@ -28,6 +28,7 @@ __all__ = [
     "FAULT_HANG_MHZ",
     "FAULT_NAN_MHZ",
     "FAULT_RAISE_MHZ",
+    "FAULT_SLOW_MHZ",
     "FaultyBackend",
     "SlowBackend",
     "read_run_log",
@@ -38,6 +39,7 @@ FAULT_RAISE_MHZ = 2.0
 FAULT_HANG_MHZ = 3.0
 FAULT_GARBAGE_MHZ = 4.0
 FAULT_NAN_MHZ = 5.0
+FAULT_SLOW_MHZ = 6.0  # takes OQTANT_TEST_RUN_SECONDS (default 2), then succeeds
 
 
 def _log(event: str, seed: int) -> None:
@@ -85,6 +87,8 @@ class FaultyBackend(FastBackend):
             raise RuntimeError("the RF amplifier tripped")
         if final_mhz == FAULT_HANG_MHZ:
             time.sleep(120)  # far past any test's run timeout
+        if final_mhz == FAULT_SLOW_MHZ:
+            time.sleep(float(os.environ.get("OQTANT_TEST_RUN_SECONDS", "2")))
         if final_mhz == FAULT_GARBAGE_MHZ:
             return {"output": "not an output", "raw_images": 7}
         result = super().run(input_values, seed)

@@ -24,6 +24,7 @@ from tests.reliability.backends import (
     FAULT_GARBAGE_MHZ,
     FAULT_HANG_MHZ,
     FAULT_RAISE_MHZ,
+    FAULT_SLOW_MHZ,
     read_run_log,
 )
 from tests.reliability.helpers import account, db_rows, kill_hard, server, wait_for
@@ -157,7 +158,7 @@ def test_sigterm_finishes_the_run_in_hand_takes_no_more_and_exits(tmp_path):
 
 def test_backend_raising_hanging_or_returning_garbage_fails_that_run_only(tmp_path):
     settings = make_settings(
-        tmp_path, backend=FAULTY, executor="process", run_timeout_seconds=3.0, poll_seconds=0.05
+        tmp_path, backend=FAULTY, executor="process", run_timeout_seconds=6.0, poll_seconds=0.05
     )
     app = create_app(settings)
     from tests.server.conftest import add_account
@@ -232,3 +233,47 @@ def test_sigterm_to_a_worker_finishes_its_run_and_exits_0(tmp_path):
         assert _status(srv.url, uid, headers, first) == "COMPLETE"
         assert _status(srv.url, uid, headers, second) == "PENDING"  # not taken
     assert _runs(tmp_path, second)[0][:3] == (1, "PENDING", 0)
+
+
+@pytest.mark.slow
+def test_timeout_with_two_runs_in_flight_requeues_the_other_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("OQTANT_TEST_RUN_SECONDS", "2")  # inherited by the spawned workers
+    settings = make_settings(
+        tmp_path,
+        backend=FAULTY,
+        executor="process",
+        workers=2,
+        run_timeout_seconds=7.0,
+        poll_seconds=0.05,
+    )
+    app = create_app(settings)
+    from tests.server.conftest import add_account
+
+    alice = add_account(app, "alice")
+    # on a warm pool, run 2 hangs on one process while runs 1, 3, 4, 5 (2 s each) follow
+    # each other on the other: run 5 is halfway when run 2 times out and the pool is killed
+    job = job_dict(runs=5)
+    for values, final_mhz in zip(
+        (i["values"] for i in job["inputs"]),
+        (FAULT_SLOW_MHZ, FAULT_HANG_MHZ, FAULT_SLOW_MHZ, FAULT_SLOW_MHZ, FAULT_SLOW_MHZ),
+        strict=True,
+    ):
+        values["rf_evaporation"]["frequencies_mhz"][-1] = final_mhz
+    with TestClient(app) as client:
+
+        def status(job_id):
+            r = client.get(f"{alice.base}/jobs/{job_id}", headers=alice.headers)
+            return r.json()["status"] if r.json()["status"] in TERMINAL else None
+
+        warm = client.post(f"{alice.base}/jobs", json=job_dict(runs=2), headers=alice.headers)
+        assert wait_for(lambda: status(warm.json()["job_id"]), 60, "warm-up") == "COMPLETE"
+        job_id = client.post(f"{alice.base}/jobs", json=job, headers=alice.headers).json()["job_id"]
+        assert wait_for(lambda: status(job_id), 60, "the job") == "INCOMPLETE"
+        good = client.post(f"{alice.base}/jobs", json=job_dict(), headers=alice.headers)
+        assert wait_for(lambda: status(good.json()["job_id"]), 30, "a good job") == "COMPLETE"
+    runs = _runs(tmp_path, job_id)
+    # run 2 hung and failed; the run killed with the pool was run again and stored once
+    assert [(r, s) for r, s, *_ in runs] == [(1, "COMPLETE"), (2, "FAILED")] + [
+        (r, "COMPLETE") for r in (3, 4, 5)
+    ]
+    assert sorted(attempts for _, _, attempts, *_ in runs) == [1, 1, 1, 1, 2]
