@@ -239,3 +239,19 @@ def test_job_rows_keep_no_secret(client, app):
         assert alice.token not in (job.notes or "") + job.name
     rows = db_rows(app.state.settings.data_dir, "SELECT response_json FROM idempotency_keys")
     assert rows and all(alice.token not in r[0] for r in rows)
+
+
+def test_own_login_does_not_reset_a_password_spray_from_the_same_address(tmp_path):
+    app = create_app(make_settings(tmp_path, login_max_failures=4), start_dispatcher=False)
+    mallory = add_account(app, "mallory")
+    victims = [add_account(app, f"victim{i}") for i in range(6)]
+    with TestClient(app) as client:
+        codes = []
+        for victim in victims:  # one guess per account, a good login of one's own between
+            guess = {"grant_type": "password", "username": victim.name, "password": "guess"}
+            codes.append(client.post("/oauth/token", data=guess).status_code)
+            own = {"grant_type": "password", "username": "mallory", "password": mallory.password}
+            client.post("/oauth/token", data=own)
+        # the address is blocked after 4 failures, whatever logins succeeded in between
+        assert codes == [400] * 4 + [429] * 2
+    app.state.engine.dispose()

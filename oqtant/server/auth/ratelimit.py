@@ -12,6 +12,8 @@ __all__ = ["LoginLimiter"]
 class LoginLimiter:
     """Refuses a key after ``max_failures`` failed attempts within ``window_seconds``."""
 
+    KEPT_ON_SUCCESS = ("ip:",)
+
     def __init__(self, max_failures: int, window_seconds: float):
         self.max_failures = max_failures
         self.window_seconds = window_seconds
@@ -37,6 +39,12 @@ class LoginLimiter:
                 self._prune(key, now).append(now)
 
     def succeeded(self, *keys: str) -> None:
+        """Forget the failures of the account keys; an address's (``ip:...``) stay counted.
+
+        Otherwise a login to one's own account would reset the count of an address
+        guessing the passwords of many other accounts.
+        """
         with self._lock:
             for key in keys:
-                self._failures.pop(key, None)
+                if not key.startswith(self.KEPT_ON_SUCCESS):
+                    self._failures.pop(key, None)
