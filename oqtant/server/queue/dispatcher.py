@@ -106,6 +106,8 @@ class Dispatcher:
             self._db(crud.release_run, owner=self.owner, run_id=claimed.run_id)
         self._inflight.clear()
         self._started.clear()
+        if stuck:
+            self._replace_executor()  # kill worker processes whose runs would not end
         if self._own_executor and self._executor is not None:
             # wait for idle workers to exit cleanly; do not wait on a run that hangs
             self._executor.shutdown(wait=not stuck, cancel_futures=True)
