@@ -82,7 +82,7 @@ def create_app(
             yield
         finally:
             if run_dispatcher:
-                dispatcher.stop()
+                dispatcher.stop(timeout=settings.shutdown_grace_seconds)
             engine.dispose()
 
     app = FastAPI(

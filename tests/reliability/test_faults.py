@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import pytest
@@ -277,3 +278,28 @@ def test_timeout_with_two_runs_in_flight_requeues_the_other_one(tmp_path, monkey
         (r, "COMPLETE") for r in (3, 4, 5)
     ]
     assert sorted(attempts for _, _, attempts, *_ in runs) == [1, 1, 1, 1, 2]
+
+
+@pytest.mark.server
+def test_sigterm_with_a_hung_run_hands_it_back_and_exits(tmp_path):
+    log = tmp_path / "runs.log"
+    uid, headers = account(tmp_path, "alice")
+    job = job_dict()
+    job["inputs"][0]["values"]["rf_evaporation"]["frequencies_mhz"][-1] = FAULT_HANG_MHZ
+    srv = server(tmp_path, FAULTY, OQTANT_TEST_RUN_LOG=str(log), OQTANT_SHUTDOWN_GRACE_SECONDS="2")
+    with srv:
+        job_id = _submit(srv.url, uid, headers, job)
+        wait_for(lambda: read_run_log(log), 30, "the run to start")
+        pid = read_run_log(log)[0][2]
+        t0 = time.monotonic()
+        srv.process.send_signal(signal.SIGTERM)
+        code = srv.process.wait(20)
+        elapsed = time.monotonic() - t0
+    assert code in (0, -signal.SIGTERM), code
+    assert elapsed < 12
+    status = Path(f"/proc/{pid}/status")
+    assert not status.exists() or "zombie" in status.read_text()  # its process is gone
+    # the run was handed back to the queue, not failed; the next server runs it
+    assert _runs(tmp_path, job_id)[0][:3] == (1, "PENDING", 1)
+    with server(tmp_path, FAST, OQTANT_EXECUTOR="thread") as srv:
+        wait_for(lambda: _status(srv.url, uid, headers, job_id) == "COMPLETE", 30, "the job")
