@@ -241,7 +241,7 @@ def test_e2e_client_suite_runs_unchanged_on_postgresql(postgres_server, tmp_path
         text=True,
         timeout=300,
     )
-    tail = (done.stdout + done.stderr)[-4000:]
+    tail = (done.stderr[-2000:] + done.stdout)[-8000:]
     assert done.returncode == 0, tail
     assert " passed" in done.stdout and " failed" not in done.stdout, tail
     # the servers really used PostgreSQL: a database per server was made and dropped
