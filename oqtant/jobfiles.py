@@ -146,6 +146,8 @@ def read_job_file(file_path: str | os.PathLike) -> OqtantJob:
         else:
             problem = f"invalid JSON at {where}: {exc.msg}"
         raise JobFileError(f"{path}: {problem}") from exc
+    except RecursionError as exc:
+        raise JobFileError(f"{path}: not a job file (JSON nested too deeply)") from exc
     if not isinstance(data, dict) or "inputs" not in data or "name" not in data:
         kind = (
             type(data).__name__

@@ -189,3 +189,17 @@ def test_damaged_job_files_give_only_job_file_errors(ultracold_matter_job_dict, 
         assert str(path) in str(exc)
     else:
         assert isinstance(job, OqtantJob)  # a harmless change (e.g. inside the name)
+
+
+def test_deeply_nested_json_is_a_job_file_error_and_the_file_is_untouched(tmp_path):
+    import hashlib
+
+    from oqtant.errors import JobFileError
+    from oqtant.jobfiles import read_job_file
+
+    path = tmp_path / "nested.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    with pytest.raises(JobFileError, match="nested too deeply"):
+        read_job_file(path)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
