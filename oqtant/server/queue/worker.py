@@ -3,8 +3,8 @@
 Any number of workers, on any machine that reaches the database, claim runs from
 the shared queue (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL), hold
 leases they renew while running, and store the results. On SIGTERM or SIGINT a
-worker stops claiming, waits for its runs in flight (up to ``grace_s``) and gives
-back the ones it could not finish.
+worker stops claiming, waits for its runs in flight (up to
+``settings.shutdown_grace_seconds``) and gives back the ones it could not finish.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def run_worker(
     dask_scheduler: str | None = None,
     capacity: int | None = None,
     stop_event: threading.Event | None = None,
-    grace_s: float = 30.0,
+    grace_s: float | None = None,
     on_ready: Callable[[str], None] | None = None,
 ) -> int:
     """Run a dispatcher in the foreground until SIGTERM/SIGINT (or ``stop_event``); exit code.
@@ -40,7 +40,8 @@ def run_worker(
         capacity: runs held at once (default: ``settings.workers``, or the Dask cluster's
             threads).
         stop_event: set it to stop the worker (for embedding); signals set it too.
-        grace_s: how long to wait for runs in flight when stopping.
+        grace_s: how long to wait for runs in flight when stopping (default:
+            ``settings.shutdown_grace_seconds``).
         on_ready: called with a one-line description once the worker takes runs.
 
     Raises:
@@ -52,6 +53,8 @@ def run_worker(
     from oqtant.server.queue.dispatcher import Dispatcher
 
     prepare_database(settings)
+    if grace_s is None:
+        grace_s = settings.shutdown_grace_seconds
     stop = stop_event or threading.Event()
     executor: cf.Executor | None = None
     where = f"local {settings.executor} pool"
