@@ -11,7 +11,45 @@ from __future__ import annotations
 import concurrent.futures as cf
 from concurrent.futures.process import BrokenProcessPool
 
-__all__ = ["DaskExecutor", "is_lost_worker_error"]
+__all__ = ["DaskExecutor", "TaskFuture", "is_lost_worker_error"]
+
+
+class TaskFuture(cf.Future):
+    """The ``concurrent.futures`` Future of one Dask task; cancelling it cancels the task.
+
+    A task whose Dask worker was lost (or that was cancelled on the cluster) ends
+    as ``BrokenProcessPool``: the dispatcher then gives the run back to the queue,
+    as for a dead process of the local pool, instead of failing it.
+    """
+
+    def __init__(self, task):
+        super().__init__()
+        self.task = task
+        self.set_running_or_notify_cancel()
+
+    def cancel(self) -> bool:
+        """Cancel the Dask task (frees its worker thread, e.g. after a run timeout)."""
+        self.task.cancel()
+        return super().cancel()
+
+    def settle(self, task=None) -> None:
+        """Copy the finished task's outcome into this Future (a Dask done-callback)."""
+        task = task if task is not None else self.task
+        try:
+            status = task.status
+            if status == "finished":
+                self.set_result(task.result())
+            elif status == "cancelled":
+                self.set_exception(BrokenProcessPool("the Dask task was cancelled"))
+            else:
+                exc = task.exception()
+                if is_lost_worker_error(exc):
+                    self.set_exception(BrokenProcessPool(f"Dask worker lost: {_describe(exc)}"))
+                else:
+                    self.set_exception(exc)
+        except BaseException as error:  # noqa: BLE001 - the dispatcher must always hear back
+            if not self.done():
+                self.set_exception(error)
 
 
 class DaskExecutor(cf.Executor):
@@ -35,8 +73,6 @@ class DaskExecutor(cf.Executor):
             self.client = Client(address, timeout=timeout_s, set_as_default=False)
         except OSError as exc:
             raise RuntimeError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
-        # pure=False: two runs with equal inputs are still two runs
-        self._executor = self.client.get_executor(pure=False)
         threads = sum(self.client.nthreads().values())
         self._max_workers = max(1, capacity or threads or 1)
 
@@ -45,40 +81,14 @@ class DaskExecutor(cf.Executor):
         """Runs the dispatcher holds at once on this cluster."""
         return self._max_workers
 
-    def submit(self, fn, /, *args, **kwargs) -> cf.Future:
-        """Submit ``fn(*args, **kwargs)``; a lost Dask worker ends it as BrokenProcessPool.
-
-        The dispatcher gives a run whose worker died back to the queue (as for a dead
-        process of the local pool) instead of failing it.
-        """
-        inner = self._executor.submit(fn, *args, **kwargs)
-        outer: cf.Future = cf.Future()
-        outer.set_running_or_notify_cancel()
-
-        def _copy(done: cf.Future) -> None:
-            try:
-                if done.cancelled():
-                    outer.set_exception(BrokenProcessPool("the Dask task was cancelled"))
-                    return
-                exc = done.exception()
-                if exc is None:
-                    outer.set_result(done.result())
-                elif is_lost_worker_error(exc):
-                    outer.set_exception(BrokenProcessPool(f"Dask worker lost: {_describe(exc)}"))
-                else:
-                    outer.set_exception(exc)
-            except BaseException as error:  # noqa: BLE001 - the dispatcher must always hear back
-                if not outer.done():
-                    outer.set_exception(error)
-
-        inner.add_done_callback(_copy)
-        return outer
+    def submit(self, fn, /, *args, **kwargs) -> TaskFuture:
+        """Submit ``fn(*args, **kwargs)`` as one Dask task (never deduplicated: ``pure=False``)."""
+        future = TaskFuture(self.client.submit(fn, *args, pure=False, **kwargs))
+        future.task.add_done_callback(future.settle)
+        return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        try:
-            self._executor.shutdown(wait=wait and not cancel_futures)
-        finally:
-            self.client.close()
+        self.client.close()
 
 
 def _describe(exc: BaseException) -> str:
