@@ -31,6 +31,7 @@ __all__ = [
     "job_dict",
     "queue_jobs",
     "submit_jobs",
+    "token_subject",
     "wait_for",
 ]
 
@@ -220,7 +221,7 @@ def submit_jobs(server: EmbeddedServer, token: str, n_jobs: int, runs: int) -> l
     """Submit ``n_jobs`` BEC jobs of ``runs`` runs each over HTTP; returns job ids."""
     headers = {"Authorization": f"Bearer {token}"}
     ids = []
-    user_id = _token_subject(token)
+    user_id = token_subject(token)
     with httpx.Client(headers=headers, timeout=30) as client:
         for i in range(n_jobs):
             answer = client.post(
@@ -258,7 +259,7 @@ def queue_jobs(database_url: str, n_jobs: int, runs: int) -> None:
         engine.dispose()
 
 
-def _token_subject(token: str) -> str:
+def token_subject(token: str) -> str:
     """The user's external id: the subject of the access token."""
     import base64
     import json
