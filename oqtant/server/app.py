@@ -16,6 +16,7 @@ from oqtant.server.auth.ratelimit import LoginLimiter
 from oqtant.server.db import check_schema_current, make_engine, make_session_factory
 from oqtant.server.db.migrate import upgrade_database
 from oqtant.server.queue.dispatcher import Dispatcher
+from oqtant.server.web import web_router
 from oqtant.settings import Settings
 
 __all__ = ["create_app", "prepare_database"]
@@ -102,4 +103,5 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(RequestGuardMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(api_router)
+    app.include_router(web_router)
     return app
