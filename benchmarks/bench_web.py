@@ -182,7 +182,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from oqtant.server import create_app
     from oqtant.server.db import crud
-    from oqtant.server.web import web_router
     from oqtant.settings import Settings
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -194,8 +193,6 @@ def main(argv: list[str] | None = None) -> int:
             default_max_pending_jobs=1_000_000,
         )
         app = create_app(settings, start_dispatcher=False)
-        if not any(getattr(r, "path", None) == "/jobs" for r in app.routes):
-            app.include_router(web_router)
         with app.state.session_factory() as s:
             user = crud.create_user(
                 session=s,

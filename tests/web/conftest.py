@@ -9,17 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from oqtant.server import create_app
-from oqtant.server.web import web_router
 from tests.server.conftest import add_account, job_dict, make_settings
 
-__all__ = ["csrf_of", "login", "with_console"]
-
-
-def with_console(app):
-    """The app, with the console's routes included if the app factory does not include them yet."""
-    if not any(getattr(r, "path", None) == "/jobs" for r in app.routes):
-        app.include_router(web_router)
-    return app
+__all__ = ["csrf_of", "login"]
 
 
 def csrf_of(html: str) -> str:
@@ -46,9 +38,7 @@ def login(client: TestClient, name: str, password: str = "correct horse") -> str
 @pytest.fixture
 def app(tmp_path):
     executor = cf.ThreadPoolExecutor(max_workers=1)
-    application = with_console(
-        create_app(make_settings(tmp_path), executor=executor, start_dispatcher=False)
-    )
+    application = create_app(make_settings(tmp_path), executor=executor, start_dispatcher=False)
     yield application
     executor.shutdown(wait=False, cancel_futures=True)
     application.state.engine.dispose()

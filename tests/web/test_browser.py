@@ -1,24 +1,20 @@
 """The console in a real headless Chromium against a real server process.
 
-The server runs as a subprocess on a free loopback port with the fast test
-backend; Playwright drives Debian's ``/usr/bin/chromium`` (installed by
+The server is ``oqtant serve`` as a subprocess on a free loopback port with
+the fast test backend; Playwright drives Debian's ``/usr/bin/chromium`` (installed by
 ``scripts/ensure_chromium.sh``; no browser is downloaded). Every page is
 saved at 1280 and 800 pixels wide in ``tests/web/screenshots/``.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from oqtant.demo import free_port
+from oqtant.demo import EmbeddedServer
 from oqtant.server.db import crud, make_engine, make_session_factory
 
 pytestmark = pytest.mark.server
@@ -43,42 +39,23 @@ USER_IDS: dict[str, str] = {}  # external id of each test user
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """(base URL, session factory) of a console server on a free port."""
+    """The base URL of ``oqtant serve`` (a subprocess on a free loopback port) with three users."""
     folder = tmp_path_factory.mktemp("web_server")
-    database_url = f"sqlite:///{folder / 'oqtant.db'}"
-    port = free_port()
-    env = dict(os.environ)
-    env.update(
-        PYTHONPATH=str(REPO),
-        MPLBACKEND="Agg",
-        OQTANT_DATA_DIR=str(folder),
-        OQTANT_DATABASE_URL=database_url,
-        OQTANT_BACKEND="tests.server.fast_backend:FastBackend",
-        OQTANT_EXECUTOR="thread",
-        OQTANT_WORKERS="1",
-        OQTANT_POLL_SECONDS="0.05",
-        OQTANT_SECRET_KEY="browser-test-secret-key-of-32-bytes-or-more",
+    srv = EmbeddedServer(
+        folder,
+        workers=1,
+        backend="tests.server.fast_backend:FastBackend",
+        extra_env={
+            "PYTHONPATH": str(REPO),
+            "MPLBACKEND": "Agg",
+            "OQTANT_EXECUTOR": "thread",
+            "OQTANT_POLL_SECONDS": "0.05",
+            "OQTANT_SECRET_KEY": "browser-test-secret-key-of-32-bytes-or-more",
+        },
+        startup_timeout_s=60,
     )
-    log = open(folder / "server.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.web.serve_console", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=REPO,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        assert proc.poll() is None, (folder / "server.log").read_text()
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.1)
+    srv.start()
+    url, database_url = srv.url, srv.database_url
     engine = make_engine(database_url)
     sessions = make_session_factory(engine)
     for name, admin in (("alice", False), ("bob", False), ("root", True)):
@@ -95,12 +72,7 @@ def server(tmp_path_factory):
     try:
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        srv.stop()
         engine.dispose()
 
 
