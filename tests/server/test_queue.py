@@ -29,9 +29,10 @@ def test_claims_follow_fifo_and_hold_a_lease(app, client, alice):
 def test_expired_lease_is_reclaimed_and_stale_owner_cannot_store(app, client, alice):
     job_id = submit(client, alice)["job_id"]
     with app.state.session_factory() as s:
-        lost = crud.claim_next_run(session=s, owner="dead-worker", lease_seconds=0.05)
+        # leases long enough that a loaded machine cannot expire them early
+        lost = crud.claim_next_run(session=s, owner="dead-worker", lease_seconds=1.0)
         assert crud.claim_next_run(session=s, owner="other", lease_seconds=30) is None
-        time.sleep(0.1)
+        time.sleep(1.1)
         again = crud.claim_next_run(session=s, owner="other", lease_seconds=30)
         assert again.run_id == lost.run_id and again.attempt == 2
         # the first worker comes back: its result is refused, the new owner's kept
@@ -51,12 +52,12 @@ def test_expired_lease_is_reclaimed_and_stale_owner_cannot_store(app, client, al
 def test_lease_renewal_keeps_a_run(app, client, alice):
     submit(client, alice)
     with app.state.session_factory() as s:
-        claimed = crud.claim_next_run(session=s, owner="w1", lease_seconds=0.2)
-        for _ in range(3):
-            time.sleep(0.1)
+        claimed = crud.claim_next_run(session=s, owner="w1", lease_seconds=1.0)
+        for _ in range(3):  # 1.5 s in all: without renewal the lease would have expired
+            time.sleep(0.5)
             assert (
                 crud.renew_leases(
-                    session=s, owner="w1", run_ids=[claimed.run_id], lease_seconds=0.2
+                    session=s, owner="w1", run_ids=[claimed.run_id], lease_seconds=1.0
                 )
                 == 1
             )
