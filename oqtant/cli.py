@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -75,6 +76,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         f"(database {where}, {runs_on}{slots} worker(s), backend {settings.backend})",
         flush=True,
     )
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to
+    # the handler that was there before it; a no-op there lets a clean stop exit 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
     return 0
 

@@ -147,8 +147,7 @@ def test_sigterm_finishes_the_run_in_hand_takes_no_more_and_exits(tmp_path):
         srv.process.send_signal(signal.SIGTERM)
         code = srv.process.wait(20)
         elapsed = time.monotonic() - t0
-    # uvicorn re-raises the signal after its clean shutdown: -15 is a clean exit, -9 is not
-    assert code in (0, -signal.SIGTERM), code
+    assert code == 0, code
     assert elapsed < 15
     assert db_rows(tmp_path, "SELECT external_id, status FROM jobs ORDER BY id") == [
         (first, "COMPLETE"),  # the run in hand was finished and stored
@@ -295,7 +294,7 @@ def test_sigterm_with_a_hung_run_hands_it_back_and_exits(tmp_path):
         srv.process.send_signal(signal.SIGTERM)
         code = srv.process.wait(20)
         elapsed = time.monotonic() - t0
-    assert code in (0, -signal.SIGTERM), code
+    assert code == 0, code
     assert elapsed < 12
     status = Path(f"/proc/{pid}/status")
     assert not status.exists() or "zombie" in status.read_text()  # its process is gone
