@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench install clean
+.PHONY: demo test test-fast test-postgres bench install clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m oqtant.cli demo
 
+# The suite starts its own PostgreSQL clusters and drives Debian's Chromium:
+# both are installed here when missing (apt-get; nothing is downloaded otherwise).
 test: $(STAMP)
+	bash scripts/ensure_postgres.sh
+	bash scripts/ensure_chromium.sh
 	MPLBACKEND=Agg $(PY) -m pytest -n 2 -q
+
+# The scale-out tests alone: PostgreSQL and Dask clusters started and removed by the tests.
+test-postgres: $(STAMP)
+	bash scripts/ensure_postgres.sh
+	MPLBACKEND=Agg $(PY) -m pytest -n 2 -q tests/scaleout
 
 # Local quick loop: everything but the slow physics and integration tests.
 test-fast: $(STAMP)
