@@ -136,6 +136,8 @@ def test_another_users_job_answers_404_everywhere(app, alice, bob, browser_of, s
         assert client.get(path).status_code == 404, path
     assert client.post(f"/jobs/{job}/cancel", data={"csrf": csrf}).status_code == 404
     assert client.post(f"/jobs/{job}/delete", data={"csrf": csrf}).status_code == 404
+    page = client.get(f"/jobs/{job}").text
+    assert page.count(f"There is no job {job} among your jobs.") == 1  # said once, as an error
     owner, _ = browser_of(alice)
     assert owner.get(f"/jobs/{job}").status_code == 200  # still there, untouched
 

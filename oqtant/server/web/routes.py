@@ -161,7 +161,7 @@ def _page(
 
 def _error_page(request: Request, user: User | None, code: int, title: str, message: str):
     return _page(
-        request, "page_error.html", {"title": title, "message": message}, code=code, user=user
+        request, "page_error.html", {"title": title, "problem": message}, code=code, user=user
     )
 
 
