@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from oqtant.oqtant_client import barrier_manipulator_job, ultracold_matter_job
+
 __all__ = ["ULTRACOLD_MATTER_JOB", "BARRIER_MANIPULATOR_JOB", "REAL_JOBS_DIR"]
 
 
@@ -27,65 +29,10 @@ def _real_jobs_dir() -> Path:
 
 REAL_JOBS_DIR = _real_jobs_dir()
 
-_RF_TIMES_MS = [-1600, -1200, -800, -400, 0]
-_RF_POWERS_MW = [500.0, 500.0, 475.0, 360.0, 220.0]
-
-ULTRACOLD_MATTER_JOB = {
-    "name": "Example Ultracold Matter Generator Job",
-    "job_type": "BEC",
-    "inputs": [
-        {
-            "values": {
-                "time_of_flight_ms": 8.0,
-                "image_type": "TIME_OF_FLIGHT",
-                "end_time_ms": 0.0,
-                "rf_evaporation": {
-                    "times_ms": _RF_TIMES_MS,
-                    "frequencies_mhz": [17.0, 8.0, 4.0, 1.2, 0.045],
-                    "powers_mw": _RF_POWERS_MW,
-                    "interpolation": "LINEAR",
-                },
-                "optical_barriers": None,
-                "optical_landscape": None,
-                "lasers": None,
-            }
-        }
-    ],
-}
-"""The ultracold matter generator job, as the wire carries it."""
-
-BARRIER_MANIPULATOR_JOB = {
-    "name": "Example Barrier Manipulator Job",
-    "job_type": "BARRIER",
-    "inputs": [
-        {
-            "values": {
-                "time_of_flight_ms": 7.0,
-                "image_type": "IN_TRAP",
-                "end_time_ms": 20.0,
-                "rf_evaporation": {
-                    "times_ms": _RF_TIMES_MS,
-                    "frequencies_mhz": [17.0, 8.0, 4.0, 1.2, 0.1],
-                    "powers_mw": _RF_POWERS_MW,
-                    "interpolation": "LINEAR",
-                },
-                "optical_barriers": [
-                    {
-                        "times_ms": [float(t) for t in range(0, 21, 2)],
-                        "positions_um": [0.0] * 11,
-                        "heights_khz": [float(h) for h in range(0, 51, 5)],
-                        "widths_um": [1.0] * 11,
-                        "interpolation": "LINEAR",
-                        "shape": "GAUSSIAN",
-                    }
-                ],
-                "optical_landscape": None,
-                "lasers": None,
-            }
-        }
-    ],
-}
-"""The barrier manipulator job: a Gaussian barrier at 0 um rising 0 -> 50 kHz over 20 ms."""
+# The two standard jobs of the service, as the wire carries them (checked against
+# DOMAIN.md's numbers in tests/client/test_standard_jobs.py).
+ULTRACOLD_MATTER_JOB = ultracold_matter_job
+BARRIER_MANIPULATOR_JOB = barrier_manipulator_job
 
 
 @pytest.fixture
