@@ -77,57 +77,7 @@ def _prepare(url: str) -> None:
 
 def _start_api(data_dir: Path, url: str):
     """``bench_server._start_server`` on any database: user, token, ``serve --workers 0``."""
-    from oqtant.server.auth.security import create_access_token
-    from oqtant.server.db import crud, make_engine, make_session_factory
-    from oqtant.settings import Settings
-
-    _prepare(url)
-    settings = Settings(data_dir=data_dir, database_url=url, workers=0)
-    engine = make_engine(url)
-    with make_session_factory(engine)() as session:
-        user = crud.create_user(
-            session=session,
-            name="bench",
-            password="bench-password",
-            daily_limit=10**6,
-            max_runs_per_job=30,
-            max_pending_jobs=10**6,
-        )
-    engine.dispose()
-    token = create_access_token(
-        user.external_id, secret_key=settings.resolved_secret_key(), ttl_minutes=120
-    )
-    port = bench_server._free_port()
-    env = {**os.environ, "OQTANT_DATA_DIR": str(data_dir), "OQTANT_DATABASE_URL": url}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "oqtant.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "0",
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    import httpx
-
-    root = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(f"{root}/healthz", timeout=1).raise_for_status()
-            break
-        except httpx.TransportError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start") from None
-            time.sleep(0.2)
-    return proc, f"{root}/api/v1/users/{user.external_id}", token
+    return bench_server._start_server(data_dir, url)
 
 
 def api_figures(url: str, n_jobs: int, n_clients: int) -> dict:

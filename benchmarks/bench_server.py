@@ -72,8 +72,12 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _start_server(data_dir: Path):
-    """Create the bench user, then start ``oqtant serve --workers 0`` as its own process."""
+def _start_server(data_dir: Path, database_url: str | None = None):
+    """Create the bench user, then start ``oqtant serve --workers 0`` as its own process.
+
+    ``database_url`` None is the embedded default (SQLite in ``data_dir``); any other
+    URL is migrated to the newest schema first.
+    """
     import os
     import subprocess
     import sys
@@ -83,7 +87,13 @@ def _start_server(data_dir: Path):
     from oqtant.server.db import crud, make_engine, make_session_factory
     from oqtant.settings import Settings
 
-    settings = Settings(data_dir=data_dir, workers=0)
+    settings = Settings(
+        data_dir=data_dir, workers=0, **({"database_url": database_url} if database_url else {})
+    )
+    if database_url:
+        from oqtant.server.db import upgrade_database
+
+        upgrade_database(database_url)
     prepare_database(settings)
     engine = make_engine(settings.resolved_database_url)
     with make_session_factory(engine)() as session:
@@ -102,6 +112,8 @@ def _start_server(data_dir: Path):
     port = _free_port()
     env = {**os.environ, "OQTANT_DATA_DIR": str(data_dir)}
     env.pop("OQTANT_DATABASE_URL", None)
+    if database_url:
+        env["OQTANT_DATABASE_URL"] = database_url
     proc = subprocess.Popen(
         [
             sys.executable,
