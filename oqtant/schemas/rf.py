@@ -31,6 +31,16 @@ STANDARD_EVAPORATION = {
 """The evaporation ramp of the standard BEC job."""
 
 
+def _points(rf_evaporation: job_schema.RfEvaporation, keep: list[int]) -> dict:
+    """The fields of a wire RF program restricted to the points at indices ``keep``."""
+    return {
+        "times_ms": [rf_evaporation.times_ms[i] for i in keep],
+        "frequencies_mhz": [rf_evaporation.frequencies_mhz[i] for i in keep],
+        "powers_mw": [rf_evaporation.powers_mw[i] for i in keep],
+        "interpolation": rf_evaporation.interpolation,
+    }
+
+
 def _evaluate(model, values, times) -> np.ndarray:
     return interpolate_1d(
         model.times_ms, values, np.atleast_1d(np.asarray(times, dtype=float)), model.interpolation
@@ -110,12 +120,7 @@ class RfEvap(RfSequence):
     def from_input(cls, rf_evaporation: job_schema.RfEvaporation) -> RfEvap:
         """The evaporation part (t <= 0) of a wire RF program."""
         keep = [i for i, t in enumerate(rf_evaporation.times_ms) if t <= 0]
-        return cls(
-            times_ms=[rf_evaporation.times_ms[i] for i in keep],
-            frequencies_mhz=[rf_evaporation.frequencies_mhz[i] for i in keep],
-            powers_mw=[rf_evaporation.powers_mw[i] for i in keep],
-            interpolation=rf_evaporation.interpolation,
-        )
+        return cls(**_points(rf_evaporation, keep))
 
     @property
     def final_frequency(self) -> float:
@@ -196,12 +201,7 @@ class RfShield(_UserModel, BaseModel):
                 "rf_evaporation.times_ms: no point after 0 ms, so there is no RF shield",
                 [("rf_evaporation.times_ms", "needs a time > 0 for a shield")],
             )
-        return cls(
-            times_ms=[rf_evaporation.times_ms[i] for i in keep],
-            frequencies_mhz=[rf_evaporation.frequencies_mhz[i] for i in keep],
-            powers_mw=[rf_evaporation.powers_mw[i] for i in keep],
-            interpolation=rf_evaporation.interpolation,
-        )
+        return cls(**_points(rf_evaporation, keep))
 
     @property
     def lifetime(self) -> float:
