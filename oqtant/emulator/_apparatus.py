@@ -69,8 +69,14 @@ class ApparatusSettings:
     initial_temperature_k: float = 150e-6  # in the (compressed) magnetic trap
     initial_temperature_scatter: float = 0.02
     evaporation: EvaporationModel = EvaporationModel()
+    # A few percent of the TOF probe never meets the atoms, so the camera reads
+    # at most OD 2.2: the centre of a dense condensate looks flat, as on the machine.
     tof_camera: CameraSettings = CameraSettings(
-        rows=_TOF_SHAPE[0], columns=_TOF_SHAPE[1], pixcal_um=_TOF_PIXCAL_UM, resolution_um=1.0
+        rows=_TOF_SHAPE[0],
+        columns=_TOF_SHAPE[1],
+        pixcal_um=_TOF_PIXCAL_UM,
+        resolution_um=1.0,
+        saturation_od=2.2,
     )
     in_trap_camera: CameraSettings = CameraSettings(
         rows=_IN_TRAP_SHAPE[0],
@@ -80,11 +86,12 @@ class ApparatusSettings:
         background_photoelectrons=300.0,  # small pixels at high magnification collect few photons
         oversample=1,
     )
-    # Linearly polarised probe on atoms spread over the m_F sublevels: the
-    # isotropic-average cross-section, 7/15 of the cycling-transition value.
-    tof_polarization_factor: float = 7.0 / 15.0
-    # ... and the probe is detuned a little so that a condensate does not go black
-    tof_detuning_mhz: float = 3.0
+    # The TOF probe is circularly polarised and resonant with the cycling
+    # transition (the atoms are optically pumped to the stretched state first):
+    # the full cross-section 3 lambda^2 / 2 pi. Other polarisations would scale it
+    # (7/15 for linear light on atoms spread over the sublevels).
+    tof_polarization_factor: float = 1.0
+    tof_detuning_mhz: float = 0.0
     # The dense in-trap cloud is imaged off resonance so that it does not go black.
     in_trap_detuning_mhz: float = 30.0
     position_jitter_px: float = 0.4  # shot-to-shot cloud position on the TOF camera
@@ -377,6 +384,7 @@ class Apparatus:
                 pixcal,
                 time_of_flight_ms=tof_ms,
                 resolution_um=self.settings.tof_camera.resolution_um,
+                saturation_od=self.settings.tof_camera.saturation_od,
             )
         except FitError:
             fit = None

@@ -7,8 +7,11 @@ each pixel integrates over its area. Three frames are read out: *atoms*
 (probe through the cloud), *background* (probe without atoms) and *dark* (no
 probe). Each frame carries photon shot noise (Poisson), camera read noise
 (Gaussian, electrons) and the offset of the analogue-to-digital converter, and
-the probe power drifts slightly between the two lit frames. The optical
-density is ``-ln((atoms - dark) / (background - dark))``.
+the probe power drifts slightly between the two lit frames. A small fraction
+``exp(-saturation_od)`` of the probe reaches the camera without meeting the
+atoms (wrong polarisation or frequency, light scattered around the cloud), so no
+pixel reads more than ``saturation_od``. The optical density is
+``-ln((atoms - dark) / (background - dark))``.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class CameraSettings:
     adc_offset_counts: float = 100.0
     full_well_counts: float = 65535.0
     probe_drift: float = 0.004  # relative rms change of the probe between frames
+    saturation_od: float | None = None  # None: all the probe light can be absorbed
     oversample: int = 3  # sub-pixels per pixel side for pixel integration
 
 
@@ -100,6 +104,9 @@ def absorption_frames(
     blur_px = camera.resolution_um / (camera.pixcal_um / o)
     transmission = ndimage.gaussian_filter(transmission, blur_px, mode="nearest")
     transmission = _bin(transmission, o)
+    if camera.saturation_od is not None:
+        stray = math.exp(-camera.saturation_od)
+        transmission = stray + (1.0 - stray) * transmission
 
     i0 = camera.background_photoelectrons
     lit_atoms = i0 * (1.0 + camera.probe_drift * rng.standard_normal())

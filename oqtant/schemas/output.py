@@ -77,6 +77,7 @@ __all__ = [
     "MOT_PIXCAL_UM",
     "BimodalFit",
     "bimodal_od",
+    "saturate_od",
     "thermal_cloud_od",
     "bose_cloud_od",
     "polylog2",
@@ -261,6 +262,7 @@ def bimodal_od(
     thermal_profile: str | None = None,
     subpixels: int = 1,
     resolution_px: float = 0.0,
+    saturation_od: float | None = None,
 ) -> np.ndarray:
     """The bimodal model at pixel coordinates ``x, y`` for 9 ``params`` (FIT_PARAMETER_NAMES).
 
@@ -270,11 +272,12 @@ def bimodal_od(
     transmitted light averaged over ``subpixels^2`` points); 1 samples the
     pixel centre. ``resolution_px`` > 0 blurs that light by a Gaussian
     point-spread function of this rms (pixels). Either needs ``x, y`` to be a
-    pixel grid as from :func:`image_space`.
+    pixel grid as from :func:`image_space`. ``saturation_od`` (see
+    :func:`saturate_od`) is the most a camera reads; None: no saturation.
     """
     profile = _thermal_profile_of(params, thermal_profile)
     a_g, s_x, s_y, a_tf, r_x, r_y, x_0, y_0, offset = (float(p) for p in params)
-    out = np.full(np.broadcast(x, y).shape, offset)
+    out = np.zeros(np.broadcast(x, y).shape)
     if a_g != 0.0:
         cloud = bose_cloud_od if profile == "bose" else thermal_cloud_od
         out = out + cloud(x, y, a_g, s_x, s_y, x_0, y_0)
@@ -290,7 +293,31 @@ def bimodal_od(
             out = flat.reshape(out.shape)
         else:
             out = out + thomas_fermi_od(x, y, a_tf, r_x, r_y, x_0, y_0)
-    return out
+    return saturate_od(out, saturation_od) + offset
+
+
+def saturate_od(od, saturation_od: float | None):
+    """The OD a camera reads of a cloud of optical density ``od``.
+
+    A fraction ``s = exp(-saturation_od)`` of the probe light reaches the camera
+    without meeting the atoms (light of the wrong polarisation or frequency,
+    light scattered around the cloud), so the camera reads
+    ``-ln(s + (1 - s) exp(-od))``: about ``(1 - s) od`` where the cloud is thin,
+    never more than ``saturation_od``. None (or inf) leaves ``od`` as it is.
+    """
+    if saturation_od is None or math.isinf(saturation_od):
+        return od
+    s = math.exp(-saturation_od)
+    return -np.log(s + (1.0 - s) * np.exp(-np.asarray(od)))
+
+
+def _saturation_slope(od, saturation_od: float | None):
+    """d saturate_od / d od at ``od``."""
+    if saturation_od is None or math.isinf(saturation_od):
+        return None
+    s = math.exp(-saturation_od)
+    light = (1.0 - s) * np.exp(-np.asarray(od))
+    return light / (s + light)
 
 
 def _tf_pixels(dx, dy, a_tf, r_x, r_y, subpixels=1, resolution_px=0.0, derivatives=False):
@@ -365,6 +392,7 @@ def _residual_and_jacobian(
     thermal_profile: str = "gaussian",
     subpixels: int = 1,
     resolution_px: float = 0.0,
+    saturation_od: float | None = None,
 ):
     """Residual and analytic Jacobian of the bimodal model for 2D coordinates and data.
 
@@ -375,7 +403,8 @@ def _residual_and_jacobian(
     With the "bose" profile the thermal shape is ``t = g_2(e^-rho) / g_2(1)`` and
     ``-dt/drho = g_1(e^-rho) / g_2(1)``; with "gaussian" ``t = -dt/drho = e^-rho``.
     ``subpixels`` > 1 integrates the condensate over each pixel, ``resolution_px``
-    blurs it by the imaging resolution (see _tf_pixels).
+    blurs it by the imaging resolution (see _tf_pixels). ``saturation_od`` applies
+    the camera's saturation (see saturate_od) to the cloud, not to the offset.
     """
     if binned:
         r, c = (data.shape[0] // 2) * 2, (data.shape[1] // 2) * 2
@@ -416,20 +445,22 @@ def _residual_and_jacobian(
             index, tf_od, tf_deriv = _tf_pixels(
                 x_grid - x_0, y_grid - y_0, a_tf, r_x, r_y, subpixels, resolution_px, True
             )
+            cloud = p[0] * g
+            cloud[index] += tf_od
+            seen = saturate_od(cloud, saturation_od)
+            gain = _saturation_slope(cloud, saturation_od)  # None: no saturation
             cache.clear()
-            cache[key] = (dx, dy, g, slope, index, tf_od, tf_deriv)
+            cache[key] = (dx, dy, g, slope, index, seen, tf_deriv, gain)
         return cache[key]
 
     def residual(p):
-        a_g, offset = p[0], p[8]
-        _, _, g, _, index, tf_od, _ = parts(p)
-        diff = a_g * g + offset - data
-        diff[index] += tf_od
+        seen = parts(p)[5]
+        diff = seen + p[8] - data
         return reduce(diff if weight is None else diff * weight)
 
     def jacobian(p, free):
         a_g, s_x, s_y = p[0], p[1], p[2]
-        dx, dy, g, slope, index, _, tf_deriv = parts(p)
+        dx, dy, g, slope, index, _, tf_deriv, gain = parts(p)
         ag_g = a_g * slope  # -d(a_g t)/drho
         columns = (
             lambda: g,
@@ -453,6 +484,8 @@ def _residual_and_jacobian(
                 jac[:, k] = columns[i]()
             if i in tf_row:
                 jac[index, k] += tf_deriv[tf_row[i]]
+            if gain is not None:
+                jac[:, k] *= gain
         if weight is not None:
             jac *= weight[:, None]
         return reduce(jac)
@@ -486,6 +519,7 @@ class BimodalFit:
             OD and width parameters either way.
         subpixels: points per pixel side over which the condensate was integrated.
         resolution_px: rms of the point-spread function in the model (pixels).
+        saturation_od: the camera's saturation OD in the model, or None.
     """
 
     params: np.ndarray
@@ -504,6 +538,7 @@ class BimodalFit:
     thermal_profile: str = "gaussian"
     subpixels: int = 1
     resolution_px: float = 0.0
+    saturation_od: float | None = None
 
     # ---- parameters
 
@@ -716,10 +751,11 @@ def _least_squares(
     thermal_profile="gaussian",
     subpixels=1,
     resolution_px=0.0,
+    saturation_od=None,
 ):
     """Bounded least squares of the bimodal model with the parameters not ``free`` held fixed."""
     residual_fn, jac_fn = _residual_and_jacobian(
-        x, y, data, binned, weight, thermal_profile, subpixels, resolution_px
+        x, y, data, binned, weight, thermal_profile, subpixels, resolution_px, saturation_od
     )
     fixed = np.array(p0, dtype=float)
 
@@ -786,6 +822,7 @@ def fit_bimodal_2d(
     thermal_profile: str = "bose",
     subpixels: int = 3,
     resolution_um: float = 0.0,
+    saturation_od: float | None = None,
 ) -> BimodalFit:
     """Fit a thermal cloud plus a Thomas-Fermi condensate to an OD image.
 
@@ -832,6 +869,11 @@ def fit_bimodal_2d(
             blurs the light behind the condensate before the pixels integrate it;
             0 neglects it. Even 1 um, a quarter of a pixel, moves the temperature
             of a faint thermal cloud beside a dense condensate by about 5 %.
+        saturation_od: the most OD the camera can read (a fraction
+            ``exp(-saturation_od)`` of the probe never meets the atoms, see
+            :func:`saturate_od`); the model is saturated the same way, so a
+            condensate whose centre the camera sees as flat is still counted
+            right. None (default): the camera reads every OD.
 
     Returns:
         A BimodalFit (parameters in pixels and OD; derived values in physical units).
@@ -855,6 +897,7 @@ def fit_bimodal_2d(
             thermal_profile,
             subpixels,
             resolution_um,
+            saturation_od,
         )
 
 
@@ -871,6 +914,7 @@ def _fit_bimodal_2d(
     thermal_profile,
     subpixels,
     resolution_um,
+    saturation_od,
 ) -> BimodalFit:
     model = str(model).lower()
     if model not in FIT_MODELS:
@@ -883,6 +927,14 @@ def _fit_bimodal_2d(
     subpixels = int(subpixels)
     if not (math.isfinite(resolution_um) and resolution_um >= 0):
         raise ValidationError(f"resolution_um: must be >= 0 um, got {resolution_um}")
+    if saturation_od is not None:
+        if isinstance(saturation_od, bool) or not isinstance(saturation_od, int | float):
+            raise ValidationError(
+                f"saturation_od: must be a number > 0 or None, got {saturation_od!r}"
+            )
+        if not saturation_od > 0:  # also rejects NaN
+            raise ValidationError(f"saturation_od: must be > 0 (OD) or None, got {saturation_od}")
+        saturation_od = float(saturation_od)
     data = np.asarray(od_image, dtype=float)
     if data.ndim != 2 or min(data.shape) < 8:
         raise FitError(
@@ -971,11 +1023,13 @@ def _fit_bimodal_2d(
         trials = {}
         if model in ("auto", "gaussian"):
             trials["gaussian"] = _least_squares(
-                x, y, data, gauss0, _FREE["gaussian"], lower, upper, 100, 1e-5, True, weight
+                x, y, data, gauss0, _FREE["gaussian"], lower, upper, 100, 1e-5, True, weight,
+                saturation_od=saturation_od,
             )
         if model in ("auto", "tf"):
             trials["tf"] = _least_squares(
-                x, y, data, tf0, _FREE["tf"], lower, upper, 100, 1e-5, True, weight
+                x, y, data, tf0, _FREE["tf"], lower, upper, 100, 1e-5, True, weight,
+                saturation_od=saturation_od,
             )
         if model in ("auto", "bimodal"):
             g = trials.get("gaussian", (gauss0,))[0]
@@ -1005,6 +1059,7 @@ def _fit_bimodal_2d(
                     True,
                     weight,
                     bimodal_thermal,
+                    saturation_od=saturation_od,
                 )
                 if best is None or got[1] < best[1]:
                     best = got
@@ -1029,6 +1084,7 @@ def _fit_bimodal_2d(
             thermal_profile=profile,
             subpixels=subpixels,
             resolution_px=resolution_px,
+            saturation_od=saturation_od,
         )
         if not np.all(np.isfinite(got[0])):
             raise FitError("the bimodal fit did not converge to finite parameters")
@@ -1052,7 +1108,7 @@ def _fit_bimodal_2d(
             "no atoms in the image: the fit found neither a thermal cloud nor a condensate"
         )
 
-    model_image = bimodal_od(x, y, params, profile, subpixels, resolution_px)
+    model_image = bimodal_od(x, y, params, profile, subpixels, resolution_px, saturation_od)
     # the residual keeps NaN where the image had no measurement
     residual = np.where(finite, data - model_image, np.nan)
     measured = data[finite]
@@ -1079,6 +1135,7 @@ def _fit_bimodal_2d(
         thermal_profile=profile,
         subpixels=subpixels,
         resolution_px=resolution_px,
+        saturation_od=saturation_od,
     )
 
 

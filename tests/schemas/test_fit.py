@@ -22,6 +22,7 @@ from oqtant.schemas.output import (
     fit_bimodal_2d,
     image_space,
     polylog2,
+    saturate_od,
     thermal_cloud_od,
     thomas_fermi_od,
 )
@@ -419,13 +420,16 @@ def test_bimodal_model_uses_the_bose_profile_beside_a_condensate():
 
 
 @pytest.mark.parametrize("profile", ["bose", "gaussian"])
-@pytest.mark.parametrize(("subpixels", "resolution_px"), [(1, 0.0), (3, 0.0), (3, 0.3)])
-def test_jacobian_matches_finite_differences(profile, subpixels, resolution_px):
+@pytest.mark.parametrize(
+    ("subpixels", "resolution_px", "saturation_od"),
+    [(1, 0.0, None), (3, 0.0, None), (3, 0.3, None), (1, 0.0, 1.5), (3, 0.3, 1.5)],
+)
+def test_jacobian_matches_finite_differences(profile, subpixels, resolution_px, saturation_od):
     x, y = image_space((40, 50))
     p = np.array([0.5, 7.0, 6.0, 1.2, 5.0, 4.0, 0.37, -0.21, 0.01])
     data = bimodal_od(x, y, p, profile) + np.random.default_rng(0).normal(0, 0.01, x.shape)
     residual, jacobian = _residual_and_jacobian(
-        x, y, data, False, None, profile, subpixels, resolution_px
+        x, y, data, False, None, profile, subpixels, resolution_px, saturation_od
     )
     analytic = jacobian(p, np.ones(9, dtype=bool))
     numeric = np.empty_like(analytic)
@@ -439,12 +443,22 @@ def test_jacobian_matches_finite_differences(profile, subpixels, resolution_px):
 
 
 def _camera_image(
-    n_thermal, n_condensed, temperature_nk, tof_ms, radii_px, seed, *, psf_px=0.0, noise_od=0.03
+    n_thermal,
+    n_condensed,
+    temperature_nk,
+    tof_ms,
+    radii_px,
+    seed,
+    *,
+    psf_px=0.0,
+    noise_od=0.03,
+    stray_light=0.0,
 ):
     """A noisy TOF image of a saturated Bose cloud beside a Thomas-Fermi condensate.
 
     Built independently of the fit's code: the g_2 column as a sum of Gaussians, the
-    light behind the cloud on a 9 x 9 sub-pixel grid, blurred, averaged over each pixel.
+    light behind the cloud on a 9 x 9 sub-pixel grid, blurred, averaged over each pixel;
+    a fraction ``stray_light`` of the probe passes the atoms by.
     """
     t = tof_ms * 1e-3
     pix_m = PIXCAL_UM * 1e-6
@@ -483,8 +497,44 @@ def _camera_image(
     light = np.exp(-od)
     if psf_px:
         light = ndimage.gaussian_filter(light, psf_px * n, mode="nearest")
-    image = -np.log(light.reshape(100, n, 100, n).mean(axis=(1, 3)))
+    light = light.reshape(100, n, 100, n).mean(axis=(1, 3))
+    image = -np.log(stray_light + (1.0 - stray_light) * light)
     return image + np.random.default_rng(seed).normal(0.0, noise_od, image.shape)
+
+
+def test_saturate_od_never_reads_more_than_its_limit():
+    od = np.array([0.0, 0.01, 1.0, 5.0, 50.0, 1e4])
+    assert np.array_equal(saturate_od(od, None), od)
+    seen = saturate_od(od, 2.0)
+    # a thin cloud: the OD less the share of the light that passes the atoms by
+    assert seen[0] == 0.0 and seen[1] == pytest.approx(0.01 * (1 - math.exp(-2)), rel=0.01)
+    assert np.all(np.diff(seen) >= 0) and np.all(seen <= 2.0)
+    assert seen[-1] == pytest.approx(2.0, abs=1e-9) and seen[3] < 2.0
+    # the fraction exp(-2) of the light that passes the atoms by
+    assert seen[3] == pytest.approx(-math.log(math.exp(-2) + (1 - math.exp(-2)) * math.exp(-5)))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_condensate_the_camera_sees_flat_is_counted_when_the_fit_knows_the_saturation(seed):
+    # resonant probe: the condensate's centre has OD ~ 10, the camera reads at most 2.2
+    stray = math.exp(-2.2)
+    image = _camera_image(
+        12_000, 40_000, 180.0, 8.0, (6.0, 10.0), seed, psf_px=0.25, stray_light=stray
+    )
+    assert image.max() < 2.4
+    fit = fit_bimodal_2d(
+        image, PIXCAL_UM, time_of_flight_ms=8.0, resolution_um=1.1, saturation_od=2.2
+    )
+    assert fit.saturation_od == 2.2 and fit.model == "bimodal"
+    assert fit.params[3] > 5.0  # the true peak OD, above what the camera shows
+    assert fit.temperature_nk == pytest.approx(180.0, rel=0.05)
+    assert fit.thermal_atom_number == pytest.approx(12_000, rel=0.05)
+    assert fit.condensed_atom_number == pytest.approx(40_000, rel=0.05)
+    assert abs(fit.temperature_nk - 180.0) < 3 * fit.temperature_error_nk
+    assert np.nanmax(fit.model_image) < 2.2 + 0.05
+    # a fit that takes the flat top at face value loses most of the condensate
+    naive = fit_bimodal_2d(image, PIXCAL_UM, time_of_flight_ms=8.0, resolution_um=1.1)
+    assert naive.condensed_atom_number < 0.7 * 40_000
 
 
 @pytest.mark.parametrize(
@@ -557,6 +607,9 @@ def test_cloud_above_tc_keeps_the_classical_gaussian():
 
 def test_new_arguments_are_checked():
     image = _image([0.4, 10.0, 9.0, 1.5, 6.0, 8.0, 0.0, 0.0, 0.0])
+    for bad in (0.0, -1.0, float("nan"), "2", True):
+        with pytest.raises(ValidationError, match="saturation_od"):
+            fit_bimodal_2d(image, PIXCAL_UM, saturation_od=bad)
     with pytest.raises(ValidationError, match="thermal_profile"):
         fit_bimodal_2d(image, thermal_profile="boltzmann")
     for bad in (0, 9, 2.5, True):
