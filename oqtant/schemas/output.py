@@ -23,13 +23,15 @@ Thomas-Fermi condensate. Beside a condensate the thermal cloud is an ideal Bose
 gas at fugacity 1 (saturated): after ballistic expansion from the harmonic trap
 its column density is ``thermal(rho) = g_2(exp(-rho)) / g_2(1)`` (the "bose"
 profile, :func:`bose_cloud_od`), whose core is narrower than a Gaussian with
-the same wings. A cloud without a condensate is fitted with the classical
-Gaussian ``thermal(rho) = exp(-rho)`` (:func:`thermal_cloud_od`). In both
-profiles ``gaussian_od`` is the thermal peak OD and ``gaussian_sigma_x/y`` the
-width parameter with ``sigma^2 = (k_B T / m) (1 / omega^2 + t^2)``; the wire
-names are kept for both. Rule for a set of 9 parameters: the thermal profile is
-"bose" when ``tf_od > 0`` and "gaussian" otherwise (that is what the fit
-reports, see :func:`fit_bimodal_2d`).
+the same wings. Just above T_c the gas is not saturated: its profile is
+``g_2(z exp(-rho)) / g_2(z)`` with a fugacity ``z < 1``, and far above T_c
+(``z -> 0``) the classical Gaussian ``thermal(rho) = exp(-rho)``
+(:func:`thermal_cloud_od`). In every profile ``gaussian_od`` is the thermal
+peak OD and ``gaussian_sigma_x/y`` the width parameter with
+``sigma^2 = (k_B T / m) (1 / omega^2 + t^2)``; the wire names are kept. Rule for
+a set of 9 parameters alone (the wire's ``tof_fit``): the thermal profile is
+"bose" at fugacity 1 when ``tf_od > 0`` and "gaussian" otherwise; the fit itself
+reports its profile and fugacity (see :func:`fit_bimodal_2d`).
 
 The fit compares the model with what camera pixels measure: the condensate's
 sharp edge is integrated over each pixel (its transmitted light, then the log)
@@ -196,6 +198,14 @@ def _g1_exp(rho: np.ndarray) -> np.ndarray:
     return -np.log(-np.expm1(-np.maximum(rho, 1e-300)))
 
 
+def _g3(z: float) -> float:
+    """g_3(z) = sum_k z^k / k^3 for 0 <= z <= 1 (g_3(1) = zeta(3)), to about 1e-12."""
+    if z >= 1.0:
+        return _ZETA3
+    k = np.arange(1, 20001, dtype=float)
+    return float(np.sum(z**k / k**3))
+
+
 def polylog2(z) -> np.ndarray | float:
     """The Bose function g_2(z) = sum_k z^k / k^2 (dilogarithm) for 0 <= z <= 1.
 
@@ -225,16 +235,18 @@ def thermal_cloud_od(x, y, peak_od, sigma_x, sigma_y, x_0, y_0):
     return peak_od * np.exp(-_rho(x, y, sigma_x, sigma_y, x_0, y_0))
 
 
-def bose_cloud_od(x, y, peak_od, sigma_x, sigma_y, x_0, y_0):
-    """OD of a saturated ideal Bose gas after ballistic expansion (no offset).
+def bose_cloud_od(x, y, peak_od, sigma_x, sigma_y, x_0, y_0, fugacity=1.0):
+    """OD of an ideal Bose gas after ballistic expansion (no offset).
 
-    ``peak_od * g_2(exp(-rho)) / g_2(1)`` with ``rho = (x-x_0)^2 / (2 sigma_x^2) +
-    (y-y_0)^2 / (2 sigma_y^2)``: the thermal cloud at fugacity 1, as beside a
-    condensate. Same wings as a Gaussian of peak ``peak_od / g_2(1)`` and widths
-    ``sigma``; holds ``2 pi peak_od sigma_x sigma_y g_3(1) / g_2(1)`` (OD x pixels^2).
+    ``peak_od * g_2(z exp(-rho)) / g_2(z)`` with ``rho = (x-x_0)^2 / (2 sigma_x^2) +
+    (y-y_0)^2 / (2 sigma_y^2)`` and fugacity ``z``: at ``z = 1`` the saturated
+    thermal cloud beside a condensate, as ``z -> 0`` the classical Gaussian. Same
+    wings as a Gaussian of peak ``peak_od z / g_2(z)`` and widths ``sigma``; holds
+    ``2 pi peak_od sigma_x sigma_y g_3(z) / g_2(z)`` (OD x pixels^2).
     """
     rho = np.asarray(_rho(x, y, sigma_x, sigma_y, x_0, y_0), dtype=float)
-    out = peak_od * _g2_exp(rho) / _ZETA2
+    shift = -math.log(fugacity) if fugacity < 1.0 else 0.0
+    out = peak_od * _g2_exp(rho + shift) / float(_g2_exp(np.array(shift)))
     return float(out) if out.ndim == 0 else out
 
 
@@ -263,6 +275,7 @@ def bimodal_od(
     subpixels: int = 1,
     resolution_px: float = 0.0,
     saturation_od: float | None = None,
+    fugacity: float = 1.0,
 ) -> np.ndarray:
     """The bimodal model at pixel coordinates ``x, y`` for 9 ``params`` (FIT_PARAMETER_NAMES).
 
@@ -274,13 +287,16 @@ def bimodal_od(
     point-spread function of this rms (pixels). Either needs ``x, y`` to be a
     pixel grid as from :func:`image_space`. ``saturation_od`` (see
     :func:`saturate_od`) is the most a camera reads; None: no saturation.
+    ``fugacity`` is that of the "bose" thermal profile (1: saturated).
     """
     profile = _thermal_profile_of(params, thermal_profile)
     a_g, s_x, s_y, a_tf, r_x, r_y, x_0, y_0, offset = (float(p) for p in params)
     out = np.zeros(np.broadcast(x, y).shape)
     if a_g != 0.0:
-        cloud = bose_cloud_od if profile == "bose" else thermal_cloud_od
-        out = out + cloud(x, y, a_g, s_x, s_y, x_0, y_0)
+        if profile == "bose":
+            out = out + bose_cloud_od(x, y, a_g, s_x, s_y, x_0, y_0, fugacity)
+        else:
+            out = out + thermal_cloud_od(x, y, a_g, s_x, s_y, x_0, y_0)
     if a_tf != 0.0:
         if subpixels > 1 or resolution_px > 0:
             dx = np.asarray(x, dtype=float) - x_0
@@ -393,6 +409,7 @@ def _residual_and_jacobian(
     subpixels: int = 1,
     resolution_px: float = 0.0,
     saturation_od: float | None = None,
+    fugacity: float = 1.0,
 ):
     """Residual and analytic Jacobian of the bimodal model for 2D coordinates and data.
 
@@ -400,8 +417,8 @@ def _residual_and_jacobian(
     ``binned`` the model is averaged over 2x2 blocks of pixels and compared with
     the data averaged the same way: a quarter of the residuals, the same model.
     ``weight`` (0 or 1 per pixel) leaves out pixels that hold no measurement.
-    With the "bose" profile the thermal shape is ``t = g_2(e^-rho) / g_2(1)`` and
-    ``-dt/drho = g_1(e^-rho) / g_2(1)``; with "gaussian" ``t = -dt/drho = e^-rho``.
+    With the "bose" profile the thermal shape is ``t = g_2(z e^-rho) / g_2(z)`` and
+    ``-dt/drho = g_1(z e^-rho) / g_2(z)`` (fugacity ``z``, 1 by default); with "gaussian" ``t = -dt/drho = e^-rho``.
     ``subpixels`` > 1 integrates the condensate over each pixel, ``resolution_px``
     blurs it by the imaging resolution (see _tf_pixels). ``saturation_od`` applies
     the camera's saturation (see saturate_od) to the cloud, not to the offset.
@@ -427,6 +444,8 @@ def _residual_and_jacobian(
     if weight is not None:
         weight = weight.ravel()
     bose = thermal_profile == "bose"
+    shift = -math.log(fugacity) if fugacity < 1.0 else 0.0  # z e^-rho = e^-(rho + shift)
+    g2_z = float(_g2_exp(np.array(shift)))
     cache: dict[bytes, tuple] = {}
 
     def parts(p):
@@ -437,8 +456,8 @@ def _residual_and_jacobian(
             dx, dy = x - x_0, y - y_0
             rho = 0.5 * (dx / s_x) ** 2 + 0.5 * (dy / s_y) ** 2
             if bose:
-                g = _g2_exp(rho) / _ZETA2
-                slope = _g1_exp(rho) / _ZETA2
+                g = _g2_exp(rho + shift) / g2_z
+                slope = _g1_exp(rho + shift) / g2_z
             else:
                 g = np.exp(-rho)
                 slope = g
@@ -520,6 +539,9 @@ class BimodalFit:
         subpixels: points per pixel side over which the condensate was integrated.
         resolution_px: rms of the point-spread function in the model (pixels).
         saturation_od: the camera's saturation OD in the model, or None.
+        fugacity: of the "bose" thermal profile: 1 beside a condensate, below 1
+            for a Bose gas just above T_c (fitted when the auto model finds it
+            best); 1 and unused with the "gaussian" profile.
     """
 
     params: np.ndarray
@@ -539,6 +561,7 @@ class BimodalFit:
     subpixels: int = 1
     resolution_px: float = 0.0
     saturation_od: float | None = None
+    fugacity: float = 1.0
 
     # ---- parameters
 
@@ -590,11 +613,14 @@ class BimodalFit:
     def thermal_atom_number(self) -> float:
         """Atoms in the thermal part: 2 pi A sigma_x sigma_y (pixels^2) / sigma_0.
 
-        Times g_3(1) / g_2(1) = 0.7308 for the "bose" profile (the integral of
-        g_2(exp(-rho)) over the plane is 2 pi sigma_x sigma_y g_3(1)).
+        Times g_3(z) / g_2(z) for the "bose" profile of fugacity z (0.7308 at z = 1;
+        the integral of g_2(z exp(-rho)) over the plane is 2 pi sigma_x sigma_y g_3(z)).
         """
         a_g, s_x, s_y = self.params[:3]
-        factor = _BOSE_ATOMS_FACTOR if self.thermal_profile == "bose" else 1.0
+        factor = 1.0
+        if self.thermal_profile == "bose":
+            z = self.fugacity
+            factor = _BOSE_ATOMS_FACTOR if z >= 1.0 else _g3(z) / float(polylog2(z))
         return float(2.0 * math.pi * factor * a_g * s_x * s_y * self._atoms_per_od_pixel)
 
     @property
@@ -734,6 +760,9 @@ _FREE = {
     "tf": np.array([0, 0, 0, 1, 1, 1, 1, 1, 1], dtype=bool),
 }
 FIT_MODELS = ("auto", "bimodal", "gaussian", "tf")
+# -ln(fugacity) tried for a thermal Bose gas just above T_c (0: saturated; 2.5: z = 0.08,
+# where the profile is within a few percent of the classical Gaussian)
+_FUGACITY_SHIFTS = (2.5, 1.5, 0.9, 0.55, 0.32, 0.17, 0.07, 0.0)
 
 
 def _least_squares(
@@ -752,10 +781,20 @@ def _least_squares(
     subpixels=1,
     resolution_px=0.0,
     saturation_od=None,
+    fugacity=1.0,
 ):
     """Bounded least squares of the bimodal model with the parameters not ``free`` held fixed."""
     residual_fn, jac_fn = _residual_and_jacobian(
-        x, y, data, binned, weight, thermal_profile, subpixels, resolution_px, saturation_od
+        x,
+        y,
+        data,
+        binned,
+        weight,
+        thermal_profile,
+        subpixels,
+        resolution_px,
+        saturation_od,
+        fugacity,
     )
     fixed = np.array(p0, dtype=float)
 
@@ -786,6 +825,62 @@ def _least_squares(
     except (ValueError, np.linalg.LinAlgError) as exc:
         raise FitError(f"the bimodal fit failed: {exc}") from exc
     return full(result.x), float(2.0 * result.cost), result.jac
+
+
+def _fugacity_search(x, y, data, p0, lower, upper, weight, saturation_od):
+    """The thermal Bose gas of free fugacity on the 2x2-binned image: (params, rss, z).
+
+    Fits the thermal-only model for each fugacity of a grid (warm-started along
+    it), then once more at the minimum of a parabola through the best point and
+    its neighbours.
+    """
+    fits, p = [], np.array(p0, dtype=float)
+    for shift in _FUGACITY_SHIFTS:
+        got = _least_squares(
+            x,
+            y,
+            data,
+            p,
+            _FREE["gaussian"],
+            lower,
+            upper,
+            100,
+            1e-5,
+            True,
+            weight,
+            "bose",
+            saturation_od=saturation_od,
+            fugacity=math.exp(-shift),
+        )
+        fits.append((shift, got[0], got[1]))
+        p = got[0]
+    i = min(range(len(fits)), key=lambda k: fits[k][2])
+    best = fits[i]
+    if 0 < i < len(fits) - 1:
+        (s0, _, r0), (s1, p1, r1), (s2, _, r2) = fits[i - 1], fits[i], fits[i + 1]
+        denom = (s1 - s0) * (r1 - r2) - (s1 - s2) * (r1 - r0)
+        if denom != 0.0:
+            vertex = s1 - 0.5 * ((s1 - s0) ** 2 * (r1 - r2) - (s1 - s2) ** 2 * (r1 - r0)) / denom
+            if min(s0, s2) < vertex < max(s0, s2):
+                got = _least_squares(
+                    x,
+                    y,
+                    data,
+                    p1,
+                    _FREE["gaussian"],
+                    lower,
+                    upper,
+                    100,
+                    1e-5,
+                    True,
+                    weight,
+                    "bose",
+                    saturation_od=saturation_od,
+                    fugacity=math.exp(-vertex),
+                )
+                if got[1] < best[2]:
+                    best = (vertex, got[0], got[1])
+    return best[1], best[2], math.exp(-best[0])
 
 
 def _bic(rss: float, n: int, k: int) -> float:
@@ -827,12 +922,13 @@ def fit_bimodal_2d(
     """Fit a thermal cloud plus a Thomas-Fermi condensate to an OD image.
 
     Bounded least squares (trust-region reflective, analytic Jacobian). With
-    ``model="auto"`` a pure thermal cloud, a pure condensate and the bimodal
-    model are fitted (on a 2x2-binned copy, from moments of the image), the one
+    ``model="auto"`` a pure thermal cloud, a pure condensate, the bimodal model
+    and a Bose gas of free fugacity are fitted (on a 2x2-binned copy, from
+    moments of the image), the one
     with the lowest Bayesian information criterion is kept and refined on the
     full image; a part that is absent has its peak OD and shape set to 0.
-    Pixels that are NaN or infinite (at most 10 %) are left out. About 0.05 to
-    0.1 s of one CPU core on a 100 x 100 image.
+    Pixels that are NaN or infinite (at most 10 %) are left out. About 0.15 to
+    0.25 s of one CPU core on a 100 x 100 image.
 
     Thermal profile: beside a condensate the thermal cloud is saturated (an
     ideal Bose gas at fugacity 1), so the bimodal model uses the g_2 profile
@@ -840,11 +936,17 @@ def fit_bimodal_2d(
     Gaussian of the same cloud is narrower by about 10 % and reads the
     temperature some 20 % low. A cloud without a condensate (``model="gaussian"``,
     or the bimodal fit when its condensate vanishes) is fitted with the classical
-    Gaussian, which is exact far above T_c. ``thermal_profile="gaussian"`` gives
-    the Gaussian-plus-Thomas-Fermi model everywhere. The profile fitted is
-    ``BimodalFit.thermal_profile``; ``gaussian_od`` and ``gaussian_sigma_x/y`` are
-    its peak OD and width parameters in both cases, and the temperature follows
-    from ``sigma^2 = (k_B T / m) (1 / omega^2 + t^2)`` in both.
+    Gaussian, which is exact far above T_c. Just above T_c the gas is a Bose gas
+    of fugacity below 1, whose peaked profile is neither (a Gaussian reads it
+    cold, the bimodal model sees a small condensate that is not there): with
+    ``model="auto"`` that profile is also tried, its fugacity fitted, and kept
+    when the information criterion prefers it (``model`` "gaussian",
+    ``thermal_profile`` "bose", ``BimodalFit.fugacity`` below 1).
+    ``thermal_profile="gaussian"`` gives the Gaussian-plus-Thomas-Fermi model
+    everywhere. The profile fitted is ``BimodalFit.thermal_profile``;
+    ``gaussian_od`` and ``gaussian_sigma_x/y`` are its peak OD and width
+    parameters in every case, and the temperature follows from
+    ``sigma^2 = (k_B T / m) (1 / omega^2 + t^2)`` in all.
 
     Args:
         od_image: 2D array of optical densities, shape (rows, columns).
@@ -1023,12 +1125,32 @@ def _fit_bimodal_2d(
         trials = {}
         if model in ("auto", "gaussian"):
             trials["gaussian"] = _least_squares(
-                x, y, data, gauss0, _FREE["gaussian"], lower, upper, 100, 1e-5, True, weight,
+                x,
+                y,
+                data,
+                gauss0,
+                _FREE["gaussian"],
+                lower,
+                upper,
+                100,
+                1e-5,
+                True,
+                weight,
                 saturation_od=saturation_od,
             )
         if model in ("auto", "tf"):
             trials["tf"] = _least_squares(
-                x, y, data, tf0, _FREE["tf"], lower, upper, 100, 1e-5, True, weight,
+                x,
+                y,
+                data,
+                tf0,
+                _FREE["tf"],
+                lower,
+                upper,
+                100,
+                1e-5,
+                True,
+                weight,
                 saturation_od=saturation_od,
             )
         if model in ("auto", "bimodal"):
@@ -1064,19 +1186,28 @@ def _fit_bimodal_2d(
                 if best is None or got[1] < best[1]:
                     best = got
             trials["bimodal"] = best
-        chosen = min(
-            trials, key=lambda name: _bic(trials[name][1], n_binned, int(_FREE[name].sum()))
-        )
+        n_free = {name: int(_FREE[name].sum()) for name in trials}
+        if model == "auto" and bimodal_thermal == "bose":
+            # just above T_c the thermal cloud is a Bose gas of fugacity near 1: its
+            # peaked profile is neither a Gaussian nor a small condensate on one
+            bose_params, bose_rss, fugacity = _fugacity_search(
+                x, y, data, trials["gaussian"][0], lower, upper, weight, saturation_od
+            )
+            trials["bose_gas"] = (bose_params, bose_rss)
+            n_free["bose_gas"] = int(_FREE["gaussian"].sum()) + 1
+        chosen = min(trials, key=lambda name: _bic(trials[name][1], n_binned, n_free[name]))
         start = trials[chosen][0]
+    if chosen != "bose_gas":
+        fugacity = 1.0
 
     def final(name, p0):
-        profile = bimodal_thermal if name == "bimodal" else "gaussian"
+        profile = {"bimodal": bimodal_thermal, "bose_gas": "bose"}.get(name, "gaussian")
         got = _least_squares(
             x,
             y,
             data,
             p0,
-            _FREE[name],
+            _FREE["gaussian" if name == "bose_gas" else name],
             lower,
             upper,
             400,
@@ -1085,6 +1216,7 @@ def _fit_bimodal_2d(
             subpixels=subpixels,
             resolution_px=resolution_px,
             saturation_od=saturation_od,
+            fugacity=fugacity if name == "bose_gas" else 1.0,
         )
         if not np.all(np.isfinite(got[0])):
             raise FitError("the bimodal fit did not converge to finite parameters")
@@ -1097,6 +1229,8 @@ def _fit_bimodal_2d(
         chosen = "gaussian"
         (params, rss, jac), profile = final(chosen, params)
         tiny = 1e-6 * max(params[0], 1e-9)
+    if chosen == "bose_gas":
+        chosen = "gaussian"  # a thermal cloud alone, with the Bose profile of ``fugacity``
     free = _FREE[chosen]
     # an absent part has no shape: report it as zeros, as the wire does
     if chosen == "tf" or params[0] <= tiny:
@@ -1108,7 +1242,9 @@ def _fit_bimodal_2d(
             "no atoms in the image: the fit found neither a thermal cloud nor a condensate"
         )
 
-    model_image = bimodal_od(x, y, params, profile, subpixels, resolution_px, saturation_od)
+    model_image = bimodal_od(
+        x, y, params, profile, subpixels, resolution_px, saturation_od, fugacity
+    )
     # the residual keeps NaN where the image had no measurement
     residual = np.where(finite, data - model_image, np.nan)
     measured = data[finite]
@@ -1136,6 +1272,7 @@ def _fit_bimodal_2d(
         subpixels=subpixels,
         resolution_px=resolution_px,
         saturation_od=saturation_od,
+        fugacity=fugacity,
     )
 
 

@@ -421,15 +421,24 @@ def test_bimodal_model_uses_the_bose_profile_beside_a_condensate():
 
 @pytest.mark.parametrize("profile", ["bose", "gaussian"])
 @pytest.mark.parametrize(
-    ("subpixels", "resolution_px", "saturation_od"),
-    [(1, 0.0, None), (3, 0.0, None), (3, 0.3, None), (1, 0.0, 1.5), (3, 0.3, 1.5)],
+    ("subpixels", "resolution_px", "saturation_od", "fugacity"),
+    [
+        (1, 0.0, None, 1.0),
+        (3, 0.0, None, 1.0),
+        (3, 0.3, None, 1.0),
+        (1, 0.0, 1.5, 1.0),
+        (3, 0.3, 1.5, 1.0),
+        (1, 0.0, None, 0.6),
+    ],
 )
-def test_jacobian_matches_finite_differences(profile, subpixels, resolution_px, saturation_od):
+def test_jacobian_matches_finite_differences(
+    profile, subpixels, resolution_px, saturation_od, fugacity
+):
     x, y = image_space((40, 50))
     p = np.array([0.5, 7.0, 6.0, 1.2, 5.0, 4.0, 0.37, -0.21, 0.01])
     data = bimodal_od(x, y, p, profile) + np.random.default_rng(0).normal(0, 0.01, x.shape)
     residual, jacobian = _residual_and_jacobian(
-        x, y, data, False, None, profile, subpixels, resolution_px, saturation_od
+        x, y, data, False, None, profile, subpixels, resolution_px, saturation_od, fugacity
     )
     analytic = jacobian(p, np.ones(9, dtype=bool))
     numeric = np.empty_like(analytic)
@@ -629,3 +638,70 @@ def test_bose_fit_with_point_spread_function_is_fast():
         fit_bimodal_2d(image, PIXCAL_UM, time_of_flight_ms=8.0, resolution_um=1.1)
         best = min(best, time.process_time() - start)
     assert best < 0.2, f"a 100 x 100 fit took {best:.3f} s of CPU"
+
+
+# --------------------------------------------------------------------------- just above T_c
+
+
+def _bose_gas_image(n_atoms, fugacity, temperature_nk, tof_ms, seed, noise_od=0.026):
+    """A noisy TOF image of an ideal Bose gas of fugacity z < 1, built term by term.
+
+    Each Boltzmann term j of the gas is a Gaussian of weight z^j / j^3 (its share of
+    the atoms) and widths sigma / sqrt(j); the column density is their sum.
+    """
+    t = tof_ms * 1e-3
+    pix_m = PIXCAL_UM * 1e-6
+    sigmas = [
+        math.sqrt(K_B * temperature_nk * 1e-9 / RB87_MASS_KG * (1 / (2 * math.pi * f) ** 2 + t**2))
+        / pix_m
+        for f in (50.0, 400.0)
+    ]
+    x, y = image_space(SHAPE)
+    dx, dy = x - 0.4, y + 0.3
+    weights = [fugacity**j / j**3 for j in range(1, 400)]
+    column = np.zeros(SHAPE)  # atoms per pixel
+    for j, w in enumerate(weights, start=1):
+        sx, sy = sigmas[0] / math.sqrt(j), sigmas[1] / math.sqrt(j)
+        column += w * np.exp(-0.5 * (dx / sx) ** 2 - 0.5 * (dy / sy) ** 2) / (2 * math.pi * sx * sy)
+    column *= n_atoms / sum(weights)
+    od = column * RESONANT_CROSS_SECTION_M2 / pix_m**2
+    return od + np.random.default_rng(seed).normal(0.0, noise_od, SHAPE)
+
+
+@pytest.mark.parametrize(("fugacity", "seed"), [(0.95, 0), (0.8, 1), (0.6, 2), (0.35, 3)])
+def test_a_bose_gas_just_above_tc_is_neither_a_gaussian_nor_a_small_condensate(fugacity, seed):
+    image = _bose_gas_image(100_000, fugacity, 450.0, 8.0, seed)
+    fit = fit_bimodal_2d(image, PIXCAL_UM, time_of_flight_ms=8.0)
+    assert fit.model == "gaussian" and fit.thermal_profile == "bose"
+    assert fit.condensed_atom_number == 0.0
+    assert fit.fugacity == pytest.approx(fugacity, abs=0.08)
+    assert fit.temperature_nk == pytest.approx(450.0, rel=0.03)
+    assert fit.thermal_atom_number == pytest.approx(100_000, rel=0.03)
+    # the classical Gaussian alone reads a peaked Bose gas too cold
+    gaussian = fit_bimodal_2d(image, PIXCAL_UM, model="gaussian", time_of_flight_ms=8.0)
+    assert gaussian.temperature_nk < 450.0 * (1.0 - 0.1 * fugacity)
+
+
+def test_bose_cloud_of_a_fugacity_holds_its_atoms_and_tends_to_the_gaussian():
+    x, y = np.meshgrid(np.linspace(-60, 60, 1201), np.linspace(-60, 60, 1201))
+    area = (120 / 1200) ** 2
+    for z in (1.0, 0.7, 0.2):
+        od = bose_cloud_od(x, y, 1.0, 6.0, 5.0, 0.0, 0.0, fugacity=z)
+        g2 = polylog2(z)
+        g3 = sum(z**k / k**3 for k in range(1, 100_000))
+        assert od.max() == pytest.approx(1.0, rel=1e-3)
+        assert od.sum() * area == pytest.approx(2 * math.pi * 30.0 * g3 / g2, rel=1e-4)
+        fit = BimodalFit(
+            np.array([1.0, 6.0, 5.0, 0, 0, 0, 0, 0, 0]),
+            np.zeros((9, 9)),
+            x,
+            x,
+            1.0,
+            PIXCAL_UM,
+            thermal_profile="bose",
+            fugacity=z,
+        )
+        per_od_pixel = (PIXCAL_UM * 1e-6) ** 2 / RESONANT_CROSS_SECTION_M2
+        assert fit.thermal_atom_number == pytest.approx(od.sum() * area * per_od_pixel, rel=1e-4)
+    thin = bose_cloud_od(x, y, 1.0, 6.0, 5.0, 0.0, 0.0, fugacity=1e-4)
+    assert np.allclose(thin, thermal_cloud_od(x, y, 1.0, 6.0, 5.0, 0.0, 0.0), atol=1e-4)
