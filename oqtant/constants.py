@@ -19,6 +19,9 @@ __all__ = [
     "TRAP_FREQUENCY_RADIAL_HZ",
     "IMAGING_WAVELENGTH_M",
     "RESONANT_CROSS_SECTION_M2",
+    "NATURAL_LINEWIDTH_MHZ",
+    "IN_TRAP_PROBE_DETUNING_MHZ",
+    "IN_TRAP_CROSS_SECTION_M2",
     "KHZ_TO_J",
 ]
 
@@ -35,6 +38,16 @@ TRAP_FREQUENCY_RADIAL_HZ = 400.0
 
 IMAGING_WAVELENGTH_M = 780.241e-9
 RESONANT_CROSS_SECTION_M2 = 3.0 * IMAGING_WAVELENGTH_M**2 / (2.0 * math.pi)
+NATURAL_LINEWIDTH_MHZ = 6.0666  # Rb-87 D2 line, Gamma / 2 pi
+
+# In-trap images are taken with a probe detuned from resonance, so that the dense
+# cloud in the trap does not go black: every IN_TRAP image (the machine's and the
+# simulator's) is the column density times this cross-section, 1/36.5 of the
+# resonant one, as the service's in-trap images are.
+IN_TRAP_PROBE_DETUNING_MHZ = 0.5 * NATURAL_LINEWIDTH_MHZ * math.sqrt(35.5)  # 18.07 MHz
+IN_TRAP_CROSS_SECTION_M2 = RESONANT_CROSS_SECTION_M2 / (
+    1.0 + (2.0 * IN_TRAP_PROBE_DETUNING_MHZ / NATURAL_LINEWIDTH_MHZ) ** 2
+)
 
 KHZ_TO_J = H_PLANCK * 1e3  # an energy E/h of 1 kHz, in joules
 

@@ -18,7 +18,11 @@ import numpy as np
 from pydantic import ValidationError as PydanticValidationError
 
 from oqtant.backend import RunResult
-from oqtant.constants import RESONANT_CROSS_SECTION_M2
+from oqtant.constants import (
+    IN_TRAP_PROBE_DETUNING_MHZ,
+    NATURAL_LINEWIDTH_MHZ,
+    RESONANT_CROSS_SECTION_M2,
+)
 from oqtant.emulator._cloud import (
     CloudState,
     condensate_column_density,
@@ -50,7 +54,7 @@ from oqtant.schemas.limits import tset
 
 __all__ = ["ApparatusSettings", "RunTruth", "EmulatedRun", "Apparatus"]
 
-_NATURAL_LINEWIDTH_MHZ = 6.0666  # Rb-87 D2, Gamma / 2 pi
+_NATURAL_LINEWIDTH_MHZ = NATURAL_LINEWIDTH_MHZ
 _TOF_SHAPE = (100, 100)
 _TOF_PIXCAL_UM = 4.4
 _IN_TRAP_SHAPE = (148, 512)
@@ -83,6 +87,7 @@ class ApparatusSettings:
         columns=_IN_TRAP_SHAPE[1],
         pixcal_um=_IN_TRAP_PIXCAL_UM,
         resolution_um=1.0,
+        saturation_od=2.2,  # the same share of stray light as the TOF probe
         background_photoelectrons=300.0,  # small pixels at high magnification collect few photons
         oversample=1,
     )
@@ -92,8 +97,9 @@ class ApparatusSettings:
     # (7/15 for linear light on atoms spread over the sublevels).
     tof_polarization_factor: float = 1.0
     tof_detuning_mhz: float = 0.0
-    # The dense in-trap cloud is imaged off resonance so that it does not go black.
-    in_trap_detuning_mhz: float = 30.0
+    # The dense in-trap cloud is imaged off resonance so that it does not go black
+    # (the simulator's in-trap images use the same probe).
+    in_trap_detuning_mhz: float = IN_TRAP_PROBE_DETUNING_MHZ
     position_jitter_px: float = 0.4  # shot-to-shot cloud position on the TOF camera
     in_trap_position_jitter_um: float = 0.2
     terminator_loss_per_ms: float = 100.0  # at full intensity (as the simulator)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft as sfft
 
-from oqtant.constants import RESONANT_CROSS_SECTION_M2
+from oqtant.constants import IN_TRAP_CROSS_SECTION_M2, RESONANT_CROSS_SECTION_M2
 from oqtant.errors import SimulationError
 from oqtant.schemas.job import (
     Image,
@@ -64,7 +64,8 @@ IN_TRAP_IMAGE_SHAPE = (148, 512)
 IN_TRAP_PIXCAL_UM = 0.344
 TOF_IMAGE_SHAPE = (100, 100)
 TOF_PIXCAL_UM = 4.4
-_CROSS_SECTION_UM2 = RESONANT_CROSS_SECTION_M2 * 1e12
+_CROSS_SECTION_UM2 = RESONANT_CROSS_SECTION_M2 * 1e12  # the resonant TOF probe
+_IN_TRAP_CROSS_SECTION_UM2 = IN_TRAP_CROSS_SECTION_M2 * 1e12  # the detuned in-trap probe
 _MIN_ATOMS, _MAX_ATOMS = 1e3, 2e5
 
 
@@ -571,7 +572,11 @@ class Simulator:
         return (np.arange(n) - 0.5 * (n - 1)) * pixcal
 
     def in_trap_image(self) -> np.ndarray:
-        """(148, 512) optical density at ``end_time_ms``, 0.344 um per pixel (averaged along x)."""
+        """(148, 512) optical density at ``end_time_ms``, 0.344 um per pixel (averaged along x).
+
+        The column density times the cross-section of the detuned in-trap probe
+        (``oqtant.constants.IN_TRAP_CROSS_SECTION_M2``), as the machine's in-trap images.
+        """
         rows, cols = IN_TRAP_IMAGE_SHAPE
         self._require_run()
         x = self._pixel_centres(cols, IN_TRAP_PIXCAL_UM) / LENGTH_UM
@@ -580,7 +585,7 @@ class Simulator:
             self._column(self.evolution.psi_final, x, y, x_width=IN_TRAP_PIXCAL_UM / LENGTH_UM)
             / LENGTH_UM**2
         )
-        return column * _CROSS_SECTION_UM2
+        return column * _IN_TRAP_CROSS_SECTION_UM2
 
     def tof_image(self, supersample: int = 4) -> np.ndarray:
         """(100, 100) optical density after the time of flight, 4.4 um per pixel (pixel averages)."""

@@ -28,7 +28,8 @@ RF = RfEvaporation(
 BARRIER = Barrier(
     times_ms=[0, 6, 10], positions_um=[0, 0, 0], heights_khz=[0, 3, 3], widths_um=[1, 1, 1]
 )
-CROSS_SECTION_UM2 = 0.29069
+CROSS_SECTION_UM2 = 0.29069  # resonant, 3 lambda^2 / 2 pi at 780.24 nm: the TOF probe
+IN_TRAP_CROSS_SECTION_UM2 = CROSS_SECTION_UM2 / 36.5  # the detuned in-trap probe
 
 
 def in_trap(end_time_ms: float = 10.0, **kw) -> InputValues:
@@ -66,7 +67,7 @@ def test_in_trap_output_is_the_machine_image(barrier_run):
     assert (image.rows, image.columns, image.pixcal) == (148, 512, 0.344)
     od = np.array(image.pixels).reshape(148, 512)
     # optical density = cross-section x column density: summing it counts the atoms
-    atoms = od.sum() * 0.344**2 / CROSS_SECTION_UM2
+    atoms = od.sum() * 0.344**2 / IN_TRAP_CROSS_SECTION_UM2
     assert atoms == pytest.approx(barrier_run.atom_number_final, rel=0.01)
     # the barrier at x = 0 has cut the cloud in two
     centre_row = od[74]
@@ -280,3 +281,29 @@ def test_column_densities_along_both_axes_count_the_same_atoms(barrier_run):
     assert atoms_zx == pytest.approx(barrier_run.atom_number_final, rel=0.01)
     assert slice_x.shape == x.shape and slice_y.shape == side.shape
     assert np.allclose(column_zy, column_zy.T)  # cylindrical symmetry
+
+
+@pytest.mark.parametrize(
+    "name", ["Solitons_DarkSolitonCollectiveInTrap", "Solitons_DarkSolitonCollectiveTOF"]
+)
+def test_images_match_the_services_simulator_on_its_own_runs(name):
+    # two runs the service's simulator answered (10 000 atoms, a barrier and a landscape
+    # moving the cloud for 90 ms): the same image, the same scale
+    import gzip
+    import json
+
+    from tests.conftest import REAL_JOBS_DIR
+
+    job = json.loads(gzip.open(REAL_JOBS_DIR / f"{name}.json.gz").read())
+    run = job["inputs"][0]
+    wire = run["output"]["values"].get("it_plot") or run["output"]["values"]["tof_image"]
+    theirs = np.array(wire["pixels"], float).reshape(wire["rows"], wire["columns"])
+    sim = Simulator(InputValues.model_validate(run["values"]), atom_number=10_000).run(
+        progress=False
+    )
+    ours = sim.in_trap_image() if "it_plot" in run["output"]["values"] else sim.tof_image()
+    assert ours.shape == theirs.shape
+    assert ours.sum() == pytest.approx(theirs.sum(), rel=0.02)
+    assert ours.max() == pytest.approx(theirs.max(), rel=0.07)
+    assert np.corrcoef(ours.ravel(), theirs.ravel())[0, 1] > 0.96
+    assert np.abs(ours - theirs).sum() < 0.3 * theirs.sum()
