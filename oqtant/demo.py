@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -331,6 +332,8 @@ def _run_service(out: Path, matter: dict[str, Any], workers: int) -> list[Path]:
 
     written: list[Path] = []
     print("\n== 2. Starting an embedded server (SQLite in the output directory)")
+    # every demo starts from an empty database, so that it can be run again and again
+    shutil.rmtree(out / "server", ignore_errors=True)
     with EmbeddedServer(out / "server", workers=workers, log_file=out / "server.log") as server:
         print(f"   listening on {server.url} (log: {out / 'server.log'})")
         server.cli("user", "add", DEMO_USER, "--password-stdin", input=DEMO_PASSWORD + "\n")

@@ -42,6 +42,9 @@ def test_demo_designs_runs_and_writes_everything(tmp_path, monkeypatch, capsys):
     # the server kept its data in the output folder and is stopped
     assert (out / "server" / "oqtant.db").exists()
     assert "Stopping the server" in printed
+    # and it runs again in the same folder (a fresh database each time)
+    assert demo.main(["--output", str(out), "--workers", "1"]) == 0
+    assert "Done in" in capsys.readouterr().out
 
 
 def test_free_port_is_bindable():
