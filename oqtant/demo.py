@@ -298,9 +298,11 @@ def _plot_in_trap(values, title: str, path: Path) -> Path:
     cal = values.it_plot.pixcal or 1.0
     half_x, half_y = image.shape[1] * cal / 2, image.shape[0] * cal / 2
     fig, ax = plt.subplots(figsize=(8, 3))
-    shown = ax.imshow(image, origin="lower", cmap="viridis", aspect="auto",
+    # the colour scale ends at the bright cloud, not at the photon noise of single pixels
+    top = float(np.percentile(image, 99.9))
+    shown = ax.imshow(image, origin="lower", cmap="viridis", aspect="auto", vmax=top,
                       extent=[-half_x, half_x, -half_y, half_y])
-    fig.colorbar(shown, ax=ax, label="column density")
+    fig.colorbar(shown, ax=ax, label="optical density (in-trap probe)")
     ax.set_xlabel("x (um)")
     ax.set_ylabel("y (um)")
     ax.set_title(title)
