@@ -1187,9 +1187,14 @@ def _fit_bimodal_2d(
                     best = got
             trials["bimodal"] = best
         n_free = {name: int(_FREE[name].sum()) for name in trials}
-        if model == "auto" and bimodal_thermal == "bose":
+        b = trials.get("bimodal", (np.zeros(9),))[0]
+        condensed_share = (0.4 * b[3] * b[4] * b[5]) / max(
+            0.4 * b[3] * b[4] * b[5] + b[0] * b[1] * b[2] * _BOSE_ATOMS_FACTOR, 1e-300
+        )  # Thomas-Fermi: 2 pi A R_x R_y / 5; Bose cloud: 2 pi A s_x s_y g_3(1) / g_2(1)
+        if model == "auto" and bimodal_thermal == "bose" and condensed_share < 0.5:
             # just above T_c the thermal cloud is a Bose gas of fugacity near 1: its
-            # peaked profile is neither a Gaussian nor a small condensate on one
+            # peaked profile is neither a Gaussian nor a small condensate on one (a
+            # cloud that is mostly condensate is not such a gas: no need to look)
             bose_params, bose_rss, fugacity = _fugacity_search(
                 x, y, data, trials["gaussian"][0], lower, upper, weight, saturation_od
             )

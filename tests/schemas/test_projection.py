@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -258,7 +257,7 @@ def test_terminator_profile_and_timing():
     assert np.all(P.terminator_intensity(run(), [3.0], x) == 0)
 
 
-def test_shapes_and_speed_of_a_full_run():
+def test_shapes_and_range_of_a_full_run():
     rng = np.random.default_rng(0)
     times = list(np.round(np.linspace(0, 200, 20), 1))
     barriers = [
@@ -271,9 +270,6 @@ def test_shapes_and_speed_of_a_full_run():
     values = run(barriers, end_time_ms=200.0)
     t = np.linspace(0, 200, 2000)
     x = np.linspace(-60, 60, 1000)
-    start = time.process_time()  # CPU time: other work on the machine does not count
-    felt = P.projected_potential_khz(values, t, x)
-    elapsed = time.process_time() - start
+    felt = P.projected_potential_khz(values, t, x)  # its speed: benchmarks/bench_projection.py
     assert felt.shape == (2000, 1000)
     assert np.all((felt >= 0) & (felt <= 100))
-    assert elapsed < 2.0  # the goal is < 1 s of wall time on an idle machine
