@@ -207,6 +207,48 @@ def test_barrier_job_with_preview(browser, server):
     page.context.close()
 
 
+def test_landscape_and_terminator_are_composed_checked_and_copied(browser, server):
+    page = _session(browser, server, "alice")
+    page.goto("/new?kind=barrier")
+    page.wait_for_selector("#preview-figures img[data-kind=barriers]")
+    assert page.locator(".snapshot").count() == 0
+    page.click("#snapshot-add")
+    page.click("#snapshot-add")
+    assert page.locator(".snapshot").count() == 2
+    assert page.locator(".snapshot .s-time").nth(1).input_value() == "5"
+    # a potential above the projector's 100 kHz is named and marked
+    bad = page.locator(".snapshot").first.locator("tbody tr").nth(1).locator("input").nth(1)
+    bad.fill("150")
+    page.wait_for_selector("#problems li")
+    problem = page.locator("#problems li").first.inner_text()
+    assert problem.startswith("optical_landscape.landscapes.0.potentials_khz.1:"), problem
+    assert "invalid" in (bad.get_attribute("class") or "")
+    bad.fill("8")
+    page.check("#f-term")
+    page.fill("#f-term-on", "1")
+    page.fill("#f-term-off", "2.5")
+    page.wait_for_function(
+        "document.getElementById('preview-state').textContent.startsWith('The job is valid')"
+    )
+    page.wait_for_selector("#preview-figures img[data-kind=lasers]")
+    shoot(page, "new_landscape_terminator")
+    page.click("#submit")
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}$"))
+    inputs = page.locator("table.inputs, table").filter(has_text="Painted landscape").first
+    assert "2 snapshots" in inputs.inner_text()
+    assert "on from 1.0 to 2.5 ms" in page.content()
+    # and a copy of it comes back into the composer as it was
+    page.click("text=Edit a copy")
+    page.wait_for_url(re.compile(r"/new\?copy="))
+    page.wait_for_selector("#preview-figures img[data-kind=lasers]")
+    assert page.locator(".snapshot").count() == 2
+    values = page.locator(".snapshot").first.locator("tbody input")
+    assert [values.nth(i).input_value() for i in range(6)] == ["-20", "0", "0", "8", "20", "0"]
+    assert page.is_checked("#f-term")
+    assert page.input_value("#f-term-off") == "2.5"
+    page.context.close()
+
+
 def test_script_name_shows_as_text_and_other_users_get_404(browser, server):
     page = _session(browser, server, "alice", csp=True)  # with the site's own policy
     page.goto("/new")

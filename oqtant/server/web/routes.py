@@ -747,20 +747,12 @@ async def new_job_page(
     user, limits, source = await in_db(request, work)
     if limits is None:
         return _not_found(request, user, copy or "")
-    if source is not None and (source[1].optical_landscape or source[1].lasers):
-        return _error_page(
-            request,
-            user,
-            400,
-            "Cannot edit a copy here",
-            "This run has a painted landscape or a terminator pulse, which the composer does not "
-            "edit yet; copy it with the client instead.",
-        )
     from oqtant.oqtant_client import barrier_manipulator_job, ultracold_matter_job
 
     if source is not None:
         name, values = source
-        kind = "barrier" if values.optical_barriers else "bec"
+        lit = values.optical_barriers or values.optical_landscape or values.lasers
+        kind = "barrier" if lit else "bec"
         initial = {"name": name, "values": values.model_dump(mode="json")}
     else:
         kind = "barrier" if kind == "barrier" else "bec"
@@ -778,6 +770,9 @@ async def new_job_page(
         "rf_interpolations": [str(i) for i in RfInterpolationType],
         "interpolations": [str(i) for i in InterpolationType],
         "shapes": [str(s) for s in ShapeType],
+        "snapshots": (pset.min_snapshots, pset.max_snapshots),
+        "landscape_points": (pset.min_landscape_points, pset.max_landscape_points),
+        "terminator_position": pset.terminator_position,
     }
     return _page(request, "new.html", context, user=user)
 

@@ -1,4 +1,5 @@
-// The job composer: an editable RF ramp and barriers, checked by the server as you type.
+// The job composer: an editable RF ramp, barriers, a painted landscape and the terminator,
+// checked by the server as you type.
 "use strict";
 (function () {
   var root = document.getElementById("compose");
@@ -10,6 +11,13 @@
   var form = document.getElementById("job-form");
   var rfBody = document.querySelector("#rf-table tbody");
   var barrierList = document.getElementById("barrier-list");
+  var snapshotList = document.getElementById("snapshot-list");
+  var terminator = document.getElementById("f-term");
+  // a copied terminator keeps what the composer does not show (detuning, interpolation)
+  var laserTemplate = (values.lasers && values.lasers[0]) || {
+    type: "TERMINATOR",
+    pulses: [{ intensities_mw_per_cm2: [1.0, 1.0], detuning_mhz: 0.0, interpolation: "OFF" }]
+  };
   var problems = document.getElementById("problems");
   var state = document.getElementById("preview-state");
   var figures = document.getElementById("preview-figures");
@@ -103,6 +111,52 @@
     barrierList.appendChild(box);
   }
 
+  // ---- painted landscape: snapshots of (position, potential) points
+  function addPointRow(body, x, u) {
+    var tr = el("tr");
+    [[x, "position (µm)"], [u, "potential (kHz)"]].forEach(function (c) {
+      var td = el("td"); td.appendChild(numberInput(c[0], c[1])); tr.appendChild(td);
+    });
+    var td = el("td"); var rm = removeButton("remove this point");
+    rm.addEventListener("click", function () { tr.remove(); changed(); });
+    td.appendChild(rm); tr.appendChild(td);
+    body.appendChild(tr);
+  }
+  function addSnapshot(snap) {
+    var box = el("div", { class: "barrier snapshot" });
+    var head = el("div", { class: "barrier-head" });
+    head.appendChild(el("strong", { class: "snapshot-title" }, "Snapshot"));
+    var time = numberInput(snap.time_ms, "snapshot time (ms)");
+    time.className = "s-time";
+    var interp = select(JSON.parse(root.dataset.interpolations), snap.spatial_interpolation || "LINEAR",
+                        "interpolation along x");
+    interp.className = "s-interp";
+    var l1 = el("label", {}, "time (ms) "); l1.appendChild(time);
+    var l2 = el("label", {}, "interpolation along x "); l2.appendChild(interp);
+    head.appendChild(l1); head.appendChild(l2);
+    var rm = removeButton("remove this snapshot");
+    rm.addEventListener("click", function () { box.remove(); changed(); });
+    head.appendChild(rm);
+    box.appendChild(head);
+    var table = el("table", { class: "grid edit" });
+    var thead = el("thead"); var hr = el("tr");
+    ["position (µm)", "potential (kHz)", ""].forEach(function (h) { hr.appendChild(el("th", {}, h)); });
+    thead.appendChild(hr); table.appendChild(thead);
+    var body = el("tbody"); table.appendChild(body);
+    for (var i = 0; i < snap.positions_um.length; i++) {
+      addPointRow(body, snap.positions_um[i], snap.potentials_khz[i]);
+    }
+    box.appendChild(table);
+    var add = el("button", { type: "button", class: "small" }, "Add point");
+    add.addEventListener("click", function () {
+      var last = body.lastElementChild; var x = 0;
+      if (last) { x = (Number(last.querySelector("input").value) || 0) + 5; }
+      addPointRow(body, x, 0); changed();
+    });
+    box.appendChild(add);
+    snapshotList.appendChild(box);
+  }
+
   // ---- fields and their names in the wire format (used to mark the invalid ones)
   function label() {
     rfBody.querySelectorAll("tr").forEach(function (tr, i) {
@@ -122,6 +176,17 @@
         ["times_ms", "positions_um", "heights_khz", "widths_um"].forEach(function (name, k) {
           inputs[k].dataset.field = base + name + "." + i;
         });
+      });
+    });
+    snapshotList.querySelectorAll(".snapshot").forEach(function (box, k) {
+      var base = "optical_landscape.landscapes." + k + ".";
+      box.querySelector(".snapshot-title").textContent = "Snapshot " + (k + 1);
+      box.querySelector(".s-time").dataset.field = base + "time_ms";
+      box.querySelector(".s-interp").dataset.field = base + "spatial_interpolation";
+      box.querySelectorAll("tbody tr").forEach(function (tr, i) {
+        var inputs = tr.querySelectorAll("input");
+        inputs[0].dataset.field = base + "positions_um." + i;
+        inputs[1].dataset.field = base + "potentials_khz." + i;
       });
     });
   }
@@ -153,6 +218,31 @@
       });
       if (!barriers.length) { barriers = null; }
     }
+    var landscape = null, lasers = null;
+    if (snapshotList) {
+      var snaps = [];
+      snapshotList.querySelectorAll(".snapshot").forEach(function (box) {
+        var snap = { time_ms: readNumber(box.querySelector(".s-time")),
+                     spatial_interpolation: box.querySelector(".s-interp").value,
+                     positions_um: [], potentials_khz: [] };
+        box.querySelectorAll("tbody tr").forEach(function (tr) {
+          var inputs = tr.querySelectorAll("input");
+          snap.positions_um.push(readNumber(inputs[0]));
+          snap.potentials_khz.push(readNumber(inputs[1]));
+        });
+        snaps.push(snap);
+      });
+      if (snaps.length) {
+        landscape = { interpolation: document.getElementById("f-ls-interp").value, landscapes: snaps };
+      }
+    }
+    if (terminator && terminator.checked) {
+      var laser = JSON.parse(JSON.stringify(laserTemplate));
+      laser.position_um = readNumber(document.getElementById("f-term-pos"));
+      laser.pulses[0].times_ms = [readNumber(document.getElementById("f-term-on")),
+                                  readNumber(document.getElementById("f-term-off"))];
+      lasers = [laser];
+    }
     var notes = document.getElementById("f-notes").value;
     return {
       name: document.getElementById("f-name").value,
@@ -163,8 +253,8 @@
           end_time_ms: readNumber(document.getElementById("f-end")),
           rf_evaporation: rf,
           optical_barriers: barriers,
-          optical_landscape: null,
-          lasers: null
+          optical_landscape: landscape,
+          lasers: lasers
         },
         notes: notes ? notes : null
       }]
@@ -246,6 +336,15 @@
     var t = last ? Number(last.querySelector("input").value) || 0 : 0;
     addRfRow(t, 0.1, 200); changed();
   });
+  var addS = document.getElementById("snapshot-add");
+  if (addS) {
+    addS.addEventListener("click", function () {
+      var times = Array.from(snapshotList.querySelectorAll(".s-time")).map(function (i) { return Number(i.value) || 0; });
+      var t = times.length ? Math.max.apply(null, times) + 5 : 0;
+      addSnapshot({ time_ms: t, positions_um: [-20, 0, 20], potentials_khz: [0, 5, 0] });
+      changed();
+    });
+  }
   var addB = document.getElementById("barrier-add");
   if (addB) {
     addB.addEventListener("click", function () {
@@ -281,5 +380,16 @@
   var rfv = values.rf_evaporation;
   for (var i = 0; i < rfv.times_ms.length; i++) { addRfRow(rfv.times_ms[i], rfv.frequencies_mhz[i], rfv.powers_mw[i]); }
   if (barrierList) { (values.optical_barriers || []).forEach(addBarrier); }
+  if (snapshotList && values.optical_landscape) {
+    document.getElementById("f-ls-interp").value = values.optical_landscape.interpolation;
+    values.optical_landscape.landscapes.forEach(addSnapshot);
+  }
+  if (terminator && values.lasers && values.lasers.length) {
+    var l0 = values.lasers[0];
+    terminator.checked = true;
+    document.getElementById("f-term-pos").value = l0.position_um;
+    document.getElementById("f-term-on").value = l0.pulses[0].times_ms[0];
+    document.getElementById("f-term-off").value = l0.pulses[0].times_ms[1];
+  }
   check();
 })();
