@@ -149,7 +149,12 @@ def equilibrium_cloud(atom_number: float, temperature_k: float) -> CloudState:
         shift = (critical_temperature_k(n, False) / tc) ** 3
         capacity = (K_B * t / (HBAR * OMEGA_BAR)) ** 3 * shift
         target = min(n / capacity, _bose_g(3.0, 1.0 - 1e-12) * (1 - 1e-9))
-        z = brentq(lambda f: _bose_g(3.0, f) - target, 0.0, 1.0 - 1e-12, xtol=1e-12)
+        if target < 1e-6:
+            # a dilute gas: g_3(z) = z + z^2 / 8 + ..., inverted (brentq's absolute
+            # tolerance would round such a fugacity to 0)
+            z = target * (1.0 - target / 8.0)
+        else:
+            z = brentq(lambda f: _bose_g(3.0, f) - target, 0.0, 1.0 - 1e-12, xtol=1e-14)
     n_c = n - n_th
     return CloudState(n, t, tc, n_c, n_th, z, thomas_fermi_chemical_potential_j(n_c))
 

@@ -9,6 +9,7 @@ import pickle
 
 import numpy as np
 import pytest
+from pydantic import ValidationError as PydanticValidationError
 
 from oqtant.backend import Backend, RunResult, load_backend
 from oqtant.emulator import Apparatus, ApparatusSettings, EmulatedRun
@@ -383,3 +384,71 @@ def test_the_thomas_fermi_density_stands_in_when_the_simulator_cannot_run(monkey
     x = pixel_centres_um(512, 0.344)
     prof = _axial_profile(run)
     assert prof[np.abs(x) < 0.5].mean() < 0.2 * prof[(np.abs(x) > 3) & (np.abs(x) < 8)].mean()
+
+
+# --------------------------------------------------------------------------- any valid run
+
+
+def _random_run(rng: np.random.Generator) -> dict:
+    """A valid run of any kind: a random ramp (sometimes ending at the trap bottom or far
+    above it, sometimes with an RF shield), barriers, a landscape and the terminator."""
+    end = float(np.round(rng.choice([0.0, rng.uniform(1.0, 200.0)]), 1))
+    n = int(rng.integers(2, 8))
+    times = sorted(rng.choice(np.arange(-2000, 1), n, replace=False).tolist())
+    freqs = sorted(rng.uniform(0.0, 25.0, n).round(3).tolist(), reverse=True)
+    if rng.random() < 0.4:
+        freqs[-1] = float(rng.choice([0.0, 0.02, 0.045, 0.5, 3.0]))
+    rf = {"times_ms": times, "frequencies_mhz": freqs,
+          "powers_mw": rng.choice([0.0, 50.0, 300.0, 1000.0], n).tolist(),
+          "interpolation": str(rng.choice(["LINEAR", "OFF", "PREVIOUS"]))}
+    if end >= 1 and rng.random() < 0.3:  # RF shield
+        rf["times_ms"].append(int(rng.integers(1, int(end) + 1)))
+        rf["frequencies_mhz"].append(float(rng.uniform(0.0, 1.0)))
+        rf["powers_mw"].append(float(rng.uniform(0.0, 500.0)))
+    image = str(rng.choice(["TIME_OF_FLIGHT", "IN_TRAP", "MOT"], p=[0.5, 0.45, 0.05]))
+    values = {"time_of_flight_ms": float(np.round(rng.uniform(2.0, 20.0), 1)),
+              "image_type": image, "end_time_ms": end, "rf_evaporation": rf}
+    if end > 0 and rng.random() < 0.5:
+        values["optical_barriers"] = [
+            {"times_ms": [0.0, end], "positions_um": rng.uniform(-60, 60, 2).round(1).tolist(),
+             "heights_khz": rng.uniform(0, 100, 2).round(1).tolist(),
+             "widths_um": rng.uniform(0.5, 50, 2).round(1).tolist(),
+             "shape": str(rng.choice(["GAUSSIAN", "LORENTZIAN", "SQUARE", "NATIVE"])),
+             "interpolation": str(rng.choice(["LINEAR", "SMOOTH", "OFF", "CUBIC"]))}
+            for _ in range(int(rng.integers(1, 4)))
+        ]
+    if end > 0 and rng.random() < 0.3:
+        values["optical_landscape"] = {"interpolation": "LINEAR", "landscapes": [
+            {"time_ms": t, "positions_um": [-60.0, -20.0, 20.0, 60.0],
+             "potentials_khz": rng.uniform(0, 100, 4).round(1).tolist()} for t in (0.0, end)]}
+    if end > 0 and rng.random() < 0.2:
+        values["lasers"] = [{"type": "TERMINATOR", "position_um": 30.0, "pulses": [
+            {"times_ms": [0.0, float(np.round(min(end, rng.uniform(0.1, 10.0)), 1))],
+             "intensities_mw_per_cm2": [1.0, 1.0], "detuning_mhz": 0.0, "interpolation": "OFF"}]}]
+    return values
+
+
+@pytest.mark.slow
+def test_every_valid_run_gives_a_valid_machine_answer():
+    rng = np.random.default_rng(2024)
+    done = 0
+    while done < 40:
+        try:
+            values = InputValues.model_validate(_random_run(rng))
+        except PydanticValidationError:  # e.g. a NATIVE barrier given a width: not a run
+            continue
+        run = APPARATUS.simulate(values, seed=done)
+        done += 1
+        truth = run.truth
+        assert np.isfinite(truth.atom_number) and truth.atom_number >= 0
+        assert 0.0 <= truth.condensed_atom_number <= truth.atom_number * (1 + 1e-9)
+        answer = run.to_run_result()
+        again = RunResult.model_validate_json(answer.model_dump_json())
+        assert again == answer
+        out = answer.output.values
+        if values.image_type == ImageType.IN_TRAP:
+            assert (out.it_plot.rows, out.it_plot.columns) == (148, 512)
+            assert np.all(np.isfinite(out.it_plot.pixels))
+        else:
+            assert (out.tof_image.rows, out.tof_image.columns) == (100, 100)
+            assert out.tof_atom_number >= 0 and out.temperature_nk >= 0

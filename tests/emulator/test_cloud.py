@@ -153,3 +153,14 @@ def test_a_resonant_pulse_removes_the_atoms_where_it_shines():
         np.zeros(1), np.zeros(1), state.condensed_atom_number, np.zeros_like(grid), grid,
         survival_x=survival)
     assert kept_c == pytest.approx(0.5, abs=2e-3)
+
+
+def test_a_few_hot_atoms_are_a_dilute_classical_gas():
+    # one atom at 20 uK: a phase-space density of 1e-10, whose fugacity must not round to 0
+    state = equilibrium_cloud(1.3, 2.2e-5)
+    assert state.condensed_atom_number == 0.0
+    assert 0.0 < state.fugacity < 1e-6
+    x = np.linspace(-1200.0, 1200.0, 1201)  # the cloud is 150 um wide along x
+    column = thermal_column_density(x, x, state)
+    assert np.isfinite(column).all()
+    assert column.sum() * (2e-6) ** 2 == pytest.approx(1.3, rel=0.01)
