@@ -294,6 +294,36 @@ def test_job_list_updates_live(browser, server):
     page.context.close()
 
 
+def test_a_sweep_job_page_lists_its_runs(browser, server):
+    from tests.server.conftest import job_dict
+
+    token = httpx.post(
+        f"{server}/oauth/token",
+        data={"grant_type": "password", "username": "bob", "password": PASSWORD},
+    )
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    job = job_dict(runs=5, name="RF sweep")
+    for run, mhz in zip(job["inputs"], (0.2, 0.4, 0.6, 0.8, 1.0), strict=True):
+        run["values"]["rf_evaporation"]["frequencies_mhz"][-1] = mhz
+    r = httpx.post(f"{server}/api/v1/users/{USER_IDS['bob']}/jobs", json=job, headers=headers)
+    assert r.status_code == 201, r.text
+    page = _session(browser, server, "bob")
+    page.goto(f"/jobs/{r.json()['job_id']}?run=3")
+    page.wait_for_function(
+        "document.querySelectorAll('#runs-table tbody tr td:nth-child(2)').length === 5 && "
+        "Array.from(document.querySelectorAll('#runs-table tbody tr td:nth-child(2)'))"
+        ".every(td => td.textContent === 'complete')",
+        timeout=20_000,
+    )
+    headers_row = page.locator("#runs-table thead th").all_inner_texts()
+    assert headers_row[:3] == ["run", "status", "last RF (MHz)"]
+    assert page.locator("#runs-table tr[aria-current] td").first.inner_text() == "3"
+    page.click("#runs-table a:has-text('5')")
+    page.wait_for_url(re.compile(r"run=5$"))
+    shoot(page, "job_sweep")
+    page.context.close()
+
+
 def test_limits_and_admin(browser, server):
     page = _session(browser, server, "alice")
     page.goto("/limits")

@@ -193,6 +193,41 @@ def test_multi_run_job_offers_each_run(app, alice, browser_of, submit_as):
     assert "2 of 3 (pending)" in page and "Result of run 2" in page
 
 
+def test_a_sweep_shows_its_runs_side_by_side(app, alice, browser_of):
+    from fastapi.testclient import TestClient
+
+    from tests.server.conftest import job_dict
+
+    job = job_dict(runs=3, name="RF sweep")
+    for run, mhz in zip(job["inputs"], (0.5, 1.0, 2.0), strict=True):
+        run["values"]["rf_evaporation"]["frequencies_mhz"][-1] = mhz
+    with TestClient(app) as api:
+        r = api.post(f"{alice.base}/jobs", json=job, headers=alice.headers)
+        job_id = r.json()["job_id"]
+        client, _ = browser_of(alice)
+        pending = client.get(f"/jobs/{job_id}?run=2").text
+        assert "All runs" in pending and "pending" in pending
+        app.state.dispatcher.run_until_idle()
+        page = client.get(f"/jobs/{job_id}?run=2").text
+    table = page[page.index('id="runs-table"') : page.index("</table>", page.index('id="runs-table"'))]
+    # the input that varies is a column, the ones that do not are left out
+    assert "last RF (MHz)" in table and "time of flight (ms)" not in table
+    for mhz, temperature in (("0.5", "50"), ("1", "100"), ("2", "200")):  # 100 nK per MHz
+        assert f"<td>{mhz}</td>" in table
+        assert f'<td class="num">{temperature}</td>' in table
+    assert table.count("complete") == 3 and 'aria-current="true"' in table
+    assert f'href="/jobs/{job_id}?run=3"' in table
+
+
+def test_repeated_runs_are_said_to_repeat_the_experiment(app, alice, browser_of, submit_as):
+    job = submit_as(alice, runs=2)
+    client, _ = browser_of(alice)
+    page = client.get(f"/jobs/{job}").text
+    assert "All runs" in page and "repeat the experiment" in page
+    single = submit_as(alice, runs=1)
+    assert "All runs" not in client.get(f"/jobs/{single}").text
+
+
 # --------------------------------------------------------------------------- compose
 
 

@@ -60,6 +60,8 @@ __all__ = [
     "release_run",
     "renew_leases",
     "run_seed",
+    "run_summaries",
+    "output_summary",
     "search_jobs",
     "set_user_limits",
     "start_of_day",
@@ -718,6 +720,45 @@ def _finish_run(session: Session, owner: str, run_id: int, values: dict) -> bool
         raise
 
 
+_SUMMARY_FIELDS = (
+    "tof_atom_number",
+    "thermal_atom_number",
+    "condensed_atom_number",
+    "temperature_nk",
+    "total_mot_atom_number",
+)
+
+
+def output_summary(output_json: str | None) -> str | None:
+    """The few numbers of a run's output that a list of runs shows, as JSON (or None).
+
+    A time-of-flight output gives its atom numbers and temperature; an in-trap
+    output the peak of its image.
+    """
+    if not output_json:
+        return None
+    try:
+        values = json.loads(output_json).get("values") or {}
+    except (ValueError, AttributeError):
+        return None
+    if values.get("it_plot"):
+        pixels = values["it_plot"].get("pixels") or [0.0]
+        return json.dumps({"image": "IN_TRAP", "peak_od": round(float(max(pixels)), 3)})
+    summary = {"image": "TIME_OF_FLIGHT"}
+    summary.update({k: values.get(k) for k in _SUMMARY_FIELDS})
+    return json.dumps(summary)
+
+
+def run_summaries(*, session: Session, job_id: int) -> list[tuple[int, str, str, dict | None]]:
+    """Every run of a job: (run, status, values_json, summary or None), in run order."""
+    rows = session.execute(
+        select(Run.run, Run.status, Run.values_json, Run.summary_json)
+        .where(Run.job_id == job_id)
+        .order_by(Run.run)
+    ).all()
+    return [(r, st, v, json.loads(sm) if sm else None) for r, st, v, sm in rows]
+
+
 def complete_run(
     *,
     session: Session,
@@ -735,6 +776,7 @@ def complete_run(
         {
             "status": "COMPLETE",
             "output_json": output_json,
+            "summary_json": output_summary(output_json),
             "raw_images_json": raw_images_json,
             "duration_s": duration_s,
             "error": None,

@@ -521,6 +521,59 @@ def _stats(values: dict) -> list[tuple[str, str]]:
     ]
 
 
+def _run_inputs(values: InputValues) -> dict[str, str]:
+    """The inputs of a run that a sweep is likely to vary, as (label -> text)."""
+    rf = values.rf_evaporation
+    evaporation = [i for i, t in enumerate(rf.times_ms) if t <= 0]
+    last = evaporation[-1] if evaporation else len(rf.times_ms) - 1
+    barriers = values.optical_barriers or []
+    lasers = values.lasers or []
+    return {
+        "image": "TOF" if values.image_type.value == "TIME_OF_FLIGHT" else values.image_type.value,
+        "time of flight (ms)": f"{values.time_of_flight_ms:g}",
+        "experiment stage (ms)": f"{values.end_time_ms:g}",
+        "last RF (MHz)": f"{rf.frequencies_mhz[last]:g}",
+        "last RF power (mW)": f"{rf.powers_mw[last]:g}",
+        "barriers": str(len(barriers)),
+        "final barrier heights (kHz)": ", ".join(f"{b.heights_khz[-1]:g}" for b in barriers),
+        "final barrier positions (um)": ", ".join(f"{b.positions_um[-1]:g}" for b in barriers),
+        "landscape snapshots": str(len(values.optical_landscape.landscapes))
+        if values.optical_landscape
+        else "0",
+        "terminator (ms)": ", ".join(
+            f"{p.times_ms[0]:g} to {p.times_ms[1]:g}" for laser in lasers for p in laser.pulses
+        ),
+    }
+
+
+def _runs_table(summaries) -> dict | None:
+    """The runs of a multi-run job side by side: the inputs that differ, and the results."""
+    if len(summaries) < 2:
+        return None
+    inputs = [_run_inputs(InputValues.model_validate_json(v)) for _, _, v, _ in summaries]
+    varied = [k for k in inputs[0] if len({i[k] for i in inputs}) > 1]
+    rows = []
+    for (number, status_, _, summary), given in zip(summaries, inputs, strict=True):
+        results: dict[str, str] = {}
+        if summary and summary.get("image") == "TIME_OF_FLIGHT":
+            total = int(summary.get("tof_atom_number") or 0)
+            condensed = int(summary.get("condensed_atom_number") or 0)
+            results = {
+                "atoms": f"{total:,}",
+                "condensed fraction": f"{condensed / total:.2f}" if total else "",
+                "temperature (nK)": f"{int(summary.get('temperature_nk') or 0)}",
+            }
+        elif summary:
+            results = {"peak OD": f"{summary.get('peak_od', 0):.2f}"}
+        rows.append((number, status_, [given[k] for k in varied], results))
+    result_keys = list(dict.fromkeys(k for *_, r in rows for k in r))
+    return {
+        "inputs": varied,
+        "results": result_keys,
+        "rows": [(n, st, vals, [r.get(k, "") for k in result_keys]) for n, st, vals, r in rows],
+    }
+
+
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
 async def job_page(request: Request, job_id: str, run: int = 1, done: str | None = None):
     def work(session):
@@ -534,17 +587,14 @@ async def job_page(request: Request, job_id: str, run: int = 1, done: str | None
             job.id
         ]
         failed = crud.failed_runs(session=session, job_id=job.id)
-        states = dict(
-            session.execute(
-                select(Run.run, Run.status).where(Run.job_id == job.id).order_by(Run.run)
-            ).all()
-        )
-        return user, (job, row, info, failed, number, states)
+        summaries = crud.run_summaries(session=session, job_id=job.id)
+        states = {r: st for r, st, _, _ in summaries}
+        return user, (job, row, info, failed, number, states, summaries)
 
     user, found = await in_db(request, work)
     if found is None:
         return _not_found(request, user, job_id)
-    job, row, info, failed, number, states = found
+    job, row, info, failed, number, states, summaries = found
     values = InputValues.model_validate_json(row.values_json) if row is not None else None
     output = json.loads(row.output_json)["values"] if row is not None and row.output_json else None
     is_tof = output is not None and "it_plot" not in output
@@ -554,6 +604,7 @@ async def job_page(request: Request, job_id: str, run: int = 1, done: str | None
         "run": row,
         "number": number,
         "runs": [(n, states.get(n, "")) for n in range(1, job.input_count + 1)],
+        "runs_table": _runs_table(summaries),
         "values": values,
         "rf_rows": list(zip(rf.times_ms, rf.frequencies_mhz, rf.powers_mw, strict=True))
         if rf

@@ -1,0 +1,83 @@
+"""Schema migrations keep what is stored: the run summaries are filled in for old runs."""
+
+from __future__ import annotations
+
+import json
+
+from alembic import command
+from sqlalchemy import create_engine, inspect, text
+
+from oqtant.schemas.job import InputValues
+from oqtant.server.db import crud, make_engine, make_session_factory, upgrade_database
+from oqtant.server.db.migrate import alembic_config, head_revision
+from oqtant.server.schemas import JobSubmit
+from tests.conftest import ULTRACOLD_MATTER_JOB
+from tests.server.fast_backend import FastBackend
+
+
+def _columns(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return {c["name"] for c in inspect(engine).get_columns("runs")}
+    finally:
+        engine.dispose()
+
+
+def test_upgrading_an_old_database_fills_in_the_summaries_of_its_runs(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade_database(url)
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    job = JobSubmit.model_validate(
+        {**ULTRACOLD_MATTER_JOB, "inputs": ULTRACOLD_MATTER_JOB["inputs"] * 2}
+    )
+    with sessions() as s:
+        user = crud.create_user(
+            session=s,
+            name="old",
+            password="pw-pw-pw-pw",
+            daily_limit=10,
+            max_runs_per_job=5,
+            max_pending_jobs=5,
+        )
+        crud.submit_job(session=s, user_id=user.id, job=job)
+        claimed = crud.claim_next_run(session=s, owner="w1", lease_seconds=60)
+        values = InputValues.model_validate_json(claimed.values_json)
+        output_json = FastBackend().run(values, claimed.seed).output.model_dump_json()
+        assert crud.complete_run(
+            session=s,
+            owner="w1",
+            run_id=claimed.run_id,
+            output_json=output_json,
+            raw_images_json="[]",
+            duration_s=0.1,
+        )
+    engine.dispose()
+    # back to the first schema (no summaries), as a database of an older release
+    command.downgrade(alembic_config(url), "0001")
+    assert "summary_json" not in _columns(url)
+    upgrade_database(url)
+    assert "summary_json" in _columns(url)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == (
+            head_revision()
+        )
+        rows = conn.execute(text("select run, status, summary_json from runs order by run")).all()
+    engine.dispose()
+    (first, done, summary), (second, waiting, nothing) = rows
+    assert (first, done, second, waiting, nothing) == (1, "COMPLETE", 2, "PENDING", None)
+    summary = json.loads(summary)
+    expected = json.loads(output_json)["values"]
+    assert summary["image"] == "TIME_OF_FLIGHT"
+    for key in ("tof_atom_number", "condensed_atom_number", "temperature_nk"):
+        assert summary[key] == expected[key]
+
+
+def test_the_summary_of_an_in_trap_output_is_its_peak():
+    output = {"values": {"it_plot": {"pixels": [0.0, 1.25, 0.5], "rows": 1, "columns": 3}}}
+    assert json.loads(crud.output_summary(json.dumps(output))) == {
+        "image": "IN_TRAP",
+        "peak_od": 1.25,
+    }
+    assert crud.output_summary(None) is None and crud.output_summary("not json") is None
