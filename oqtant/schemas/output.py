@@ -418,7 +418,8 @@ def _residual_and_jacobian(
     the data averaged the same way: a quarter of the residuals, the same model.
     ``weight`` (0 or 1 per pixel) leaves out pixels that hold no measurement.
     With the "bose" profile the thermal shape is ``t = g_2(z e^-rho) / g_2(z)`` and
-    ``-dt/drho = g_1(z e^-rho) / g_2(z)`` (fugacity ``z``, 1 by default); with "gaussian" ``t = -dt/drho = e^-rho``.
+    ``-dt/drho = g_1(z e^-rho) / g_2(z)`` (fugacity ``z``, 1 by default); with
+    "gaussian" ``t = -dt/drho = e^-rho``.
     ``subpixels`` > 1 integrates the condensate over each pixel, ``resolution_px``
     blurs it by the imaging resolution (see _tf_pixels). ``saturation_od`` applies
     the camera's saturation (see saturate_od) to the cloud, not to the offset.
@@ -827,31 +828,17 @@ def _least_squares(
     return full(result.x), float(2.0 * result.cost), result.jac
 
 
-def _fugacity_search(x, y, data, p0, lower, upper, weight, saturation_od):
-    """The thermal Bose gas of free fugacity on the 2x2-binned image: (params, rss, z).
+def _fugacity_search(trial, p0):
+    """The thermal Bose gas of free fugacity: (params, rss, z) of the best quick fit.
 
+    ``trial(p0, free, profile, fugacity)`` is a quick fit (on the 2x2-binned image).
     Fits the thermal-only model for each fugacity of a grid (warm-started along
     it), then once more at the minimum of a parabola through the best point and
     its neighbours.
     """
     fits, p = [], np.array(p0, dtype=float)
     for shift in _FUGACITY_SHIFTS:
-        got = _least_squares(
-            x,
-            y,
-            data,
-            p,
-            _FREE["gaussian"],
-            lower,
-            upper,
-            100,
-            1e-5,
-            True,
-            weight,
-            "bose",
-            saturation_od=saturation_od,
-            fugacity=math.exp(-shift),
-        )
+        got = trial(p, "gaussian", "bose", math.exp(-shift))
         fits.append((shift, got[0], got[1]))
         p = got[0]
     i = min(range(len(fits)), key=lambda k: fits[k][2])
@@ -862,22 +849,7 @@ def _fugacity_search(x, y, data, p0, lower, upper, weight, saturation_od):
         if denom != 0.0:
             vertex = s1 - 0.5 * ((s1 - s0) ** 2 * (r1 - r2) - (s1 - s2) ** 2 * (r1 - r0)) / denom
             if min(s0, s2) < vertex < max(s0, s2):
-                got = _least_squares(
-                    x,
-                    y,
-                    data,
-                    p1,
-                    _FREE["gaussian"],
-                    lower,
-                    upper,
-                    100,
-                    1e-5,
-                    True,
-                    weight,
-                    "bose",
-                    saturation_od=saturation_od,
-                    fugacity=math.exp(-vertex),
-                )
+                got = trial(p1, "gaussian", "bose", math.exp(-vertex))
                 if got[1] < best[2]:
                     best = (vertex, got[0], got[1])
     return best[1], best[2], math.exp(-best[0])
@@ -1111,6 +1083,13 @@ def _fit_bimodal_2d(
             f"lower, upper: each lower bound must be below its upper bound ({bad})"
         )
 
+    def trial(p0, free, profile="gaussian", fugacity=1.0):
+        """A quick fit on the 2x2-binned image, to choose the model and start the final fit."""
+        return _least_squares(
+            x, y, data, p0, _FREE[free], lower, upper, 100, 1e-5, True, weight, profile,
+            saturation_od=saturation_od, fugacity=fugacity,
+        )  # fmt: skip
+
     if initial is not None:
         chosen = "bimodal" if model == "auto" else model
         start = _as_vector(initial, "initial")
@@ -1124,35 +1103,9 @@ def _fit_bimodal_2d(
         n_binned = (data.shape[0] // 2) * (data.shape[1] // 2)
         trials = {}
         if model in ("auto", "gaussian"):
-            trials["gaussian"] = _least_squares(
-                x,
-                y,
-                data,
-                gauss0,
-                _FREE["gaussian"],
-                lower,
-                upper,
-                100,
-                1e-5,
-                True,
-                weight,
-                saturation_od=saturation_od,
-            )
+            trials["gaussian"] = trial(gauss0, "gaussian")
         if model in ("auto", "tf"):
-            trials["tf"] = _least_squares(
-                x,
-                y,
-                data,
-                tf0,
-                _FREE["tf"],
-                lower,
-                upper,
-                100,
-                1e-5,
-                True,
-                weight,
-                saturation_od=saturation_od,
-            )
+            trials["tf"] = trial(tf0, "tf")
         if model in ("auto", "bimodal"):
             g = trials.get("gaussian", (gauss0,))[0]
             t = trials.get("tf", (tf0,))[0]
@@ -1168,21 +1121,7 @@ def _fit_bimodal_2d(
             ]
             best = None
             for s in starts:
-                got = _least_squares(
-                    x,
-                    y,
-                    data,
-                    s,
-                    _FREE["bimodal"],
-                    lower,
-                    upper,
-                    100,
-                    1e-5,
-                    True,
-                    weight,
-                    bimodal_thermal,
-                    saturation_od=saturation_od,
-                )
+                got = trial(s, "bimodal", bimodal_thermal)
                 if best is None or got[1] < best[1]:
                     best = got
             trials["bimodal"] = best
@@ -1195,9 +1134,7 @@ def _fit_bimodal_2d(
             # just above T_c the thermal cloud is a Bose gas of fugacity near 1: its
             # peaked profile is neither a Gaussian nor a small condensate on one (a
             # cloud that is mostly condensate is not such a gas: no need to look)
-            bose_params, bose_rss, fugacity = _fugacity_search(
-                x, y, data, trials["gaussian"][0], lower, upper, weight, saturation_od
-            )
+            bose_params, bose_rss, fugacity = _fugacity_search(trial, trials["gaussian"][0])
             trials["bose_gas"] = (bose_params, bose_rss)
             n_free["bose_gas"] = int(_FREE["gaussian"].sum()) + 1
         chosen = min(trials, key=lambda name: _bic(trials[name][1], n_binned, n_free[name]))
