@@ -437,6 +437,16 @@ def test_jacobian_matches_finite_differences(
     assert np.max(np.abs(analytic - numeric)) < 1e-7 * np.max(np.abs(analytic))
 
 
+def _expanded_sigmas_px(temperature_nk, tof_ms):
+    """(x, y) width parameters in pixels of a thermal cloud released from the 50 / 400 Hz trap."""
+    t = tof_ms * 1e-3
+    return [
+        math.sqrt(K_B * temperature_nk * 1e-9 / RB87_MASS_KG * (1 / (2 * math.pi * f) ** 2 + t**2))
+        / (PIXCAL_UM * 1e-6)
+        for f in (50.0, 400.0)
+    ]
+
+
 def _camera_image(
     n_thermal,
     n_condensed,
@@ -455,13 +465,8 @@ def _camera_image(
     light behind the cloud on a 9 x 9 sub-pixel grid, blurred, averaged over each pixel;
     a fraction ``stray_light`` of the probe passes the atoms by.
     """
-    t = tof_ms * 1e-3
     pix_m = PIXCAL_UM * 1e-6
-    sigmas = [
-        math.sqrt(K_B * temperature_nk * 1e-9 / RB87_MASS_KG * (1 / (2 * math.pi * f) ** 2 + t**2))
-        / pix_m
-        for f in (50.0, 400.0)
-    ]
+    sigmas = _expanded_sigmas_px(temperature_nk, tof_ms)
     n = 9
     # sub-pixel centres in the fit's coordinates: pixel c spans c - 50 -+ 1/2
     fine = np.arange(100 * n) / n - 50 - (n - 1) / (2 * n)
@@ -624,13 +629,8 @@ def _bose_gas_image(n_atoms, fugacity, temperature_nk, tof_ms, seed, noise_od=0.
     Each Boltzmann term j of the gas is a Gaussian of weight z^j / j^3 (its share of
     the atoms) and widths sigma / sqrt(j); the column density is their sum.
     """
-    t = tof_ms * 1e-3
     pix_m = PIXCAL_UM * 1e-6
-    sigmas = [
-        math.sqrt(K_B * temperature_nk * 1e-9 / RB87_MASS_KG * (1 / (2 * math.pi * f) ** 2 + t**2))
-        / pix_m
-        for f in (50.0, 400.0)
-    ]
+    sigmas = _expanded_sigmas_px(temperature_nk, tof_ms)
     x, y = image_space(SHAPE)
     dx, dy = x - 0.4, y + 0.3
     weights = [fugacity**j / j**3 for j in range(1, 400)]
