@@ -1491,10 +1491,40 @@ class OqtantOutput(BaseModel):
             raise JobError(f"{what} needs a TIME_OF_FLIGHT output; this one is IN_TRAP")
         return self.TOF
 
+    def camera_saturation_od(self) -> float | None:
+        """The most OD the camera could read, as the stored fit shows it; None if it did not.
+
+        A camera that a share ``s`` of the probe reaches past the atoms reads
+        ``-ln(s + (1 - s) exp(-OD))`` (:func:`saturate_od`). Where the stored fit's
+        peak (``gaussian_od + tf_od``) stands well above the peak of the stored fit
+        image, the fit was saturated that way, and ``s`` follows from the two peaks.
+        """
+        if not self._is_tof or self.tof_fit is None or self.tof_fit_image is None:
+            return None
+        true_peak = float(self.tof_fit.gaussian_od) + float(self.tof_fit.tf_od)
+        try:
+            model = _reshape_pixels(self.tof_fit_image, "tof_fit_image")
+        except (JobError, ValidationError):
+            return None
+        if model.size < 16 or not np.all(np.isfinite(model)):
+            return None
+        seen_peak = float(model.max()) - float(self.tof_fit.offset)
+        if not (true_peak > seen_peak + 0.5 and seen_peak > 0.1):
+            return None
+        light_seen, light_true = math.exp(-seen_peak), math.exp(-true_peak)
+        stray = (light_seen - light_true) / (1.0 - light_true)
+        return float(-math.log(stray)) if 0.0 < stray < 1.0 else None
+
     def fit_bimodal(self, **kwargs: Any) -> BimodalFit:
-        """Bimodal fit of the TOF image (keyword arguments go to ``fit_bimodal_2d``)."""
+        """Bimodal fit of the TOF image (keyword arguments go to ``fit_bimodal_2d``).
+
+        Unless given, ``saturation_od`` is the camera's as the stored fit shows it
+        (:meth:`camera_saturation_od`), so that a refit sees the image as the
+        machine's own analysis did.
+        """
         image = self._require_tof("the bimodal fit")
         kwargs.setdefault("pixcal_um", self.get_image_pixcal(OutputImageType.TIME_OF_FLIGHT))
+        kwargs.setdefault("saturation_od", self.camera_saturation_od())
         return fit_bimodal_2d(image, **kwargs)
 
     def fit_bimodal_data2D(  # noqa: N802 - name of the reference API
@@ -1552,7 +1582,9 @@ class OqtantOutput(BaseModel):
         image = self.TOF
         shape = image.shape if image is not None else TOF_IMAGE_SHAPE
         x, y = image_space(shape)
-        model_image = bimodal_od(x, y, params, profile)
+        # as the camera reads it (saturated like the stored fit, when it was)
+        saturation = self.camera_saturation_od() if image is not None else None
+        model_image = bimodal_od(x, y, params, profile, saturation_od=saturation)
         unit = "um" if pix_cal != 1.0 else "pixels"
         fig, ax = plt.subplots(figsize=(6, 5))
         im = ax.imshow(model_image, cmap="viridis", extent=_extent_um(shape, pix_cal))
@@ -1600,7 +1632,7 @@ class OqtantOutput(BaseModel):
         pixcal = self.get_image_pixcal(OutputImageType.TIME_OF_FLIGHT)
         x, y = image_space(image.shape)
         try:
-            fit = fit_bimodal_2d(image, pixcal)
+            fit = self.fit_bimodal(pixcal_um=pixcal)
         except FitError:
             fit = None
         row = image.shape[0] // 2
@@ -1622,7 +1654,16 @@ class OqtantOutput(BaseModel):
             ax.plot(pos * pixcal, parts(fit.model_image), "-", color="C3", label="bimodal fit")
             ax.plot(
                 pos * pixcal,
-                parts(bimodal_od(x, y, thermal, fit.thermal_profile)),
+                parts(
+                    bimodal_od(
+                        x,
+                        y,
+                        thermal,
+                        fit.thermal_profile,
+                        saturation_od=fit.saturation_od,
+                        fugacity=fit.fugacity,
+                    )
+                ),
                 "--",
                 color="C0",
                 label="thermal part",

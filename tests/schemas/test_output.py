@@ -17,6 +17,7 @@ from oqtant.schemas.output import (
     IN_TRAP_PIXCAL_UM,
     TOF_IMAGE_SHAPE,
     TOF_PIXCAL_UM,
+    BimodalFit,
     OqtantNonPlotOutput,
     OqtantOutput,
     OqtantPlotOutput,
@@ -332,3 +333,47 @@ def test_real_in_trap_files(real_job_paths, stem, tmp_path):
     assert 1.0 < output.IT.max() < 5.0  # peak column density in OD
     output.plot_it(file_name=tmp_path / "it.png", figsize=(10, 4))
     _assert_png_has_content(tmp_path / "it.png")
+
+
+# --------------------------------------------------------------------------- a saturating camera
+
+
+def _saturated_output(saturation_od: float = 2.2) -> tuple[OqtantNonPlotOutput, list[float]]:
+    """A TOF output whose camera reads at most ``saturation_od``, with the fit the machine stored."""
+    x, y = image_space(TOF_IMAGE_SHAPE)
+    true = [0.5, 9.0, 8.0, 9.0, 5.0, 9.0, 0.4, -0.3, 0.0]  # the condensate's centre: OD 9.5
+    # the light of each pixel, integrated over it, a share exp(-saturation_od) passing by
+    clean = bimodal_od(x, y, true, subpixels=7, saturation_od=saturation_od)
+    image = clean + np.random.default_rng(1).normal(0, 0.026, TOF_IMAGE_SHAPE)
+    values = _tof_values(image)
+    values["tof_fit"] = dict(zip(TofFit.model_fields, true, strict=True))
+    values["tof_fit_image"] = wire_image(clean, TOF_PIXCAL_UM).model_dump()
+    return OqtantNonPlotOutput.model_validate(values), true
+
+
+def test_the_stored_fit_tells_the_cameras_saturation_and_refits_use_it(tmp_path):
+    output, true = _saturated_output(2.2)
+    assert output.camera_saturation_od() == pytest.approx(2.2, abs=1e-3)
+    assert output.TOF.max() < 2.4 < true[3]
+    fit = output.fit_bimodal()
+    assert fit.saturation_od == pytest.approx(output.camera_saturation_od())
+    stored = BimodalFit(
+        np.array(true), np.zeros((9, 9)), None, None, 1.0, TOF_PIXCAL_UM, thermal_profile="bose"
+    )
+    assert fit.params[3] > 2 * output.TOF.max()  # the centre the camera could not see
+    assert fit.condensed_atom_number == pytest.approx(stored.condensed_atom_number, rel=0.05)
+    assert fit.thermal_atom_number == pytest.approx(stored.thermal_atom_number, rel=0.05)
+    assert fit.params[1] == pytest.approx(true[1], rel=0.05)
+    naive = output.fit_bimodal(saturation_od=None)
+    assert naive.condensed_atom_number < 0.7 * stored.condensed_atom_number
+    output.plot_slice(file_name=tmp_path / "slice.png")
+    output.plot_fit_results(fit.params, file_name=tmp_path / "fit.png")
+    _assert_png_has_content(tmp_path / "slice.png")
+
+
+def test_an_unsaturated_or_unfitted_output_has_no_saturation(tof_output, real_job_paths):
+    assert tof_output.camera_saturation_od() is None  # its stored fit is all zeros
+    _, real = _real(real_job_paths, "Solitons_FritschSolitons_Data_Dark_DS_hold_time_0")
+    assert real.camera_saturation_od() is None
+    _, simulated = _real(real_job_paths, "Solitons_DarkSolitonCollectiveTOF")
+    assert simulated.camera_saturation_od() is None
