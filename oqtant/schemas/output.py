@@ -957,25 +957,13 @@ def fit_bimodal_2d(
             finite 2D image, or the least squares fails.
         ValidationError: bad ``model``, ``thermal_profile``, ``pixcal_um`` or bounds.
     """
+    arguments = dict(locals())  # every argument, by name
     with _single_thread():
-        return _fit_bimodal_2d(
-            od_image,
-            pixcal_um,
-            initial,
-            lower,
-            upper,
-            model,
-            time_of_flight_ms,
-            trap_frequencies_hz,
-            min_snr,
-            thermal_profile,
-            subpixels,
-            resolution_um,
-            saturation_od,
-        )
+        return _fit_bimodal_2d(**arguments)
 
 
 def _fit_bimodal_2d(
+    *,
     od_image,
     pixcal_um,
     initial,
