@@ -70,8 +70,7 @@ def _finish_plot(fig, file_name: str | None) -> None:
 
 
 def _plot_potentials(
-    ideal_khz,
-    projected_khz,
+    owner,
     times: list[float],
     xlimits,
     ylimits,
@@ -79,13 +78,16 @@ def _plot_potentials(
     title: str,
     file_name: str | None,
 ) -> None:
-    """Plot potential vs position at a few times: projected (solid) and requested (dashed)."""
+    """Plot potential vs position at a few times: projected (solid) and requested (dashed).
+
+    ``owner._ideal(times, positions)`` is the requested potential (kHz).
+    """
     import matplotlib.pyplot as plt
 
     x = np.linspace(xlimits[0], xlimits[1], 1201)
     t = _times(times)
-    projected = projected_khz(t, x)
-    ideal = ideal_khz(t, x) if include_ideal else None
+    projected = projection.projected_from_ideal_khz(owner._ideal, t, x)
+    ideal = owner._ideal(t, x) if include_ideal else None
     fig, ax = plt.subplots(figsize=(7, 4))
     for i, time in enumerate(t):
         (line,) = ax.plot(x, projected[i], label=f"t = {time:g} ms")
@@ -102,10 +104,31 @@ def _plot_potentials(
     _finish_plot(fig, file_name)
 
 
+class _ShowsPotential:
+    """``show_potential`` of the light patterns that change in time (barriers, landscapes)."""
+
+    def _potential_title(self) -> str:
+        raise NotImplementedError
+
+    def show_potential(
+        self,
+        times: list[float] = [0.0],  # noqa: B006
+        xlimits: list[float] = _XLIMITS,  # noqa: B006
+        ylimits: list[float] = _YLIMITS,  # noqa: B006
+        include_ideal: bool = False,
+        file_name: str | None = None,
+    ) -> None:
+        """Plot the potential against position at the given times (ms): as the atoms feel
+        it (solid) and, with ``include_ideal``, as requested (dashed)."""
+        _plot_potentials(
+            self, times, xlimits, ylimits, include_ideal, self._potential_title(), file_name
+        )
+
+
 # --------------------------------------------------------------------------- barrier
 
 
-class Barrier(_UserModel, job_schema.Barrier):
+class Barrier(_ShowsPotential, _UserModel, job_schema.Barrier):
     """A repulsive barrier of light whose position, height and width follow a program in time.
 
     Shapes: GAUSSIAN (width = sigma), LORENTZIAN (width = half width at half
@@ -265,20 +288,8 @@ class Barrier(_UserModel, job_schema.Barrier):
         axes[-1].set_xlabel("time (ms)")
         _finish_plot(fig, file_name)
 
-    def show_potential(
-        self,
-        times: list[float] = [0.0],  # noqa: B006
-        xlimits: list[float] = _XLIMITS,  # noqa: B006
-        ylimits: list[float] = _YLIMITS,  # noqa: B006
-        include_ideal: bool = False,
-        file_name: str | None = None,
-    ) -> None:
-        """Plot the barrier's potential against position at the given times."""
-        _plot_potentials(
-            self._ideal,
-            lambda t, x: projection.projected_from_ideal_khz(self._ideal, t, x),
-            times, xlimits, ylimits, include_ideal, f"{self.shape} barrier", file_name,
-        )
+    def _potential_title(self) -> str:
+        return f"{self.shape} barrier"
 
 
 # --------------------------------------------------------------------------- landscape
@@ -334,14 +345,12 @@ class Snapshot(_UserModel, job_schema.Landscape):
     ) -> None:
         """Plot the snapshot's potential against position."""
         _plot_potentials(
-            self._ideal,
-            lambda t, x: projection.projected_from_ideal_khz(self._ideal, t, x),
-            [self.time_ms], xlimits, ylimits, include_ideal,
+            self, [self.time_ms], xlimits, ylimits, include_ideal,
             f"snapshot at t = {self.time_ms:g} ms", file_name,
-        )
+        )  # fmt: skip
 
 
-class Landscape(_UserModel, job_schema.OpticalLandscape):
+class Landscape(_ShowsPotential, _UserModel, job_schema.OpticalLandscape):
     """A painted potential that changes in time: 2 to 5 snapshots, interpolated between them.
 
     Dark before the first snapshot and after the last.
@@ -398,20 +407,8 @@ class Landscape(_UserModel, job_schema.OpticalLandscape):
         """The profile (kHz) the atoms feel at ``time`` (ms): projected, blurred and clipped."""
         return projection.projected_from_ideal_khz(self._ideal, [time], positions)[0]
 
-    def show_potential(
-        self,
-        times: list[float] = [0.0],  # noqa: B006
-        xlimits: list[float] = _XLIMITS,  # noqa: B006
-        ylimits: list[float] = _YLIMITS,  # noqa: B006
-        include_ideal: bool = False,
-        file_name: str | None = None,
-    ) -> None:
-        """Plot the landscape's potential against position at the given times."""
-        _plot_potentials(
-            self._ideal,
-            lambda t, x: projection.projected_from_ideal_khz(self._ideal, t, x),
-            times, xlimits, ylimits, include_ideal, "painted landscape", file_name,
-        )
+    def _potential_title(self) -> str:
+        return "painted landscape"
 
 
 # --------------------------------------------------------------------------- terminator
