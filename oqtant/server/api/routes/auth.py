@@ -58,6 +58,20 @@ def issue_token(request: Request, user: User) -> dict:
     }
 
 
+def _request_params(
+    response_type, client_id, redirect_uri, code_challenge, code_challenge_method, state
+) -> dict:
+    """The parameters of an authorization request, carried through the login form."""
+    return {
+        "response_type": response_type,
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "code_challenge": code_challenge,
+        "code_challenge_method": code_challenge_method,
+        "state": state,
+    }
+
+
 def _check_params(
     response_type: str | None,
     client_id: str | None,
@@ -121,19 +135,12 @@ def authorize_form(
     code_challenge_method: str | None = None,
     state: str | None = None,
 ):
-    problem = _check_params(
-        response_type, client_id, redirect_uri, code_challenge, code_challenge_method
+    params = _request_params(
+        response_type, client_id, redirect_uri, code_challenge, code_challenge_method, state
     )
+    problem = _check_params(**{k: v for k, v in params.items() if k != "state"})
     if problem:
         return _error_page(request, problem)
-    params = {
-        "response_type": response_type,
-        "client_id": client_id,
-        "redirect_uri": redirect_uri,
-        "code_challenge": code_challenge,
-        "code_challenge_method": code_challenge_method,
-        "state": state,
-    }
     return _login_page(request, params)
 
 
@@ -151,19 +158,12 @@ def authorize_submit(
     code_challenge_method: Annotated[str, Form()],
     state: Annotated[str | None, Form(max_length=500)] = None,
 ):
-    problem = _check_params(
-        response_type, client_id, redirect_uri, code_challenge, code_challenge_method
+    params = _request_params(
+        response_type, client_id, redirect_uri, code_challenge, code_challenge_method, state
     )
+    problem = _check_params(**{k: v for k, v in params.items() if k != "state"})
     if problem:
         return _error_page(request, problem)
-    params = {
-        "response_type": response_type,
-        "client_id": client_id,
-        "redirect_uri": redirect_uri,
-        "code_challenge": code_challenge,
-        "code_challenge_method": code_challenge_method,
-        "state": state,
-    }
     secret = request.app.state.secret_key
     if not check_csrf_token(csrf, request.cookies.get(CSRF_COOKIE), secret):
         return _login_page(
