@@ -165,7 +165,7 @@ def test_dask_cluster_gives_the_same_outputs_as_the_local_pool(postgres_server, 
                 [r.seed for r in rows],
             )
         )
-    assert [out for out, _, _ in local] == [r.output_json for r in rows]
+    assert [out for out, *_ in local] == [r.output_json for r in rows]
     # and the outputs depend on the seed (the comparison could fail)
     assert len({r.output_json for r in rows}) == 16
 

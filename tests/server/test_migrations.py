@@ -81,3 +81,14 @@ def test_the_summary_of_an_in_trap_output_is_its_peak():
         "peak_od": 1.25,
     }
     assert crud.output_summary(None) is None and crud.output_summary("not json") is None
+
+
+def test_a_run_brings_its_summary_from_the_worker_as_a_stored_output_gives_it():
+    from oqtant.server.queue import execute_run
+
+    values = json.dumps(ULTRACOLD_MATTER_JOB["inputs"][0]["values"])
+    output_json, _, _, summary = execute_run("tests.server.fast_backend:FastBackend", values, 7)
+    assert summary == crud.output_summary(output_json)
+    assert json.loads(summary)["tof_atom_number"] == json.loads(output_json)["values"][
+        "tof_atom_number"
+    ]

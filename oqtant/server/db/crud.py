@@ -62,6 +62,7 @@ __all__ = [
     "run_seed",
     "run_summaries",
     "output_summary",
+    "summary_json",
     "search_jobs",
     "set_user_limits",
     "start_of_day",
@@ -729,24 +730,36 @@ _SUMMARY_FIELDS = (
 )
 
 
-def output_summary(output_json: str | None) -> str | None:
-    """The few numbers of a run's output that a list of runs shows, as JSON (or None).
+def summary_json(values) -> str:
+    """The few numbers of a run's output that a list of runs shows, as JSON.
 
-    A time-of-flight output gives its atom numbers and temperature; an in-trap
+    ``values``: the output's values, as the wire model or its JSON dict. A
+    time-of-flight output gives its atom numbers and temperature; an in-trap
     output the peak of its image.
     """
+    if isinstance(values, dict):
+        get = values.get
+    else:
+
+        def get(key):
+            return getattr(values, key, None)
+
+    it_plot = get("it_plot")
+    if it_plot:
+        pixels = it_plot.get("pixels") if isinstance(it_plot, dict) else it_plot.pixels
+        return json.dumps({"image": "IN_TRAP", "peak_od": round(float(max(pixels or [0.0])), 3)})
+    return json.dumps({"image": "TIME_OF_FLIGHT", **{k: get(k) for k in _SUMMARY_FIELDS}})
+
+
+def output_summary(output_json: str | None) -> str | None:
+    """``summary_json`` of a stored output (JSON text), or None when there is none."""
     if not output_json:
         return None
     try:
         values = json.loads(output_json).get("values") or {}
     except (ValueError, AttributeError):
         return None
-    if values.get("it_plot"):
-        pixels = values["it_plot"].get("pixels") or [0.0]
-        return json.dumps({"image": "IN_TRAP", "peak_od": round(float(max(pixels)), 3)})
-    summary = {"image": "TIME_OF_FLIGHT"}
-    summary.update({k: values.get(k) for k in _SUMMARY_FIELDS})
-    return json.dumps(summary)
+    return summary_json(values)
 
 
 def run_summaries(*, session: Session, job_id: int) -> list[tuple[int, str, str, dict | None]]:
@@ -767,8 +780,12 @@ def complete_run(
     output_json: str,
     raw_images_json: str,
     duration_s: float,
+    summary: str | None = None,
 ) -> bool:
-    """Store a run's output; False (nothing stored) if ``owner`` no longer holds its lease."""
+    """Store a run's output; False (nothing stored) if ``owner`` no longer holds its lease.
+
+    ``summary``: its ``summary_json``, when the caller has it (else it is read from the output).
+    """
     return _finish_run(
         session,
         owner,
@@ -776,7 +793,7 @@ def complete_run(
         {
             "status": "COMPLETE",
             "output_json": output_json,
-            "summary_json": output_summary(output_json),
+            "summary_json": summary if summary is not None else output_summary(output_json),
             "raw_images_json": raw_images_json,
             "duration_s": duration_s,
             "error": None,

@@ -221,7 +221,7 @@ class Dispatcher:
 
     def _store(self, future: cf.Future, claimed: crud.ClaimedRun) -> None:
         try:
-            output_json, raw_json, duration_s = future.result()
+            output_json, raw_json, duration_s, summary = future.result()
         except RunFailure as exc:
             self._db(crud.fail_run, owner=self.owner, run_id=claimed.run_id, reason=str(exc))
             self._emit("failed", claimed)
@@ -246,6 +246,7 @@ class Dispatcher:
             output_json=output_json,
             raw_images_json=raw_json,
             duration_s=duration_s,
+            summary=summary,
         )
         self._emit("completed" if stored else "lost", claimed)
 

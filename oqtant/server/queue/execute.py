@@ -11,6 +11,7 @@ import time
 
 from oqtant.backend import Backend, RunResult, load_backend
 from oqtant.schemas.job import InputValues
+from oqtant.server.db.crud import summary_json
 
 __all__ = ["RunFailure", "execute_run"]
 
@@ -29,11 +30,12 @@ def _backend(spec: str | Backend) -> Backend:
     return _BACKENDS[spec]
 
 
-def execute_run(backend: str | Backend, values_json: str, seed: int) -> tuple[str, str, float]:
+def execute_run(backend: str | Backend, values_json: str, seed: int) -> tuple[str, str, float, str]:
     """Run one input through ``backend``.
 
-    Returns ``(output_json, raw_images_json, duration_s)``; raises RunFailure
-    with a readable reason when the backend fails or returns garbage.
+    Returns ``(output_json, raw_images_json, duration_s, summary_json)`` (the
+    last: the few numbers a list of runs shows, see ``crud.summary_json``);
+    raises RunFailure with a readable reason when the backend fails or returns garbage.
     """
     start = time.perf_counter()
     values = InputValues.model_validate_json(values_json)
@@ -46,6 +48,7 @@ def execute_run(backend: str | Backend, values_json: str, seed: int) -> tuple[st
             result = RunResult.model_validate(result)
         output_json = result.output.model_dump_json()
         raw_json = json.dumps([img.model_dump(mode="json") for img in result.raw_images])
+        summary = summary_json(result.output.values)
     except Exception as exc:  # noqa: BLE001 - whatever is wrong with it, the run failed
         raise RunFailure(f"the backend returned an invalid result: {exc}") from None
-    return output_json, raw_json, time.perf_counter() - start
+    return output_json, raw_json, time.perf_counter() - start, summary
