@@ -105,10 +105,29 @@ def _plot_potentials(
 
 
 class _ShowsPotential:
-    """``show_potential`` of the light patterns that change in time (barriers, landscapes)."""
+    """The potential of a light pattern that changes in time (barriers, landscapes).
+
+    A subclass gives ``_ideal(times, positions)``, the requested potential (kHz),
+    and ``_potential_title()``.
+    """
+
+    def _ideal(self, times, positions) -> np.ndarray:
+        raise NotImplementedError
 
     def _potential_title(self) -> str:
         raise NotImplementedError
+
+    def get_ideal_potential(
+        self, time: float = 0.0, positions: list[float] = projection.SPOT_POSITIONS_UM
+    ) -> np.ndarray:
+        """The requested profile (kHz) at ``time`` (ms): no blur, no clipping; 0 when inactive."""
+        return self._ideal([time], positions)[0]
+
+    def get_potential(
+        self, time: float, positions: list[float] = projection.SPOT_POSITIONS_UM
+    ) -> np.ndarray:
+        """The profile (kHz) the atoms feel at ``time`` (ms): projected, blurred and clipped."""
+        return projection.projected_from_ideal_khz(self._ideal, [time], positions)[0]
 
     def show_potential(
         self,
@@ -252,18 +271,6 @@ class Barrier(_ShowsPotential, _UserModel, job_schema.Barrier):
     def _ideal(self, times, positions) -> np.ndarray:
         return projection.barriers_ideal_khz([self], times, positions)
 
-    def get_ideal_potential(
-        self, time: float = 0.0, positions: list[float] = projection.SPOT_POSITIONS_UM
-    ) -> np.ndarray:
-        """The requested profile (kHz) at ``time`` (ms): no blur, no clipping; 0 when inactive."""
-        return self._ideal([time], positions)[0]
-
-    def get_potential(
-        self, time: float, positions: list[float] = projection.SPOT_POSITIONS_UM
-    ) -> np.ndarray:
-        """The profile (kHz) the atoms feel at ``time`` (ms): projected, blurred and clipped."""
-        return projection.projected_from_ideal_khz(self._ideal, [time], positions)[0]
-
     # ---- plots
 
     def show_dynamics(self, file_name: str | None = None) -> None:
@@ -394,18 +401,6 @@ class Landscape(_ShowsPotential, _UserModel, job_schema.OpticalLandscape):
 
     def _ideal(self, times, positions) -> np.ndarray:
         return projection.landscape_ideal_khz(self, times, positions)
-
-    def get_ideal_potential(
-        self, time: float = 0.0, positions: list[float] = projection.SPOT_POSITIONS_UM
-    ) -> np.ndarray:
-        """The requested profile (kHz) at ``time`` (ms), interpolated between snapshots."""
-        return self._ideal([time], positions)[0]
-
-    def get_potential(
-        self, time: float, positions: list[float] = projection.SPOT_POSITIONS_UM
-    ) -> np.ndarray:
-        """The profile (kHz) the atoms feel at ``time`` (ms): projected, blurred and clipped."""
-        return projection.projected_from_ideal_khz(self._ideal, [time], positions)[0]
 
     def _potential_title(self) -> str:
         return "painted landscape"
