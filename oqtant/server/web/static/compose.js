@@ -49,16 +49,22 @@
     return Number.isFinite(n) ? n : text;  // the server names the field of a non-number
   }
 
-  // ---- RF ramp
-  function addRfRow(t, f, p) {
+  // a table row of number inputs, cells [[value, label], ...], and its remove button
+  function addRow(body, cells, removeLabel) {
     var tr = el("tr");
-    [[t, "time (ms)"], [f, "frequency (MHz)"], [p, "power (mW)"]].forEach(function (c) {
+    cells.forEach(function (c) {
       var td = el("td"); td.appendChild(numberInput(c[0], c[1])); tr.appendChild(td);
     });
-    var td = el("td"); var rm = removeButton("remove this RF point");
+    var td = el("td"); var rm = removeButton(removeLabel);
     rm.addEventListener("click", function () { tr.remove(); changed(); });
     td.appendChild(rm); tr.appendChild(td);
-    rfBody.appendChild(tr);
+    body.appendChild(tr);
+  }
+
+  // ---- RF ramp
+  function addRfRow(t, f, p) {
+    addRow(rfBody, [[t, "time (ms)"], [f, "frequency (MHz)"], [p, "power (mW)"]],
+           "remove this RF point");
   }
 
   // ---- barriers
@@ -68,14 +74,8 @@
     return s;
   }
   function addBarrierRow(body, t, x, h, w) {
-    var tr = el("tr");
-    [[t, "time (ms)"], [x, "position (µm)"], [h, "height (kHz)"], [w, "width (µm)"]].forEach(function (c) {
-      var td = el("td"); td.appendChild(numberInput(c[0], c[1])); tr.appendChild(td);
-    });
-    var td = el("td"); var rm = removeButton("remove this time point");
-    rm.addEventListener("click", function () { tr.remove(); changed(); });
-    td.appendChild(rm); tr.appendChild(td);
-    body.appendChild(tr);
+    addRow(body, [[t, "time (ms)"], [x, "position (µm)"], [h, "height (kHz)"], [w, "width (µm)"]],
+           "remove this time point");
   }
   function addBarrier(b) {
     var box = el("div", { class: "barrier" });
@@ -113,14 +113,7 @@
 
   // ---- painted landscape: snapshots of (position, potential) points
   function addPointRow(body, x, u) {
-    var tr = el("tr");
-    [[x, "position (µm)"], [u, "potential (kHz)"]].forEach(function (c) {
-      var td = el("td"); td.appendChild(numberInput(c[0], c[1])); tr.appendChild(td);
-    });
-    var td = el("td"); var rm = removeButton("remove this point");
-    rm.addEventListener("click", function () { tr.remove(); changed(); });
-    td.appendChild(rm); tr.appendChild(td);
-    body.appendChild(tr);
+    addRow(body, [[x, "position (µm)"], [u, "potential (kHz)"]], "remove this point");
   }
   function addSnapshot(snap) {
     var box = el("div", { class: "barrier snapshot" });
