@@ -22,6 +22,7 @@ __all__ = [
     "NATURAL_LINEWIDTH_MHZ",
     "IN_TRAP_PROBE_DETUNING_MHZ",
     "IN_TRAP_CROSS_SECTION_M2",
+    "detuned_cross_section_m2",
     "KHZ_TO_J",
 ]
 
@@ -45,9 +46,14 @@ NATURAL_LINEWIDTH_MHZ = 6.0666  # Rb-87 D2 line, Gamma / 2 pi
 # simulator's) is the column density times this cross-section, 1/36.5 of the
 # resonant one, as the service's in-trap images are.
 IN_TRAP_PROBE_DETUNING_MHZ = 0.5 * NATURAL_LINEWIDTH_MHZ * math.sqrt(35.5)  # 18.07 MHz
-IN_TRAP_CROSS_SECTION_M2 = RESONANT_CROSS_SECTION_M2 / (
-    1.0 + (2.0 * IN_TRAP_PROBE_DETUNING_MHZ / NATURAL_LINEWIDTH_MHZ) ** 2
-)
+
+
+def detuned_cross_section_m2(detuning_mhz: float) -> float:
+    """Resonant cross-section of a probe ``detuning_mhz`` off resonance (a Lorentzian)."""
+    return RESONANT_CROSS_SECTION_M2 / (1.0 + (2.0 * detuning_mhz / NATURAL_LINEWIDTH_MHZ) ** 2)
+
+
+IN_TRAP_CROSS_SECTION_M2 = detuned_cross_section_m2(IN_TRAP_PROBE_DETUNING_MHZ)
 
 KHZ_TO_J = H_PLANCK * 1e3  # an energy E/h of 1 kHz, in joules
 

@@ -20,8 +20,8 @@ from pydantic import ValidationError as PydanticValidationError
 from oqtant.backend import RunResult
 from oqtant.constants import (
     IN_TRAP_PROBE_DETUNING_MHZ,
-    NATURAL_LINEWIDTH_MHZ,
     RESONANT_CROSS_SECTION_M2,
+    detuned_cross_section_m2,
 )
 from oqtant.emulator._cloud import (
     CloudState,
@@ -54,7 +54,6 @@ from oqtant.schemas.limits import tset
 
 __all__ = ["ApparatusSettings", "RunTruth", "EmulatedRun", "Apparatus"]
 
-_NATURAL_LINEWIDTH_MHZ = NATURAL_LINEWIDTH_MHZ
 _TOF_SHAPE = (100, 100)
 _TOF_PIXCAL_UM = 4.4
 _IN_TRAP_SHAPE = (148, 512)
@@ -109,8 +108,8 @@ class ApparatusSettings:
     @property
     def tof_cross_section_factor(self) -> float:
         """Absorption cross-section of the TOF probe over the cycling-transition one."""
-        detuning = 2.0 * self.tof_detuning_mhz / _NATURAL_LINEWIDTH_MHZ
-        return self.tof_polarization_factor / (1.0 + detuning**2)
+        detuned = detuned_cross_section_m2(self.tof_detuning_mhz) / RESONANT_CROSS_SECTION_M2
+        return self.tof_polarization_factor * detuned
 
     @property
     def tof_cross_section_m2(self) -> float:
@@ -118,8 +117,7 @@ class ApparatusSettings:
 
     @property
     def in_trap_cross_section_m2(self) -> float:
-        detuning = 2.0 * self.in_trap_detuning_mhz / _NATURAL_LINEWIDTH_MHZ
-        return RESONANT_CROSS_SECTION_M2 / (1.0 + detuning**2)
+        return detuned_cross_section_m2(self.in_trap_detuning_mhz)
 
 
 @dataclass(frozen=True)
