@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1)
     run_timeout_seconds: float = Field(default=900.0, gt=0)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    # how long a SQLite write waits for the write lock before the request gets 503
+    write_lock_timeout_seconds: float = Field(default=30.0, gt=0)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     default_daily_limit: int = Field(default=100, ge=0)
     default_max_runs_per_job: int = Field(default=30, ge=1, le=30)

@@ -63,7 +63,9 @@ def create_app(
     settings = settings or Settings()
     if migrate:
         prepare_database(settings)
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(
+        settings.resolved_database_url, write_lock_timeout=settings.write_lock_timeout_seconds
+    )
     session_factory = make_session_factory(engine)
     dispatcher = Dispatcher(
         session_factory,

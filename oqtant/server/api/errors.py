@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 
 from oqtant.errors import QuotaExceededError
 from oqtant.server.db.crud import StateConflict
+from oqtant.server.db.session import DatabaseBusy
 
 __all__ = ["install_error_handlers", "validation_errors"]
 
@@ -65,6 +66,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _conflict(request: Request, exc: StateConflict) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_409_CONFLICT)
 
+    @app.exception_handler(DatabaseBusy)
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: Exception) -> JSONResponse:
