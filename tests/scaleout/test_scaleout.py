@@ -398,3 +398,48 @@ def test_concurrent_claims_on_postgresql_are_fair_between_users_and_exactly_once
         mine = [(c.job_id, c.run) for c in claims if jobs[c.job_id] == uid]
         position = {key: i for i, key in enumerate(sorted(mine))}
         assert max(abs(position[key] - i) for i, key in enumerate(mine)) <= 4
+
+
+def test_sim_quota_holds_for_concurrent_submits_on_postgresql(postgres_server):
+    """The simulator limits are checked with the user's row locked: 12 submits at once, 5 pass."""
+    import threading
+
+    from oqtant.errors import QuotaExceededError
+    from oqtant.server.db import crud, make_engine, make_session_factory, upgrade_database
+    from oqtant.server.schemas import JobSubmit
+    from tests.scaleout.helpers import job_dict
+
+    url = postgres_server.create_database()
+    upgrade_database(url)
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    with sessions() as s:
+        user = crud.create_user(
+            session=s,
+            name="sim-user",
+            password="pw-sim-user",
+            daily_limit=0,
+            max_runs_per_job=30,
+            max_pending_jobs=0,
+            sim_daily_limit=100,
+            sim_max_pending_jobs=5,
+        )
+    job = JobSubmit.model_validate({**job_dict(0, 2), "sim": True})
+    barrier = threading.Barrier(12)
+
+    def submit(_: int) -> str:
+        with sessions() as s:
+            barrier.wait()
+            try:
+                crud.submit_job(session=s, user_id=user.id, job=job)
+            except QuotaExceededError as exc:
+                return str(exc).split(":")[0]
+            return "stored"
+
+    with cf.ThreadPoolExecutor(12) as pool:
+        outcomes = sorted(pool.map(submit, range(12)))
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT count(*) FROM jobs WHERE sim")).scalar()
+    engine.dispose()
+    assert outcomes == ["sim_max_pending_jobs"] * 7 + ["stored"] * 5
+    assert stored == 5
