@@ -742,8 +742,9 @@ def _oldest_runnable_of(session: Session, user_id: int, now: datetime) -> Run | 
 def _next_runnable(session: Session, now: datetime) -> tuple[User, Run] | None:
     """The user whose turn it is and their first runnable run; None when nothing is runnable.
 
-    The user's row is locked first (PostgreSQL), as submits lock it: claims of
-    one user's runs take turns, and no lock is taken in the opposite order.
+    The user's row is locked first (PostgreSQL), as a submit locks it first too:
+    no transaction holds a run or a job while it waits for a user. Claims of one
+    user's runs take turns on that lock.
     """
     for user_id in session.execute(_Q_TURNS, {"now": now}).scalars().all():
         user = _lock_user(session, user_id)
