@@ -134,6 +134,8 @@ def _cmd_user_add(args: argparse.Namespace) -> int:
                 daily_limit=settings.default_daily_limit,
                 max_runs_per_job=settings.default_max_runs_per_job,
                 max_pending_jobs=settings.default_max_pending_jobs,
+                sim_daily_limit=settings.default_sim_daily_limit,
+                sim_max_pending_jobs=settings.default_sim_max_pending_jobs,
             )
         except (crud.NameTaken, ValueError) as exc:
             print(f"oqtant user add: {exc}", file=sys.stderr)
@@ -177,6 +179,8 @@ def _cmd_user_limits(args: argparse.Namespace) -> int:
             daily_limit=args.daily_limit,
             max_runs_per_job=args.max_runs_per_job,
             max_pending_jobs=args.max_pending_jobs,
+            sim_daily_limit=args.sim_daily_limit,
+            sim_max_pending_jobs=args.sim_max_pending_jobs,
         )
         limits = crud.job_limits(session=session, user=user)
     for key, value in limits.items():
@@ -277,6 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
     limits.add_argument("--daily-limit", type=_non_negative)
     limits.add_argument("--max-runs-per-job", type=int, choices=range(1, 31), metavar="1..30")
     limits.add_argument("--max-pending-jobs", type=_non_negative)
+    limits.add_argument("--sim-daily-limit", type=_non_negative, help="simulator jobs per day")
+    limits.add_argument(
+        "--sim-max-pending-jobs", type=_non_negative, help="simulator jobs waiting at once"
+    )
     limits.set_defaults(func=_cmd_user_limits)
     for p in (add, token, limits):
         p.add_argument("--database-url")

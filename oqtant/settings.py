@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     default_daily_limit: int = Field(default=100, ge=0)
     default_max_runs_per_job: int = Field(default=30, ge=1, le=30)
     default_max_pending_jobs: int = Field(default=20, ge=0)
+    default_sim_daily_limit: int = Field(default=100, ge=0)
+    default_sim_max_pending_jobs: int = Field(default=5, ge=0)
     login_max_failures: int = Field(default=10, ge=1)
     login_window_seconds: float = Field(default=300.0, gt=0)
 

@@ -68,7 +68,11 @@ class QueueList(BaseModel):
 
 
 class JobLimits(BaseModel):
-    """A user's quotas and current use (credits are not used by this service: always 0)."""
+    """A user's quotas and current use (credits are not used by this service: always 0).
+
+    The reference fields count hardware jobs; the optional ``sim_*`` fields, an
+    extension of this service, count simulator jobs.
+    """
 
     daily_limit: int
     daily_remaining: int
@@ -77,6 +81,10 @@ class JobLimits(BaseModel):
     max_runs_per_job: int
     max_pending_jobs: int
     pending_jobs: int
+    sim_daily_limit: int | None = None
+    sim_daily_remaining: int | None = None
+    sim_max_pending_jobs: int | None = None
+    sim_pending_jobs: int | None = None
 
 
 class LimitsUpdate(BaseModel):
@@ -87,6 +95,8 @@ class LimitsUpdate(BaseModel):
     daily_limit: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
     max_runs_per_job: Annotated[int, Field(ge=1, le=jset.max_runs)] | None = None
     max_pending_jobs: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    sim_daily_limit: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    sim_max_pending_jobs: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
 
 
 class UserPublic(BaseModel):

@@ -340,3 +340,106 @@ def test_claims_skip_locked_rows_on_postgresql(postgres_server):
         )
     engine.dispose()
     assert sorted(c.run for c in claims) == [1, 2, 3]
+
+
+def test_concurrent_claims_on_postgresql_are_fair_between_users_and_exactly_once(
+    postgres_server,
+):
+    """Four claimers at once: one user's backlog does not hold back another user's runs."""
+    import threading
+
+    from oqtant.server.db import crud, make_engine, make_session_factory, upgrade_database
+    from oqtant.server.schemas import JobSubmit
+    from tests.scaleout.helpers import job_dict
+
+    url = postgres_server.create_database()
+    upgrade_database(url)
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    limits = {"daily_limit": 100, "max_runs_per_job": 30, "max_pending_jobs": 100}
+    with sessions() as s:
+        alice = crud.create_user(session=s, name="alice", password="pw-alice", **limits)
+        bob = crud.create_user(session=s, name="bob", password="pw-bob", **limits)
+        for i in range(4):  # alice's backlog: 100 simulator runs, queued first
+            job = JobSubmit.model_validate({**job_dict(i, 25), "sim": True})
+            crud.submit_job(session=s, user_id=alice.id, job=job)
+        crud.submit_job(session=s, user_id=bob.id, job=JobSubmit.model_validate(job_dict(9, 4)))
+    claims: list[crud.ClaimedRun] = []
+    lock = threading.Lock()
+
+    def claimer(owner: str) -> None:
+        with sessions() as s:
+            while (c := crud.claim_next_run(session=s, owner=owner, lease_seconds=60)) is not None:
+                with lock:
+                    claims.append(c)
+                assert crud.complete_run(
+                    session=s,
+                    owner=owner,
+                    run_id=c.run_id,
+                    output_json="{}",
+                    raw_images_json="[]",
+                    duration_s=0.01,
+                )
+
+    with cf.ThreadPoolExecutor(4) as pool:
+        list(pool.map(claimer, [f"w{i}" for i in range(4)]))
+    with engine.connect() as conn:
+        jobs = dict(conn.execute(sa.text("SELECT id, user_id FROM jobs")).all())
+        statuses = conn.execute(sa.text("SELECT status, attempts FROM runs")).all()
+    engine.dispose()
+    # exactly once: every run claimed by one claimer, on its first attempt
+    assert len(claims) == 104 and len({c.run_id for c in claims}) == 104
+    assert {tuple(r) for r in statuses} == {("COMPLETE", 1)}
+    # fair: bob's four runs are claimed among the first claims, not after alice's 100
+    bobs = [i for i, c in enumerate(claims) if jobs[c.job_id] == bob.id]
+    assert len(bobs) == 4 and max(bobs) < 16, bobs
+    # FIFO within each user, up to the four claims in flight at once
+    for uid in (alice.id, bob.id):
+        mine = [(c.job_id, c.run) for c in claims if jobs[c.job_id] == uid]
+        position = {key: i for i, key in enumerate(sorted(mine))}
+        assert max(abs(position[key] - i) for i, key in enumerate(mine)) <= 4
+
+
+def test_sim_quota_holds_for_concurrent_submits_on_postgresql(postgres_server):
+    """The simulator limits are checked with the user's row locked: 12 submits at once, 5 pass."""
+    import threading
+
+    from oqtant.errors import QuotaExceededError
+    from oqtant.server.db import crud, make_engine, make_session_factory, upgrade_database
+    from oqtant.server.schemas import JobSubmit
+    from tests.scaleout.helpers import job_dict
+
+    url = postgres_server.create_database()
+    upgrade_database(url)
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    with sessions() as s:
+        user = crud.create_user(
+            session=s,
+            name="sim-user",
+            password="pw-sim-user",
+            daily_limit=0,
+            max_runs_per_job=30,
+            max_pending_jobs=0,
+            sim_daily_limit=100,
+            sim_max_pending_jobs=5,
+        )
+    job = JobSubmit.model_validate({**job_dict(0, 2), "sim": True})
+    barrier = threading.Barrier(12)
+
+    def submit(_: int) -> str:
+        with sessions() as s:
+            barrier.wait()
+            try:
+                crud.submit_job(session=s, user_id=user.id, job=job)
+            except QuotaExceededError as exc:
+                return str(exc).split(":")[0]
+            return "stored"
+
+    with cf.ThreadPoolExecutor(12) as pool:
+        outcomes = sorted(pool.map(submit, range(12)))
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT count(*) FROM jobs WHERE sim")).scalar()
+    engine.dispose()
+    assert outcomes == ["sim_max_pending_jobs"] * 7 + ["stored"] * 5
+    assert stored == 5

@@ -49,6 +49,8 @@ def make_settings(tmp_path, **overrides) -> Settings:
         "lease_seconds": 30.0,
         "default_daily_limit": 1000,
         "default_max_pending_jobs": 1000,
+        "default_sim_daily_limit": 1000,
+        "default_sim_max_pending_jobs": 1000,
     }
     base.update(overrides)
     return Settings(**base)
@@ -65,6 +67,8 @@ def add_account(app, name: str, *, admin: bool = False, password: str = "correct
             daily_limit=settings.default_daily_limit,
             max_runs_per_job=settings.default_max_runs_per_job,
             max_pending_jobs=settings.default_max_pending_jobs,
+            sim_daily_limit=settings.default_sim_daily_limit,
+            sim_max_pending_jobs=settings.default_sim_max_pending_jobs,
         )
     token = create_access_token(user.external_id, secret_key=app.state.secret_key, ttl_minutes=60)
     return Account(name, password, user.external_id, token)

@@ -47,12 +47,18 @@ def test_user_add_token_and_limits(data_dir, monkeypatch, capsys):
     assert main(["user", "limits", "carol", "--daily-limit", "7", "--max-pending-jobs", "2"]) == 0
     out = capsys.readouterr().out
     assert "daily_limit: 7" in out and "max_pending_jobs: 2" in out
+    assert main(["user", "limits", "carol", "--sim-daily-limit", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "sim_daily_limit: 0" in out and "daily_limit: 7" in out  # the others stay
+    assert "sim_max_pending_jobs: 5" in out  # the default of a new account
     assert main(["user", "token", "nobody"]) == 1
 
 
 def test_limits_are_checked_by_the_parser(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["user", "limits", "x", "--max-runs-per-job", "31"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["user", "limits", "x", "--sim-max-pending-jobs", "-1"])
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--workers", "-1"])
 

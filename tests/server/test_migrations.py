@@ -92,3 +92,76 @@ def test_a_run_brings_its_summary_from_the_worker_as_a_stored_output_gives_it():
     assert json.loads(summary)["tof_atom_number"] == json.loads(output_json)["values"][
         "tof_atom_number"
     ]
+
+
+def _count(url: str, table: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(f"select count(*) from {table}")).scalar()
+    finally:
+        engine.dispose()
+
+
+def test_simulator_limits_migrate_up_and_down_keeping_every_account_and_job(tmp_path):
+    url = f"sqlite:///{tmp_path / 'limits.db'}"
+    upgrade_database(url, "0002")  # a database of the release before the simulator limits
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "insert into users (id, external_id, name, password_hash, is_admin, daily_limit,"
+                " max_runs_per_job, max_pending_jobs, created_at) values"
+                " (1, 'u-1', 'old', 'x', 0, 10, 5, 5, '2026-11-30 10:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "insert into jobs (id, external_id, user_id, name, job_type, status, sim,"
+                " input_count, time_submit, cancel_requested, deleted) values"
+                " (1, 'j-1', 1, 'job', 'BEC', 'PENDING', 1, 1, '2026-11-30 10:00:00', 0, 0)"
+            )
+        )
+        conn.execute(
+            text(
+                "insert into runs (id, job_id, run, status, values_json, seed, attempts)"
+                " values (1, 1, 1, 'PENDING', '{}', 7, 0)"
+            )
+        )
+    engine.dispose()
+
+    upgrade_database(url)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == (
+            head_revision()
+        )
+        row = conn.execute(
+            text("select sim_daily_limit, sim_max_pending_jobs, last_claim_at from users")
+        ).one()
+    engine.dispose()
+    assert tuple(row) == (100, 5, None)  # the existing account gets the default limits
+    assert (_count(url, "jobs"), _count(url, "runs")) == (1, 1)
+
+    # the new columns work through the code: the old user's sim job counts against them
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    with sessions() as s:
+        user = crud.get_user_by_name(session=s, name="old")
+        crud.set_user_limits(session=s, user_id=user.id, sim_max_pending_jobs=1)
+        assert crud.job_limits(session=s, user=user)["sim_pending_jobs"] == 1
+        assert crud.claim_next_run(session=s, owner="w", lease_seconds=60).run == 1
+    engine.dispose()
+
+    # down to 0002: the columns go, every account, job and run stays (no cascade)
+    command.downgrade(alembic_config(url), "0002")
+    engine = create_engine(url)
+    try:
+        users = {c["name"] for c in inspect(engine).get_columns("users")}
+    finally:
+        engine.dispose()
+    assert not users & {"sim_daily_limit", "sim_max_pending_jobs", "last_claim_at"}
+    assert (_count(url, "users"), _count(url, "jobs"), _count(url, "runs")) == (1, 1, 1)
+    upgrade_database(url)  # and up again
+    assert _count(url, "runs") == 1
+

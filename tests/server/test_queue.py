@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from oqtant.server import Dispatcher, create_app
 from oqtant.server.db import crud
-from oqtant.server.db.models import Run
+from oqtant.server.db.models import Job, Run, User
 from tests.server.conftest import add_account, job_dict, make_settings, submit
 
 
@@ -217,3 +217,88 @@ def test_dispatcher_survives_a_failed_store_and_the_run_is_retried(tmp_path, mon
         run = s.query(Run).one()
         assert run.attempts == 2  # claimed again after its lease expired
     app.state.engine.dispose()
+
+
+# --------------------------------------------------------------------------- fairness
+
+
+def _finish(s, claimed) -> None:
+    assert crud.complete_run(
+        session=s,
+        owner="w",
+        run_id=claimed.run_id,
+        output_json="{}",
+        raw_images_json="[]",
+        duration_s=0.01,
+    )
+
+
+def _owners(app) -> dict[str, str]:
+    """job external id -> name of the user who submitted it."""
+    with app.state.session_factory() as s:
+        rows = s.query(Job.external_id, User.name).join(User, User.id == Job.user_id).all()
+    return dict(rows)
+
+
+def test_a_backlog_of_300_sim_runs_does_not_delay_another_users_job(app, client, alice, bob):
+    for i in range(10):
+        submit(client, alice, job_dict(name=f"sim {i}", runs=30, sim=True))
+    with app.state.session_factory() as s:
+        for _ in range(3):  # alice's backlog is being worked through, one run at a time
+            _finish(s, crud.claim_next_run(session=s, owner="w", lease_seconds=30))
+        bobs = submit(client, bob)["job_id"]
+        # one worker: each run finishes before the next claim
+        order = []
+        for _ in range(5):
+            claimed = crud.claim_next_run(session=s, owner="w", lease_seconds=30)
+            order.append(claimed.job_external_id)
+            _finish(s, claimed)
+        assert order[0] == bobs  # bob's run is next: it waits one run at most
+        # several slots: claims while alice's runs are still running
+        more = submit(client, bob)["job_id"]
+        held = [crud.claim_next_run(session=s, owner="w", lease_seconds=30) for _ in range(4)]
+        assert more in [c.job_external_id for c in held[:2]]
+
+
+def test_users_take_turns_and_each_users_runs_stay_fifo(app, client, alice, bob):
+    jobs = {"alice": [], "bob": []}
+    for i in range(3):
+        jobs["alice"].append(submit(client, alice, job_dict(name=f"a{i}", runs=2))["job_id"])
+    for i in range(2):
+        jobs["bob"].append(submit(client, bob, job_dict(name=f"b{i}", runs=2, sim=True))["job_id"])
+    owner = _owners(app)
+    claims = []
+    with app.state.session_factory() as s:
+        while (claimed := crud.claim_next_run(session=s, owner="w", lease_seconds=30)) is not None:
+            claims.append((owner[claimed.job_external_id], claimed.job_external_id, claimed.run))
+            _finish(s, claimed)
+    # alice's first job is the oldest; then turns alternate while both have runs waiting
+    assert [who for who, _, _ in claims] == ["alice", "bob"] * 4 + ["alice"] * 2
+    for name, ids in jobs.items():  # FIFO within each user: job by job, run by run
+        mine = [(job, run) for who, job, run in claims if who == name]
+        assert mine == [(job, run) for job in ids for run in (1, 2)]
+
+
+def test_the_user_with_fewer_runs_running_goes_first(app, client, alice, bob):
+    submit(client, alice, job_dict(runs=5))
+    submit(client, bob, job_dict(runs=5))
+    owner = _owners(app)
+    with app.state.session_factory() as s:
+        held = [crud.claim_next_run(session=s, owner="w", lease_seconds=30) for _ in range(6)]
+    # nothing finishes: each claim goes to whoever holds fewer runs, so they split evenly
+    assert [owner[c.job_external_id] for c in held] == ["alice", "bob"] * 3
+    assert [c.run for c in held] == [1, 1, 2, 2, 3, 3]
+
+
+def test_an_expired_run_is_taken_again_in_its_users_fifo_order(app, client, alice, bob):
+    first = submit(client, alice)["job_id"]
+    second = submit(client, alice)["job_id"]
+    with app.state.session_factory() as s:
+        lost = crud.claim_next_run(session=s, owner="dead", lease_seconds=0.2)
+        assert lost.job_external_id == first
+        time.sleep(0.3)
+        again = crud.claim_next_run(session=s, owner="w", lease_seconds=30)
+        assert (again.run_id, again.attempt) == (lost.run_id, 2)
+        assert crud.claim_next_run(session=s, owner="w", lease_seconds=30).job_external_id == (
+            second
+        )

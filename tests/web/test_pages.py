@@ -334,6 +334,14 @@ def test_admin_sets_quotas(app, alice, root, browser_of):
     user_client, _ = browser_of(alice)
     text = user_client.get("/limits").text
     assert "0 of 7" in text and "at most 3" in text and "at most 2" in text
+    r = admin.post(
+        "/admin/users/alice/limits",
+        data={"sim_daily_limit": "4", "sim_max_pending_jobs": "1", "csrf": csrf},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    text = user_client.get("/limits").text
+    assert "0 of 4" in text and "0 of at most 1" in text and "0 of 7" in text
     bad = admin.post("/admin/users/alice/limits", data={"max_runs_per_job": "99", "csrf": csrf})
     assert bad.status_code == 422 and "max_runs_per_job" in bad.text
     assert (

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, undefer
 
 from oqtant.errors import JobError, QuotaExceededError
@@ -32,6 +32,7 @@ from oqtant.server.db.models import (
 )
 from oqtant.server.db.session import begin_write, is_postgresql
 from oqtant.server.schemas import JobSubmit
+from oqtant.settings import Settings
 
 __all__ = [
     "ClaimedRun",
@@ -76,28 +77,41 @@ DEFAULT_RUN_SECONDS = 5.0
 # Statements on the hot paths (submit, get, search) are built once: building a
 # SQLAlchemy statement costs more than running it on SQLite.
 _Q_USER = select(User).where(User.id == bindparam("user_id"))
-_Q_TODAY = (
-    select(func.count())
-    .select_from(Job)
-    .where(
-        Job.user_id == bindparam("user_id"),
-        Job.time_submit >= bindparam("since", type_=UtcDateTime),
-        Job.sim.is_(False),
+
+
+def _q_today(sim: bool):
+    return (
+        select(func.count())
+        .select_from(Job)
+        .where(
+            Job.user_id == bindparam("user_id"),
+            Job.time_submit >= bindparam("since", type_=UtcDateTime),
+            Job.sim.is_(sim),
+        )
     )
-)
-_Q_PENDING = (
-    select(func.count())
-    .select_from(Job)
-    .where(
-        Job.user_id == bindparam("user_id"),
-        Job.status.in_(ACTIVE_STATUSES),
-        Job.sim.is_(False),
+
+
+def _q_pending(sim: bool):
+    return (
+        select(func.count())
+        .select_from(Job)
+        .where(
+            Job.user_id == bindparam("user_id"),
+            Job.status.in_(ACTIVE_STATUSES),
+            Job.sim.is_(sim),
+        )
     )
-)
+
+
 _Q_USER_BY_EXTERNAL_ID = select(User).where(User.external_id == bindparam("external_id"))
-_Q_USAGE = select(
-    _Q_TODAY.scalar_subquery().label("today"), _Q_PENDING.scalar_subquery().label("pending")
-)
+# (jobs submitted today, jobs pending or running) of one kind: hardware (False) or simulator
+_Q_USAGE = {
+    sim: select(
+        _q_today(sim).scalar_subquery().label("today"),
+        _q_pending(sim).scalar_subquery().label("pending"),
+    )
+    for sim in (False, True)
+}
 _Q_ACTIVE_ALL = select(func.count(), func.coalesce(func.sum(Job.input_count), 0)).where(
     Job.status.in_(ACTIVE_STATUSES)
 )
@@ -217,8 +231,13 @@ def create_user(
     daily_limit: int,
     max_runs_per_job: int,
     max_pending_jobs: int,
+    sim_daily_limit: int | None = None,
+    sim_max_pending_jobs: int | None = None,
 ) -> User:
-    """A new account; raises NameTaken when ``name`` exists."""
+    """A new account; raises NameTaken when ``name`` exists.
+
+    The simulator limits default to those of ``Settings`` (``default_sim_*``).
+    """
     if not name or len(name) > 100 or name != name.strip():
         raise ValueError("a user name is 1 to 100 characters without surrounding spaces")
     if not password:
@@ -235,10 +254,17 @@ def create_user(
         daily_limit=daily_limit,
         max_runs_per_job=max_runs_per_job,
         max_pending_jobs=max_pending_jobs,
+        sim_daily_limit=_or_default(sim_daily_limit, "default_sim_daily_limit"),
+        sim_max_pending_jobs=_or_default(sim_max_pending_jobs, "default_sim_max_pending_jobs"),
     )
     session.add(user)
     session.commit()
     return user
+
+
+def _or_default(value: int | None, setting: str) -> int:
+    """``value``, or the default of the ``Settings`` field ``setting`` when it is None."""
+    return Settings.model_fields[setting].default if value is None else value
 
 
 def get_user_by_name(*, session: Session, name: str) -> User | None:
@@ -262,31 +288,43 @@ def set_user_limits(
     daily_limit: int | None = None,
     max_runs_per_job: int | None = None,
     max_pending_jobs: int | None = None,
+    sim_daily_limit: int | None = None,
+    sim_max_pending_jobs: int | None = None,
 ) -> User:
     """Change any of a user's limits; the others stay."""
+    changes = {
+        "daily_limit": daily_limit,
+        "max_runs_per_job": max_runs_per_job,
+        "max_pending_jobs": max_pending_jobs,
+        "sim_daily_limit": sim_daily_limit,
+        "sim_max_pending_jobs": sim_max_pending_jobs,
+    }
     begin_write(session)
     user = _lock_user(session, user_id)
-    if daily_limit is not None:
-        user.daily_limit = daily_limit
-    if max_runs_per_job is not None:
-        user.max_runs_per_job = max_runs_per_job
-    if max_pending_jobs is not None:
-        user.max_pending_jobs = max_pending_jobs
+    for field, value in changes.items():
+        if value is not None:
+            setattr(user, field, value)
     session.commit()
     return user
 
 
-def _usage(session: Session, user_id: int, now: datetime) -> tuple[int, int]:
-    """(jobs submitted today, jobs pending or running); simulator jobs do not count."""
+def _usage(session: Session, user_id: int, now: datetime, *, sim: bool = False) -> tuple[int, int]:
+    """(jobs submitted today, jobs pending or running) of one kind: hardware or simulator."""
     today, pending = session.execute(
-        _Q_USAGE, {"user_id": user_id, "since": start_of_day(now)}
+        _Q_USAGE[sim], {"user_id": user_id, "since": start_of_day(now)}
     ).one()
     return today, pending
 
 
 def job_limits(*, session: Session, user: User) -> dict:
-    """The user's limits and current use, as ``GET .../job_limits`` answers them."""
-    today, pending = _usage(session, user.id, utcnow())
+    """The user's limits and current use, as ``GET .../job_limits`` answers them.
+
+    The reference fields first (hardware jobs); the ``sim_*`` fields are the same
+    for simulator jobs, which count against those only.
+    """
+    now = utcnow()
+    today, pending = _usage(session, user.id, now)
+    sim_today, sim_pending = _usage(session, user.id, now, sim=True)
     return {
         "daily_limit": user.daily_limit,
         "daily_remaining": max(user.daily_limit - today, 0),
@@ -295,7 +333,46 @@ def job_limits(*, session: Session, user: User) -> dict:
         "max_runs_per_job": user.max_runs_per_job,
         "max_pending_jobs": user.max_pending_jobs,
         "pending_jobs": pending,
+        "sim_daily_limit": user.sim_daily_limit,
+        "sim_daily_remaining": max(user.sim_daily_limit - sim_today, 0),
+        "sim_max_pending_jobs": user.sim_max_pending_jobs,
+        "sim_pending_jobs": sim_pending,
     }
+
+
+def _check_quotas(session: Session, user: User, job: JobSubmit, now: datetime) -> None:
+    """Raise QuotaExceededError (429) naming the first limit ``job`` would exceed.
+
+    Hardware jobs count against ``daily_limit`` and ``max_pending_jobs``, simulator
+    jobs against ``sim_daily_limit`` and ``sim_max_pending_jobs``; both kinds obey
+    ``max_runs_per_job``. Called with the user's row locked (or SQLite's write lock).
+    """
+    runs = len(job.inputs)
+    if runs > user.max_runs_per_job:
+        raise QuotaExceededError(
+            f"max_runs_per_job: this job has {runs} runs, your limit is "
+            f"{user.max_runs_per_job} runs per job",
+            status_code=429,
+        )
+    today, pending = _usage(session, user.id, now, sim=job.sim)
+    if job.sim:
+        prefix, kind = "sim_", "simulator jobs"
+        daily, most = user.sim_daily_limit, user.sim_max_pending_jobs
+    else:
+        prefix, kind = "", "jobs"
+        daily, most = user.daily_limit, user.max_pending_jobs
+    if today >= daily:
+        raise QuotaExceededError(
+            f"{prefix}daily_limit: you have submitted {today} of your {daily} {kind} "
+            f"today; the limit resets at midnight UTC",
+            status_code=429,
+        )
+    if pending >= most:
+        raise QuotaExceededError(
+            f"{prefix}max_pending_jobs: you have {pending} {kind} waiting or running, your "
+            f"limit is {most}; wait for one to finish or cancel one",
+            status_code=429,
+        )
 
 
 # --------------------------------------------------------------------------- jobs
@@ -326,27 +403,7 @@ def submit_job(
                 session.rollback()
                 return json.loads(previous)
         now = utcnow()
-        if not job.sim:
-            runs = len(job.inputs)
-            if runs > user.max_runs_per_job:
-                raise QuotaExceededError(
-                    f"max_runs_per_job: this job has {runs} runs, your limit is "
-                    f"{user.max_runs_per_job} runs per job",
-                    status_code=429,
-                )
-            today, pending = _usage(session, user_id, now)
-            if today >= user.daily_limit:
-                raise QuotaExceededError(
-                    f"daily_limit: you have submitted {today} of your {user.daily_limit} jobs "
-                    f"today; the limit resets at midnight UTC",
-                    status_code=429,
-                )
-            if pending >= user.max_pending_jobs:
-                raise QuotaExceededError(
-                    f"max_pending_jobs: you have {pending} jobs waiting or running, your limit "
-                    f"is {user.max_pending_jobs}; wait for one to finish or cancel one",
-                    status_code=429,
-                )
+        _check_quotas(session, user, job, now)
         external_id = str(uuid.uuid4())
         notes = [inp.notes for inp in job.inputs if inp.notes]
         # Core inserts: the ORM's unit of work costs more than the statements here
@@ -626,32 +683,98 @@ def delete_job(*, session: Session, job_id: int) -> None:
 # --------------------------------------------------------------------------- queue
 
 
+_NOW = bindparam("now", type_=UtcDateTime)
+_RUNNABLE = or_(Run.status == "PENDING", and_(Run.status == "RUNNING", Run.lease_expires_at < _NOW))
+_LEASED = and_(Run.status == "RUNNING", Run.lease_expires_at >= _NOW)
+_FIRST_WAITING = func.min(case((_RUNNABLE, Run.job_id)))
+# The users with a runnable run, in the order they get their turn: fewest runs
+# leased now, then served longest ago (``users.last_claim_at``; never = first),
+# then the oldest waiting job. One pass over the runs of the active jobs.
+_Q_TURNS = (
+    select(Job.user_id)
+    .select_from(Job)
+    .join(Run, Run.job_id == Job.id)
+    .join(User, User.id == Job.user_id)
+    .where(Job.status.in_(ACTIVE_STATUSES))
+    .group_by(Job.user_id, User.last_claim_at)
+    .having(_FIRST_WAITING.is_not(None))
+    .order_by(
+        func.sum(case((_LEASED, 1), else_=0)),
+        User.last_claim_at.asc().nulls_first(),
+        _FIRST_WAITING,
+    )
+)
+_USER_ACTIVE_JOBS = select(Job.id).where(
+    Job.user_id == bindparam("user_id"), Job.status.in_(ACTIVE_STATUSES)
+)
+_Q_USER_PENDING = (
+    select(Run)
+    .where(Run.status == "PENDING", Run.job_id.in_(_USER_ACTIVE_JOBS))
+    .order_by(Run.job_id, Run.run)
+    .limit(1)
+)
+_Q_USER_EXPIRED = (
+    select(Run)
+    .where(
+        Run.status == "RUNNING", Run.lease_expires_at < _NOW, Run.job_id.in_(_USER_ACTIVE_JOBS)
+    )
+    .order_by(Run.job_id, Run.run)
+    .limit(1)
+)
+
+
+def _oldest_runnable_of(session: Session, user_id: int, now: datetime) -> Run | None:
+    """The user's first runnable run in FIFO order (job, then run number), locked; or None.
+
+    On PostgreSQL the run is locked ``FOR UPDATE SKIP LOCKED``: a run another
+    claimer is taking is passed over, never taken twice.
+    """
+    found = []
+    for stmt in (_Q_USER_PENDING, _Q_USER_EXPIRED):
+        if is_postgresql(session):
+            stmt = stmt.with_for_update(skip_locked=True)
+        run = session.execute(stmt, {"user_id": user_id, "now": now}).scalar_one_or_none()
+        if run is not None:
+            found.append(run)
+    return min(found, key=lambda r: (r.job_id, r.run), default=None)
+
+
+def _next_runnable(session: Session, now: datetime) -> tuple[User, Run] | None:
+    """The user whose turn it is and their first runnable run; None when nothing is runnable.
+
+    The user's row is locked first (PostgreSQL), as a submit locks it first too:
+    no transaction holds a run or a job while it waits for a user. Claims of one
+    user's runs take turns on that lock.
+    """
+    for user_id in session.execute(_Q_TURNS, {"now": now}).scalars().all():
+        user = _lock_user(session, user_id)
+        run = _oldest_runnable_of(session, user_id, now)
+        if run is not None:
+            return user, run
+    return None
+
+
 def claim_next_run(
     *, session: Session, owner: str, lease_seconds: float, max_attempts: int = 3
 ) -> ClaimedRun | None:
-    """Take the lease of the oldest runnable run (pending, or running with an expired lease).
+    """Take the lease of the next runnable run (pending, or running with an expired lease).
 
-    Runs are taken in FIFO order of their jobs, then by run number. A run whose
-    lease expired ``max_attempts`` times is marked FAILED instead.
+    Fair between users: the run goes to the user with the fewest runs leased now,
+    then to the one whose run was claimed longest ago (round robin), then to the
+    one with the oldest waiting job; hardware and simulator runs count alike.
+    Within one user, runs are taken in FIFO order of their jobs, then by run
+    number. A run whose lease expired ``max_attempts`` times is marked FAILED
+    instead.
     """
     while True:
         begin_write(session)
         try:
             now = utcnow()
-            pending = select(Run).where(Run.status == "PENDING")
-            expired = select(Run).where(Run.status == "RUNNING", Run.lease_expires_at < now)
-            candidates = []
-            for stmt in (pending, expired):
-                stmt = stmt.order_by(Run.job_id, Run.run).limit(1)
-                if is_postgresql(session):
-                    stmt = stmt.with_for_update(skip_locked=True)
-                found = session.execute(stmt).scalar_one_or_none()
-                if found is not None:
-                    candidates.append(found)
-            if not candidates:
+            turn = _next_runnable(session, now)
+            if turn is None:
                 session.rollback()
                 return None
-            run = min(candidates, key=lambda r: (r.job_id, r.run))
+            user, run = turn
             job = _lock_job(session, run.job_id)
             if run.attempts >= max_attempts:
                 run.status = "FAILED"
@@ -661,6 +784,7 @@ def claim_next_run(
                 _finalize_job(session, job, now)
                 session.commit()
                 continue
+            user.last_claim_at = now
             run.status = "RUNNING"
             run.lease_owner = owner
             run.lease_expires_at = now + timedelta(seconds=lease_seconds)

@@ -81,6 +81,11 @@ class User(Base):
     daily_limit: Mapped[int] = mapped_column(Integer)
     max_runs_per_job: Mapped[int] = mapped_column(Integer)
     max_pending_jobs: Mapped[int] = mapped_column(Integer)
+    # simulator jobs per UTC day and at once (server defaults: see migration 0004)
+    sim_daily_limit: Mapped[int] = mapped_column(Integer, server_default="100")
+    sim_max_pending_jobs: Mapped[int] = mapped_column(Integer, server_default="5")
+    # when a run of this user was last claimed: whose turn it is (crud.claim_next_run)
+    last_claim_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

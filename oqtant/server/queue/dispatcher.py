@@ -1,4 +1,7 @@
-"""The dispatcher: claims runs in FIFO order with a lease and executes them on an Executor.
+"""The dispatcher: claims runs with a lease and executes them on an Executor.
+
+Runs are claimed fairly between users and first in, first out within one user
+(see ``crud.claim_next_run``); hardware and simulator runs share the slots.
 
 One dispatcher runs as a background thread of ``oqtant serve``. It holds at
 most ``capacity`` runs at a time, renews their leases while they run, stores

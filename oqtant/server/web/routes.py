@@ -947,12 +947,16 @@ async def admin_set_limits(
     daily_limit: Annotated[str, Form(max_length=20)] = "",
     max_runs_per_job: Annotated[str, Form(max_length=20)] = "",
     max_pending_jobs: Annotated[str, Form(max_length=20)] = "",
+    sim_daily_limit: Annotated[str, Form(max_length=20)] = "",
+    sim_max_pending_jobs: Annotated[str, Form(max_length=20)] = "",
     csrf: Annotated[str | None, Form(max_length=200)] = None,
 ):
     form = {
         "daily_limit": daily_limit.strip() or None,
         "max_runs_per_job": max_runs_per_job.strip() or None,
         "max_pending_jobs": max_pending_jobs.strip() or None,
+        "sim_daily_limit": sim_daily_limit.strip() or None,
+        "sim_max_pending_jobs": sim_max_pending_jobs.strip() or None,
     }
     problems: list[str] = []
     try:
