@@ -21,10 +21,10 @@ from oqtant.backend import RunResult
 from oqtant.constants import (
     IN_TRAP_IMAGE_SHAPE,
     IN_TRAP_PIXCAL_UM,
-    TOF_IMAGE_SHAPE,
-    TOF_PIXCAL_UM,
     IN_TRAP_PROBE_DETUNING_MHZ,
     RESONANT_CROSS_SECTION_M2,
+    TOF_IMAGE_SHAPE,
+    TOF_PIXCAL_UM,
     detuned_cross_section_m2,
 )
 from oqtant.emulator._cloud import (

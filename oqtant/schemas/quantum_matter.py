@@ -512,7 +512,9 @@ class QuantumMatter(BaseModel):
         """:meth:`corrected_rf_power` for lists of frequencies (MHz) and powers (mW)."""
         return list(np.asarray(powers, dtype=float) * rf_coupling(frequencies))
 
-    def show_rf_dynamics(self, corrected: bool = False, file_name: str | None = None) -> Figure | None:
+    def show_rf_dynamics(
+        self, corrected: bool = False, file_name: str | None = None
+    ) -> Figure | None:
         """Plot the RF knife frequency and power against time, evaporation then shield."""
         import matplotlib.pyplot as plt
 
@@ -648,7 +650,9 @@ class QuantumMatter(BaseModel):
         fig.suptitle(f"barrier dynamics of '{self.name}'")
         return _finish_plot(fig, file_name)
 
-    def show_laser_pulse_timing(self, figsize=(6, 4), file_name: str | None = None) -> Figure | None:
+    def show_laser_pulse_timing(
+        self, figsize=(6, 4), file_name: str | None = None
+    ) -> Figure | None:
         """Plot when the terminator is on during the experiment stage."""
         import matplotlib.pyplot as plt
 

@@ -18,10 +18,13 @@ import pytest
 from oqtant import errors, oqtant_client
 from oqtant.login import ClientSettings, Login
 from oqtant.schemas.job import JobStatus, TofFit
-from oqtant.schemas.output import IN_TRAP_PIXCAL_UM, TOF_IMAGE_SHAPE, TOF_PIXCAL_UM, image_space
 from oqtant.schemas.output import (
+    IN_TRAP_PIXCAL_UM,
+    TOF_IMAGE_SHAPE,
+    TOF_PIXCAL_UM,
     OqtantNonPlotOutput,
     OqtantPlotOutput,
+    image_space,
     wire_image,
     wire_line_chart,
 )
