@@ -24,6 +24,12 @@ __all__ = [
     "IN_TRAP_CROSS_SECTION_M2",
     "detuned_cross_section_m2",
     "KHZ_TO_J",
+    "TOF_IMAGE_SHAPE",
+    "TOF_PIXCAL_UM",
+    "IN_TRAP_IMAGE_SHAPE",
+    "IN_TRAP_PIXCAL_UM",
+    "SIMULATOR_IN_TRAP_IMAGE_SHAPE",
+    "MOT_PIXCAL_UM",
 ]
 
 HBAR = 1.054571817e-34  # J s
@@ -56,6 +62,16 @@ def detuned_cross_section_m2(detuning_mhz: float) -> float:
 IN_TRAP_CROSS_SECTION_M2 = detuned_cross_section_m2(IN_TRAP_PROBE_DETUNING_MHZ)
 
 KHZ_TO_J = H_PLANCK * 1e3  # an energy E/h of 1 kHz, in joules
+
+# The cameras, as the machine's job files show them: (rows, columns) and microns
+# per pixel. The in-trap camera reads 148 x 503 pixels; the reference's simulator
+# draws its in-trap images on a 148 x 512 grid of the same pixels, and ours does too.
+TOF_IMAGE_SHAPE = (100, 100)
+TOF_PIXCAL_UM = 4.4
+IN_TRAP_IMAGE_SHAPE = (148, 503)
+IN_TRAP_PIXCAL_UM = 0.344
+SIMULATOR_IN_TRAP_IMAGE_SHAPE = (148, 512)
+MOT_PIXCAL_UM = 1.0
 
 # Ratio of the RF knife depth to k_B T that forced evaporation settles at. Used to
 # map a target temperature to the last RF frequency (the knife depth above the

@@ -10,6 +10,7 @@ Every error a user can meet derives from :class:`OqtantError`, so one
     │   ├── JobFailed            the job ended FAILED or INCOMPLETE
     │   ├── JobTimeout           waiting for a job took too long
     │   └── JobFileError         a job file is missing, corrupt or foreign
+    │       └── JobWriteError    a job file cannot be written (e.g. nothing was submitted)
     ├── ServerError              the service answered with an error or not at all
     │   ├── AuthenticationError  not logged in, bad credentials, expired token
     │   ├── QuotaExceededError   a per-user limit would be exceeded
@@ -28,6 +29,7 @@ __all__ = [
     "JobFailed",
     "JobTimeout",
     "JobFileError",
+    "JobWriteError",
     "ServerError",
     "AuthenticationError",
     "QuotaExceededError",
@@ -72,6 +74,10 @@ class JobTimeout(JobError):
 
 class JobFileError(JobError):
     """A job file is missing, corrupt, truncated or not a job file."""
+
+
+class JobWriteError(JobFileError):
+    """A job file cannot be written: there is no submitted job to write, or no place for it."""
 
 
 class ServerError(OqtantError):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import ValidationError as PydanticValidationError
 
-from oqtant.errors import JobFileError, format_pydantic_error
+from oqtant.errors import JobFileError, JobWriteError, format_pydantic_error
 from oqtant.schemas.job import OqtantJob
 
 __all__ = ["write_job_file", "read_job_file", "default_job_file_name"]
@@ -67,18 +67,18 @@ def write_job_file(job: OqtantJob, file_path: str | os.PathLike) -> Path:
         The path written.
 
     Raises:
-        JobFileError: the folder does not exist or cannot be written.
+        JobWriteError: the folder does not exist or cannot be written.
     """
     if not isinstance(job, OqtantJob):
-        raise JobFileError(f"job: expected an OqtantJob, got {type(job).__name__}")
+        raise JobWriteError(f"job: expected an OqtantJob, got {type(job).__name__}")
     path = Path(file_path)
     if path.is_dir():
-        raise JobFileError(
+        raise JobWriteError(
             f"{path}: is a folder; give a file path (e.g. {path / default_job_file_name(job)})"
         )
     folder = path.parent
     if not folder.is_dir():
-        raise JobFileError(f"{path}: cannot write the job file, folder {folder} does not exist")
+        raise JobWriteError(f"{path}: cannot write the job file, folder {folder} does not exist")
     payload = job.model_dump_json().encode("utf-8")
     if path.name.endswith(".gz"):
         payload = gzip.compress(payload, mtime=0)
@@ -97,7 +97,7 @@ def write_job_file(job: OqtantJob, file_path: str | os.PathLike) -> Path:
             os.unlink(tmp_name)
         except OSError:
             pass
-        raise JobFileError(f"{path}: cannot write the job file ({exc.strerror or exc})") from exc
+        raise JobWriteError(f"{path}: cannot write the job file ({exc.strerror or exc})") from exc
     return path
 
 

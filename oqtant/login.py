@@ -43,6 +43,7 @@ __all__ = [
     "pkce_challenge",
     "authorization_url",
     "get_user_token",
+    "Login",
     "password_login",
     "decode_token_claims",
     "DEFAULT_URL",
@@ -293,6 +294,41 @@ def password_login(
     if use_cache:
         TokenCache(settings.token_cache_path).put(settings.url, token, answer.get("expires_in"))
     return token
+
+
+class Login:
+    """A completed login: the access token and the server it is for.
+
+    Its repr (what a notebook shows as a cell's value) and str name the server and
+    the user, never the token, so that a saved notebook does not carry it. Read the
+    token itself from ``access_token``.
+    """
+
+    __slots__ = ("access_token", "settings")
+
+    def __init__(self, access_token: str, settings: ClientSettings) -> None:
+        self.access_token = access_token
+        self.settings = settings
+
+    @property
+    def url(self) -> str:
+        """The server this login is for."""
+        return self.settings.url
+
+    @property
+    def user(self) -> str:
+        """The user's external id (the token's subject); "" if the token has none."""
+        try:
+            claims = decode_token_claims(self.access_token)
+        except AuthenticationError:
+            return ""
+        return str(claims.get("sub") or "")
+
+    def __repr__(self) -> str:
+        who = f" as {self.user}" if self.user else ""
+        return f"<oqtant login to {self.url}{who} (token hidden)>"
+
+    __str__ = __repr__
 
 
 def get_user_token(

@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import ValidationError as PydanticValidationError
-from tqdm.auto import tqdm
 
 from oqtant import __version__
+from oqtant._progress import tqdm
 from oqtant.errors import (
     AuthenticationError,
     ConnectionError,
@@ -65,6 +65,7 @@ __all__ = [
     "OqtantClient",
     "get_oqtant_client",
     "get_client",
+    "current_client",
     "ultracold_matter_job",
     "barrier_manipulator_job",
     "TERMINAL_STATUSES",
@@ -820,10 +821,9 @@ class OqtantClient:
         if sim:
             matter.submit_sim()
             return None
-        matter.result = None
         job = self.convert_matter_to_job(matter)
         job_id = self.run_jobs([job], track_status=track)[0]
-        matter.job_id = job_id
+        _attach(matter, self, job_id, run=1)
         return job_id
 
     def submit_list_as_batch(
@@ -835,8 +835,9 @@ class OqtantClient:
     ) -> QuantumMatter:
         """Submit several QuantumMatter as ONE job with one run each; return the first matter.
 
-        The returned matter carries the batch's ``job_id``; fetch run N with
-        ``matter.get_result(run=N)``.
+        Every matter of the list learns the batch's ``job_id`` and its own run, so
+        ``matter_list[N - 1].get_result()`` fetches run N (as does
+        ``first.get_result(run=N)``).
 
         Args:
             matter_list: the matter, one run each (1 to 30, all of the same job type).
@@ -873,8 +874,9 @@ class OqtantClient:
             job = OqtantJob(**data)
         except PydanticValidationError as err:
             raise format_pydantic_error(err, "Invalid batch job") from None
-        first.result = None
-        first.job_id = self.run_jobs([job], track_status=track)[0]
+        job_id = self.run_jobs([job], track_status=track)[0]
+        for run, matter in enumerate(matter_list, start=1):
+            _attach(matter, self, job_id, run=run)
         return first
 
     # ---- version
@@ -909,19 +911,49 @@ def _format_time(value: Any) -> str:
         return str(value)
 
 
+def _attach(matter: QuantumMatter, client: OqtantClient, job_id: str, run: int) -> None:
+    """Tell a submitted matter its client, job and run (its old result no longer holds)."""
+    matter.client = client
+    matter.result = None
+    matter.output = None
+    matter.is_sim = False
+    matter.job_id = str(job_id)
+    matter.run = run
+
+
+_current: list[OqtantClient] = []
+
+
+def current_client() -> OqtantClient | None:
+    """The client the last :func:`get_client` or :func:`get_oqtant_client` made, if any.
+
+    A QuantumMatter (or factory) without a client of its own submits and
+    fetches with it, so ``client = get_client()`` then ``matter.submit()`` works.
+    """
+    return _current[-1] if _current else None
+
+
+def _make_current(client: OqtantClient) -> OqtantClient:
+    _current[:] = [client]
+    return client
+
+
 def get_oqtant_client(token: str) -> OqtantClient:
     """A client for the server at ``OQTANT_URL`` using an access token you already have.
 
-    Checks the version against the server's and prints your job limits.
+    Checks the version against the server's and prints your job limits. The
+    client becomes the :func:`current_client`.
     """
     client = OqtantClient(settings=ClientSettings(), token=token)
     client.check_version()
     client.show_job_limits()
-    return client
+    return _make_current(client)
 
 
 def get_client(port: int = 8080, **login_options: Any) -> OqtantClient:
     """Log in through the browser (or reuse a cached token) and return a client.
+
+    The client becomes the :func:`current_client`.
 
     Args:
         port: local port that catches the login redirect.
@@ -931,4 +963,4 @@ def get_client(port: int = 8080, **login_options: Any) -> OqtantClient:
     settings = login_options.get("settings") or ClientSettings()
     login_options["settings"] = settings
     token = get_user_token(port, **login_options)
-    return OqtantClient(settings=settings, token=token)
+    return _make_current(OqtantClient(settings=settings, token=token))

@@ -35,6 +35,16 @@ ULTRACOLD_MATTER_JOB = ultracold_matter_job
 BARRIER_MANIPULATOR_JOB = barrier_manipulator_job
 
 
+@pytest.fixture(autouse=True)
+def _no_current_client():
+    """Each test starts without the client an earlier get_client() made current."""
+    from oqtant import oqtant_client
+
+    oqtant_client._current.clear()
+    yield
+    oqtant_client._current.clear()
+
+
 @pytest.fixture
 def ultracold_matter_job_dict() -> dict:
     """A fresh copy of the ultracold matter generator job (wire dict)."""

@@ -19,8 +19,12 @@ from pydantic import ValidationError as PydanticValidationError
 
 from oqtant.backend import RunResult
 from oqtant.constants import (
+    IN_TRAP_IMAGE_SHAPE,
+    IN_TRAP_PIXCAL_UM,
     IN_TRAP_PROBE_DETUNING_MHZ,
     RESONANT_CROSS_SECTION_M2,
+    TOF_IMAGE_SHAPE,
+    TOF_PIXCAL_UM,
     detuned_cross_section_m2,
 )
 from oqtant.emulator._cloud import (
@@ -54,10 +58,10 @@ from oqtant.schemas.limits import tset
 
 __all__ = ["ApparatusSettings", "RunTruth", "EmulatedRun", "Apparatus"]
 
-_TOF_SHAPE = (100, 100)
-_TOF_PIXCAL_UM = 4.4
-_IN_TRAP_SHAPE = (148, 512)
-_IN_TRAP_PIXCAL_UM = 0.344
+_TOF_SHAPE = TOF_IMAGE_SHAPE
+_TOF_PIXCAL_UM = TOF_PIXCAL_UM
+_IN_TRAP_SHAPE = IN_TRAP_IMAGE_SHAPE  # the machine's in-trap camera
+_IN_TRAP_PIXCAL_UM = IN_TRAP_PIXCAL_UM
 _SIMULATOR_ATOMS = (1e3, 2e5)  # the simulator's range of condensate atom numbers
 
 

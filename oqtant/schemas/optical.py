@@ -9,17 +9,21 @@ Units: times in ms, positions and widths in um, energies E/h in kHz.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import ValidationError as PydanticValidationError
 
 from oqtant import projection
+from oqtant._plotting import finish_figure
 from oqtant.errors import ValidationError, format_pydantic_error
 from oqtant.schemas import job as job_schema
 from oqtant.schemas.interpolation import interpolate_1d
 from oqtant.schemas.job import round_time_ms
 from oqtant.schemas.limits import pset, tset
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["Barrier", "Snapshot", "Landscape", "Pulse", "Laser"]
 
@@ -57,16 +61,10 @@ def _times(times) -> np.ndarray:
     return np.atleast_1d(np.asarray(times, dtype=float))
 
 
-def _finish_plot(fig, file_name: str | None) -> None:
-    """Save the figure as PNG when a file name is given, else show it."""
-    import matplotlib.pyplot as plt
-
+def _finish_plot(fig, file_name: str | None):
+    """Save as PNG when asked, then show, or return the figure under a backend without display."""
     fig.tight_layout()
-    if file_name:
-        fig.savefig(file_name, dpi=110)
-        plt.close(fig)
-    else:  # pragma: no cover - interactive use
-        plt.show()
+    return finish_figure(fig, file_name, dpi=110)
 
 
 def _plot_potentials(
@@ -77,7 +75,7 @@ def _plot_potentials(
     include_ideal: bool,
     title: str,
     file_name: str | None,
-) -> None:
+) -> Figure | None:
     """Plot potential vs position at a few times: projected (solid) and requested (dashed).
 
     ``owner._ideal(times, positions)`` is the requested potential (kHz).
@@ -101,7 +99,7 @@ def _plot_potentials(
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    _finish_plot(fig, file_name)
+    return _finish_plot(fig, file_name)
 
 
 class _ShowsPotential:
@@ -136,10 +134,10 @@ class _ShowsPotential:
         ylimits: list[float] = _YLIMITS,  # noqa: B006
         include_ideal: bool = False,
         file_name: str | None = None,
-    ) -> None:
+    ) -> Figure | None:
         """Plot the potential against position at the given times (ms): as the atoms feel
         it (solid) and, with ``include_ideal``, as requested (dashed)."""
-        _plot_potentials(
+        return _plot_potentials(
             self, times, xlimits, ylimits, include_ideal, self._potential_title(), file_name
         )
 
@@ -273,7 +271,7 @@ class Barrier(_ShowsPotential, _UserModel, job_schema.Barrier):
 
     # ---- plots
 
-    def show_dynamics(self, file_name: str | None = None) -> None:
+    def show_dynamics(self, file_name: str | None = None) -> Figure | None:
         """Plot the barrier's position, height and width against time."""
         import matplotlib.pyplot as plt
 
@@ -293,7 +291,7 @@ class Barrier(_ShowsPotential, _UserModel, job_schema.Barrier):
         axes[0].set_title(f"{self.shape} barrier, {self.interpolation} interpolation")
         axes[0].legend(fontsize=8)
         axes[-1].set_xlabel("time (ms)")
-        _finish_plot(fig, file_name)
+        return _finish_plot(fig, file_name)
 
     def _potential_title(self) -> str:
         return f"{self.shape} barrier"
@@ -349,9 +347,9 @@ class Snapshot(_UserModel, job_schema.Landscape):
         ylimits: list[float] = _YLIMITS,  # noqa: B006
         include_ideal: bool = False,
         file_name: str | None = None,
-    ) -> None:
+    ) -> Figure | None:
         """Plot the snapshot's potential against position."""
-        _plot_potentials(
+        return _plot_potentials(
             self, [self.time_ms], xlimits, ylimits, include_ideal,
             f"snapshot at t = {self.time_ms:g} ms", file_name,
         )  # fmt: skip

@@ -46,7 +46,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel
@@ -58,15 +58,24 @@ except ImportError:  # pragma: no cover - optional
     threadpool_limits = None
 
 from oqtant.constants import (
+    IN_TRAP_IMAGE_SHAPE,
+    IN_TRAP_PIXCAL_UM,
     K_B,
+    MOT_PIXCAL_UM,
     RB87_MASS_KG,
     RESONANT_CROSS_SECTION_M2,
     TRAP_FREQUENCY_AXIAL_HZ,
+    TOF_IMAGE_SHAPE,
+    TOF_PIXCAL_UM,
     TRAP_FREQUENCY_RADIAL_HZ,
 )
+from oqtant._plotting import finish_figure
 from oqtant.errors import FitError, JobError, ValidationError
 from oqtant.schemas import job as job_schema
 from oqtant.schemas.job import Image, LineChart, OutputImageType, TofFit
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "AxisType",
@@ -97,16 +106,7 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------- facts of the camera
-
-TOF_IMAGE_SHAPE = (100, 100)
-"""(rows, columns) of the machine's time-of-flight image."""
-TOF_PIXCAL_UM = 4.4
-"""Microns per pixel of the time-of-flight image."""
-IN_TRAP_IMAGE_SHAPE = (148, 512)
-"""(rows, columns) of the machine's in-trap image (some runs have 503 columns)."""
-IN_TRAP_PIXCAL_UM = 0.344
-"""Microns per pixel of the in-trap image."""
-MOT_PIXCAL_UM = 1.0
+# (the image shapes and pixel sizes are those of oqtant.constants)
 
 FIT_PARAMETER_NAMES = (
     "gaussian_od",
@@ -1255,37 +1255,25 @@ def _reshape_pixels(image: Image, name: str) -> np.ndarray:
 # --------------------------------------------------------------------------- plotting helpers
 
 
-def _finish(fig, file_name) -> None:
-    """Save the figure when asked, then show it, or release it on a backend without display.
-
-    The format follows the file name's extension (PNG for ``.png``).
-    """
-    import matplotlib
-    import matplotlib.pyplot as plt
-
-    if file_name:
-        try:
-            fig.savefig(file_name, dpi=100, bbox_inches="tight")
-        except OSError as exc:
-            plt.close(fig)
-            raise ValidationError(
-                f"file_name: cannot save the plot to {file_name} ({exc})"
-            ) from exc
-    backend = matplotlib.get_backend().lower()
-    if backend in ("agg", "pdf", "ps", "svg", "cairo", "template"):
-        plt.close(fig)
-    else:
-        plt.show()
+def _finish(fig, file_name):
+    """Save when asked, then show, or return the figure under a backend without display."""
+    return finish_figure(fig, file_name, dpi=100)
 
 
 def _extent_um(shape: tuple[int, int], pixcal_um: float) -> tuple[float, float, float, float]:
+    """imshow extent (left, right, bottom, top) of an image drawn with its first row on top.
+
+    x grows to the right; y grows upward, as on the reference's plots: the first
+    row, at the top, has the largest y. A plotted y is minus the row coordinate
+    of :func:`image_space`.
+    """
     x, y = image_space(shape)
     half = 0.5
     return (
         (x.min() - half) * pixcal_um,
         (x.max() + half) * pixcal_um,
-        (y.max() + half) * pixcal_um,
-        (y.min() - half) * pixcal_um,
+        -(y.max() + half) * pixcal_um,
+        -(y.min() - half) * pixcal_um,
     )
 
 
@@ -1542,7 +1530,7 @@ class OqtantOutput(BaseModel):
         file_name: str | None = None,
         plot_title: str | None = None,
         pix_cal: float = 1.0,
-    ) -> None:
+    ) -> Figure | None:
         """Image of a fitted model on the TOF image's grid.
 
         Args:
@@ -1577,14 +1565,14 @@ class OqtantOutput(BaseModel):
         ax.set_xlabel(f"x ({unit})")
         ax.set_ylabel(f"y ({unit})")
         ax.set_title(plot_title or f"time-of-flight fit: {model} model")
-        _finish(fig, file_name)
+        return _finish(fig, file_name)
 
     def plot_tof(
         self,
         file_name: str | None = None,
         figsize: tuple[int, int] = (12, 12),
         grid_on: bool = False,
-    ) -> None:
+    ) -> Figure | None:
         """The time-of-flight OD image, axes in microns from the image centre."""
         import matplotlib.pyplot as plt
 
@@ -1602,11 +1590,11 @@ class OqtantOutput(BaseModel):
             title += f", {self.temperature_nk} nK"
         ax.set_title(title)
         ax.grid(grid_on)
-        _finish(fig, file_name)
+        return _finish(fig, file_name)
 
     def plot_slice(
         self, file_name: str | None = None, axis: AxisType | str = "x", grid_on: bool = False
-    ) -> None:
+    ) -> Figure | None:
         """OD along a cut through the cloud centre, with the bimodal fit and its thermal part."""
         import matplotlib.pyplot as plt
 
@@ -1629,7 +1617,7 @@ class OqtantOutput(BaseModel):
             pos, cut = x[row], image[row]
             parts = (lambda a: a[row]) if fit is not None else None
         else:
-            pos, cut = y[:, col], image[:, col]
+            pos, cut = -y[:, col], image[:, col]  # y grows upward, as on the image plots
             parts = (lambda a: a[:, col]) if fit is not None else None
         fig, ax = plt.subplots(figsize=(8, 5))
         ax.plot(pos * pixcal, cut, ".", color="0.3", label="data")
@@ -1658,14 +1646,14 @@ class OqtantOutput(BaseModel):
         ax.set_title(f"time-of-flight cut along {axis} through the cloud centre")
         ax.legend()
         ax.grid(grid_on)
-        _finish(fig, file_name)
+        return _finish(fig, file_name)
 
     def plot_it(
         self,
         file_name: str | None = None,
         figsize: tuple[int, int] = (12, 12),
         grid_on: bool = False,
-    ) -> None:
+    ) -> Figure | None:
         """The in-trap column density, axes in microns from the image centre."""
         import matplotlib.pyplot as plt
 
@@ -1682,14 +1670,14 @@ class OqtantOutput(BaseModel):
         ax.set_ylabel("y (um)")
         ax.set_title("in-trap column density")
         ax.grid(grid_on)
-        _finish(fig, file_name)
+        return _finish(fig, file_name)
 
     def plot_tof_3d(
         self,
         file_name: str | None = None,
         view_angle: int = -45,
         figsize: tuple[int, int] = (10, 10),
-    ) -> None:
+    ) -> Figure | None:
         """The time-of-flight OD image as a surface."""
         import matplotlib.pyplot as plt
 
@@ -1706,7 +1694,7 @@ class OqtantOutput(BaseModel):
         ax.set_ylabel("y (um)")
         ax.set_zlabel("optical density")
         ax.set_title("time of flight")
-        _finish(fig, file_name)
+        return _finish(fig, file_name)
 
 
 class OqtantPlotOutput(job_schema.PlotOutput, OqtantOutput):

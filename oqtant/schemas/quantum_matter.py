@@ -12,11 +12,13 @@ temperatures in nK.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -28,7 +30,8 @@ from pydantic import ValidationError as PydanticValidationError
 
 from oqtant import projection
 from oqtant.constants import H_PLANCK, K_B, TRUNCATION_PARAMETER_ETA
-from oqtant.errors import ValidationError, format_pydantic_error
+from oqtant.errors import JobError, JobWriteError, ValidationError, format_pydantic_error
+from oqtant.login import Login
 from oqtant.schemas import job as job_schema
 from oqtant.schemas.job import (
     EndTimeMs,
@@ -51,6 +54,9 @@ from oqtant.schemas.optical import (
 )
 from oqtant.schemas.rf import RfEvap, RfSequence, RfShield
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = [
     "QuantumMatter",
     "QuantumMatterFactory",
@@ -67,6 +73,17 @@ RF_CHAIN_CORNER_MHZ = 15.0
 """Corner frequency of the RF chain's first-order roll-off (see :func:`rf_coupling`)."""
 
 Temperature = Annotated[float, Field(ge=0.0, le=500.0, allow_inf_nan=False)]
+
+
+def _as_decimal(time_ms: float) -> Decimal:
+    """A time on the 0.1 ms grid as the Decimal the reference's QuantumMatter holds (10 -> 10)."""
+    value = Decimal(repr(float(time_ms)))
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
+
+
+# times in ms, rounded to the 0.1 ms grid by the wire types, kept as Decimal
+MatterLifetimeMs = Annotated[EndTimeMs, AfterValidator(_as_decimal)]
+MatterTimeOfFlightMs = Annotated[TimeOfFlightMs, AfterValidator(_as_decimal)]
 
 
 def temperature_to_final_frequency_mhz(temperature_nk: float) -> float:
@@ -113,9 +130,9 @@ class QuantumMatter(BaseModel):
 
     name: JobName = DEFAULT_NAME
     temperature: Temperature | None = None
-    lifetime: EndTimeMs | None = None
+    lifetime: MatterLifetimeMs | None = None
     image: ImageType = ImageType.TIME_OF_FLIGHT
-    time_of_flight: TimeOfFlightMs = DEFAULT_TIME_OF_FLIGHT_MS
+    time_of_flight: MatterTimeOfFlightMs = _as_decimal(DEFAULT_TIME_OF_FLIGHT_MS)
     rf_evap: RfEvap | None = None
     rf_shield: RfShield | None = None
     barriers: Annotated[list[Barrier], Field(max_length=pset.max_barriers)] | None = None
@@ -210,7 +227,7 @@ class QuantumMatter(BaseModel):
             self._auto_lifetime = True
         if self._auto_lifetime:
             end = max((t for _, t in self._object_ends()), default=0.0)
-            self.__dict__["lifetime"] = round_time_ms(end)
+            self.__dict__["lifetime"] = _as_decimal(round_time_ms(end))
         problems = self._lifetime_problems()
         if problems:
             raise ValueError("; ".join(problems))
@@ -389,40 +406,64 @@ class QuantumMatter(BaseModel):
             return OqtantPlotOutput.model_validate(output_values.model_dump())
         return OqtantNonPlotOutput.model_validate(output_values.model_dump())
 
-    def write_to_file(self, *args: Any, **kwargs: Any):
-        """Write this matter's job (with results, once it has them) to a JSON job file.
+    def write_to_file(self, *args: Any, **kwargs: Any) -> None:
+        """Write this matter's submitted job (with its results, once it has them) to a job file.
 
-        With a client: ``client.write_job_to_file(job, file_name=None, file_path=None)``;
-        without: ``write_to_file(file_path)`` writes the one-run job there.
+        Takes the arguments of ``OqtantClient.write_job_to_file`` after the job
+        (``file_name=None, file_path=None``); without a client, a path (or
+        ``file_path``/``file_name``) to write to.
+
+        Raises:
+            JobWriteError: the matter was never submitted (no job to write), or the
+                file cannot be written.
         """
-        job = self.result if self.result is not None else self.to_job()
-        if self.client is not None:
-            return self.client.write_job_to_file(job, *args, **kwargs)
-        from oqtant.jobfiles import write_job_file
+        if self.result is None and self.job_id is not None and self._client() is not None:
+            self.get_result()
+        if self.result is None:
+            raise JobWriteError(
+                f"QuantumMatter '{self.name}' has no job to write: submit it and fetch its "
+                "result (matter.submit(), matter.get_result()) first"
+            )
+        client = self._client()
+        if client is not None:
+            client.write_job_to_file(self.result, *args, **kwargs)
+            return
+        from oqtant.jobfiles import default_job_file_name, write_job_file
 
         path = kwargs.get("file_path") or (args[0] if args else None) or kwargs.get("file_name")
-        if path is None:
-            path = f"{self.name.replace(' ', '_')}.json"
-        return write_job_file(job, Path(path))
+        write_job_file(self.result, Path(path or default_job_file_name(self.result)))
 
     # ---- running
 
-    def submit(self, track: bool = False, sim: bool = False) -> str | None:
-        """Submit to the service (needs a client), or to the local simulator with ``sim=True``."""
+    def _client(self) -> Any:
+        """This matter's client, else the one get_client() made last (then it is kept)."""
+        if self.client is None:
+            from oqtant.oqtant_client import current_client
+
+            client = current_client()
+            if client is not None:
+                self.client = client
+        return self.client
+
+    def submit(self, track: bool = False, sim: bool = False) -> None:
+        """Submit to the service, or to the local simulator with ``sim=True``.
+
+        Needs a client: this matter's (from its factory), else the one
+        ``get_client()`` made. Afterwards ``job_id`` is the job's id and
+        :meth:`get_result` fetches it.
+        """
         if sim:
             self.submit_sim()
-            return None
-        if self.client is None:
+            return
+        client = self._client()
+        if client is None:
             raise ValidationError(
-                f"client: QuantumMatter '{self.name}' has no client to submit with; create it "
-                "with a QuantumMatterFactory that has logged in, or use submit(sim=True)",
+                f"client: QuantumMatter '{self.name}' has no client to submit with; log in "
+                "first (client = get_client(), or factory.get_client()), or use "
+                "submit(sim=True)",
                 [("client", "required to submit")],
             )
-        self.is_sim = False
-        job_id = self.client.submit(self, track=track)
-        if job_id is not None:
-            self.job_id = str(job_id)
-        return self.job_id
+        client.submit(self, track=track)
 
     def submit_sim(self) -> None:
         """Run this matter on the local Gross-Pitaevskii simulator."""
@@ -445,13 +486,14 @@ class QuantumMatter(BaseModel):
         if self.is_sim:
             self.get_sim_result()
             return
-        if self.client is None or self.job_id is None:
-            raise ValidationError(
-                f"QuantumMatter '{self.name}' has no submitted job to fetch (client and job_id "
-                "are needed; submit it first)",
-                [("job_id", "submit first")],
+        client = self._client()
+        if client is None or self.job_id is None:
+            missing = "job_id" if self.job_id is None else "client"
+            raise JobError(
+                f"QuantumMatter '{self.name}' has no submitted job to fetch "
+                f"({'submit it first' if missing == 'job_id' else 'log in first: get_client()'})"
             )
-        job = self.client.get_job(self.job_id, run or self.run or 1)
+        job = client.get_job(self.job_id, run or self.run or 1)
         self.result = job
         if run is not None:
             self.run = run
@@ -470,7 +512,9 @@ class QuantumMatter(BaseModel):
         """:meth:`corrected_rf_power` for lists of frequencies (MHz) and powers (mW)."""
         return list(np.asarray(powers, dtype=float) * rf_coupling(frequencies))
 
-    def show_rf_dynamics(self, corrected: bool = False, file_name: str | None = None) -> None:
+    def show_rf_dynamics(
+        self, corrected: bool = False, file_name: str | None = None
+    ) -> Figure | None:
         """Plot the RF knife frequency and power against time, evaporation then shield."""
         import matplotlib.pyplot as plt
 
@@ -505,7 +549,7 @@ class QuantumMatter(BaseModel):
         lines = ax_f.get_lines()[:1] + ax_p.get_lines()[::2]
         ax_f.legend(lines, [ln.get_label() for ln in lines], fontsize=8, loc="upper right")
         ax_f.set_title(f"RF knife of '{self.name}'")
-        _finish_plot(fig, file_name)
+        return _finish_plot(fig, file_name)
 
     # ---- potentials
 
@@ -535,7 +579,7 @@ class QuantumMatter(BaseModel):
         include_magnetic: bool = True,
         include_terminator: bool = False,
         file_name: str | None = None,
-    ) -> None:
+    ) -> Figure | None:
         """Plot the potential the atoms feel against position at the given times."""
         import matplotlib.pyplot as plt
 
@@ -569,35 +613,46 @@ class QuantumMatter(BaseModel):
         ax.set_title(f"what the atoms of '{self.name}' feel")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        _finish_plot(fig, file_name)
+        return _finish_plot(fig, file_name)
 
-    def show_barrier_dynamics(self, file_name: str | None = None) -> None:
-        """Map of the optical potential the atoms feel, position against time."""
+    def show_barrier_dynamics(self, file_name: str | None = None) -> Figure | None:
+        """Plot every barrier's position, height and width against time, one panel each.
+
+        The curves step at the experiment stage's 0.1 ms resolution, as the
+        projector updates; dots mark the programmed points. The time axis spans
+        the lifetime.
+        """
         import matplotlib.pyplot as plt
 
-        values = self.input
-        lifetime = float(self.lifetime or 0.0)
-        t = np.arange(0.0, lifetime + tset.resolution_ms / 2, tset.resolution_ms)
-        if t.size < 2:
-            t = np.array([0.0, tset.resolution_ms])
-        x = np.linspace(pset.min_position - 5, pset.max_position + 5, 651)
-        potential = projection.projected_potential_khz(values, t, x)
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        mesh = ax.pcolormesh(x, t, potential, shading="auto", cmap="viridis",
-                             vmin=0.0, vmax=max(1.0, float(potential.max())))
-        fig.colorbar(mesh, ax=ax, label="optical potential E/h (kHz)")
+        lifetime = max(float(self.lifetime or 0.0), tset.resolution_ms)
+        fig, axes = plt.subplots(3, 1, sharex=True, figsize=(6, 6))
+        panels = (
+            ("get_positions", "positions_um", "position (um)"),
+            ("get_heights", "heights_khz", "height (kHz)"),
+            ("get_widths", "widths_um", "width (um)"),
+        )
         for i, barrier in enumerate(self.barriers or []):
-            active = (t >= barrier.birth) & (t <= barrier.death)
-            ax.plot(barrier.get_positions(t[active]), t[active], "w--", lw=0.8,
-                    label="barrier centres" if i == 0 else None)
+            t = np.arange(barrier.birth, barrier.death + tset.resolution_ms / 2, tset.resolution_ms)
+            color = f"C{i % 10}"
+            for ax, (curve, points, _) in zip(axes, panels):
+                ax.step(t, getattr(barrier, curve)(t), where="post", color=color,
+                        label=f"barrier {i + 1}")
+                ax.plot(barrier.times_ms, getattr(barrier, points), ".", color=color)
+        for ax, (_, _, label) in zip(axes, panels):
+            ax.set_ylabel(label)
+            ax.grid(alpha=0.3)
+        axes[-1].set_xlim(-1.0, lifetime)
+        axes[-1].set_xlabel("time (ms)")
         if self.barriers:
-            ax.legend(fontsize=8, loc="upper right")
-        ax.set_xlabel("position x (um)")
-        ax.set_ylabel("time (ms)")
-        ax.set_title(f"optical potential of '{self.name}'")
-        _finish_plot(fig, file_name)
+            fig.legend(*axes[0].get_legend_handles_labels(), loc="upper right", fontsize=8)
+        else:
+            axes[0].set_title("no barriers", fontsize=9)
+        fig.suptitle(f"barrier dynamics of '{self.name}'")
+        return _finish_plot(fig, file_name)
 
-    def show_laser_pulse_timing(self, figsize=(6, 4), file_name: str | None = None) -> None:
+    def show_laser_pulse_timing(
+        self, figsize=(6, 4), file_name: str | None = None
+    ) -> Figure | None:
         """Plot when the terminator is on during the experiment stage."""
         import matplotlib.pyplot as plt
 
@@ -617,7 +672,7 @@ class QuantumMatter(BaseModel):
         ax.set_xlabel("time (ms)")
         ax.set_title(f"terminator pulse timing of '{self.name}'")
         ax.legend(fontsize=8)
-        _finish_plot(fig, file_name)
+        return _finish_plot(fig, file_name)
 
 
 # --------------------------------------------------------------------------- factory
@@ -628,11 +683,15 @@ class QuantumMatterFactory:
 
     def __init__(self, client: Any = None) -> None:
         self.client = client
-        self.login = None
+        self.login: Login | None = None
 
     # ---- service
 
     def _require_client(self, what: str) -> Any:
+        if self.client is None:
+            from oqtant.oqtant_client import current_client
+
+            self.client = current_client()
         if self.client is None:
             raise ValidationError(
                 f"client: {what} needs the service; call factory.get_client() first",
@@ -640,18 +699,32 @@ class QuantumMatterFactory:
             )
         return self.client
 
-    def get_login(self, port: int = 8080, **login_options: Any) -> str:
-        """Log in through the browser and keep the access token (also returned)."""
-        from oqtant.login import get_user_token
+    def get_login(self, port: int = 8080, **login_options: Any) -> Login:
+        """Log in through the browser (or reuse a cached token) for :meth:`get_client`.
 
-        self.login = get_user_token(port, **login_options)
+        Returns the login, whose repr names the server but hides the token (a
+        notebook cell showing it does not save the token); the token itself is
+        ``factory.login.access_token``.
+        """
+        from oqtant.login import ClientSettings, get_user_token
+
+        settings = login_options.get("settings") or ClientSettings()
+        login_options["settings"] = settings
+        self.login = Login(get_user_token(port, **login_options), settings)
         return self.login
 
     def get_client(self, token: str | None = None) -> None:
-        """Connect to the service with ``token`` (or get_login's), else by logging in."""
+        """Connect to the service with ``token`` (or get_login's), else by logging in.
+
+        The client becomes this factory's, that of the matter it makes from now
+        on, and the one any matter without a client submits with.
+        """
         from oqtant import oqtant_client
 
-        token = token or self.login
+        if isinstance(token, Login):
+            token = token.access_token
+        if token is None and self.login is not None:
+            token = self.login.access_token
         if token:
             self.client = oqtant_client.get_oqtant_client(token)
         else:

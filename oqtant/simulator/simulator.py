@@ -23,7 +23,14 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft as sfft
 
-from oqtant.constants import IN_TRAP_CROSS_SECTION_M2, RESONANT_CROSS_SECTION_M2
+from oqtant.constants import (
+    IN_TRAP_CROSS_SECTION_M2,
+    IN_TRAP_PIXCAL_UM,
+    RESONANT_CROSS_SECTION_M2,
+    SIMULATOR_IN_TRAP_IMAGE_SHAPE,
+    TOF_IMAGE_SHAPE,
+    TOF_PIXCAL_UM,
+)
 from oqtant.errors import SimulationError
 from oqtant.schemas.job import (
     Image,
@@ -60,10 +67,7 @@ __all__ = [
 ]
 
 TERMINATOR_LOSS_RATE_PER_MS = 100.0  # at full intensity: e^-10 of the atoms left after 0.1 ms
-IN_TRAP_IMAGE_SHAPE = (148, 512)
-IN_TRAP_PIXCAL_UM = 0.344
-TOF_IMAGE_SHAPE = (100, 100)
-TOF_PIXCAL_UM = 4.4
+IN_TRAP_IMAGE_SHAPE = SIMULATOR_IN_TRAP_IMAGE_SHAPE  # the reference simulator's grid
 _CROSS_SECTION_UM2 = RESONANT_CROSS_SECTION_M2 * 1e12  # the resonant TOF probe
 _IN_TRAP_CROSS_SECTION_UM2 = IN_TRAP_CROSS_SECTION_M2 * 1e12  # the detuned in-trap probe
 _MIN_ATOMS, _MAX_ATOMS = 1e3, 2e5
@@ -272,7 +276,7 @@ class Simulator:
         save_every = max(1, math.ceil(n_updates / max(1, opts.max_snapshots - 1)))
         bar = None
         if progress and n_updates:
-            from tqdm.auto import tqdm
+            from oqtant._progress import tqdm
 
             bar = tqdm(
                 total=round(n_updates * tset.resolution_ms, 1),

@@ -237,8 +237,8 @@ def test_barrier_job_carves_the_in_trap_density(barrier_pair):
     assert with_barrier.truth.used_simulator and with_barrier.truth.condensed_atom_number > 0
     out = with_barrier.output.values
     assert isinstance(out, PlotOutput)
-    assert (out.it_plot.rows, out.it_plot.columns, out.it_plot.pixcal) == (148, 512, 0.344)
-    x = pixel_centres_um(512, 0.344)
+    assert (out.it_plot.rows, out.it_plot.columns, out.it_plot.pixcal) == (148, 503, 0.344)
+    x = pixel_centres_um(503, 0.344)
     carved, plain = _axial_profile(with_barrier), _axial_profile(without)
     centre = np.abs(x) < 0.5
     beside = (np.abs(x) > 3) & (np.abs(x) < 8)
@@ -250,7 +250,7 @@ def test_barrier_carves_the_density_without_the_simulator_too():
     values = barrier_values()
     run = Apparatus(ApparatusSettings(use_simulator=False)).simulate(values, seed=0)
     assert not run.truth.used_simulator
-    x = pixel_centres_um(512, 0.344)
+    x = pixel_centres_um(503, 0.344)
     prof = _axial_profile(run)
     assert prof[np.abs(x) < 0.5].mean() < 0.2 * prof[(np.abs(x) > 3) & (np.abs(x) < 8)].mean()
 
@@ -273,7 +273,7 @@ def test_terminator_removes_the_atoms_on_its_side():
     values = barrier_values(optical_barriers=None, lasers=pulse, end_time_ms=2.0)
     hit = APPARATUS.simulate(values, seed=0)
     free = APPARATUS.simulate(barrier_values(optical_barriers=None, end_time_ms=2.0), seed=0)
-    x = pixel_centres_um(512, 0.344)
+    x = pixel_centres_um(503, 0.344)
     right, left = (x > 25) & (x < 35), (x > -35) & (x < -25)
     assert _axial_profile(hit)[right].mean() < 0.05 * _axial_profile(free)[right].mean()
     kept = _axial_profile(hit)[left].mean()
@@ -364,7 +364,7 @@ def test_a_painted_landscape_shapes_the_in_trap_density():
     }
     values = barrier_values(optical_barriers=None, optical_landscape=landscape, end_time_ms=5.0)
     run = APPARATUS.simulate(values, seed=0)
-    x = pixel_centres_um(512, 0.344)
+    x = pixel_centres_um(503, 0.344)
     prof = _axial_profile(run)
     # a 15 kHz step on the right (above mu and k_B T) pushes the atoms to the left
     assert prof[(x > 12) & (x < 20)].mean() < 0.3 * prof[(x > -20) & (x < -12)].mean()
@@ -381,7 +381,7 @@ def test_the_thomas_fermi_density_stands_in_when_the_simulator_cannot_run(monkey
     monkeypatch.setattr(oqtant.simulator, "Simulator", Refusing)
     run = APPARATUS.simulate(barrier_values(), seed=0)
     assert not run.truth.used_simulator and run.truth.condensed_atom_number > 0
-    x = pixel_centres_um(512, 0.344)
+    x = pixel_centres_um(503, 0.344)
     prof = _axial_profile(run)
     assert prof[np.abs(x) < 0.5].mean() < 0.2 * prof[(np.abs(x) > 3) & (np.abs(x) < 8)].mean()
 
@@ -447,7 +447,7 @@ def test_every_valid_run_gives_a_valid_machine_answer():
         assert again == answer
         out = answer.output.values
         if values.image_type == ImageType.IN_TRAP:
-            assert (out.it_plot.rows, out.it_plot.columns) == (148, 512)
+            assert (out.it_plot.rows, out.it_plot.columns) == (148, 503)
             assert np.all(np.isfinite(out.it_plot.pixels))
         else:
             assert (out.tof_image.rows, out.tof_image.columns) == (100, 100)

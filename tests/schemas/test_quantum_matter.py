@@ -195,7 +195,7 @@ def test_lifetime_violations_name_the_object(qmf, kwargs, named):
         qmf.create_quantum_matter(lifetime=10.0, **{field: objects[key]})
     # without a lifetime, the matter lives just long enough
     fits = qmf.create_quantum_matter(**{field: objects[key]})
-    assert fits.lifetime > 10.0 and fits.input.end_time_ms == fits.lifetime
+    assert fits.lifetime > 10.0 and fits.input.end_time_ms == float(fits.lifetime)
 
 
 def test_lifetime_assignment_is_checked_and_undone_on_error(qmf):
@@ -297,11 +297,11 @@ def test_submit_needs_a_client_and_delegates(qmf):
     matter = qmf.create_quantum_matter(name="to submit")
     with pytest.raises(errors.ValidationError, match="client"):
         matter.submit()
-    with pytest.raises(errors.ValidationError, match="submit"):
+    with pytest.raises(errors.JobError, match="submit it first"):
         matter.get_result()
     client = FakeClient()
     matter.client = client
-    assert matter.submit(track=True) == "1234"
+    assert matter.submit(track=True) is None  # as the reference: the id is matter.job_id
     assert matter.job_id == "1234" and client.calls == [("submit", True)]
     job_uuid = uuid.uuid4()
     matter.job_id = job_uuid  # the service's ids are UUIDs: kept as text
@@ -326,7 +326,11 @@ def test_factory_delegates_to_its_client():
     assert factory.search_jobs(name="a") == [{"name": "a"}]
     matter = factory.create_quantum_matter(name="kept")
     assert matter.client is client
-    assert matter.write_to_file(file_name="x") == "written"
+    with pytest.raises(errors.JobWriteError, match="submit it"):
+        matter.write_to_file(file_name="x")  # nothing submitted: no job to write
+    assert [c for c in client.calls if c[0] == "write"] == []
+    matter.result = matter.to_job()  # as get_result() leaves it
+    assert matter.write_to_file(file_name="x") is None
     assert client.calls[-1] == ("write", "kept", (), {"file_name": "x"})
     with pytest.raises(errors.ValidationError, match="client"):
         QuantumMatterFactory().search_jobs()
@@ -334,7 +338,12 @@ def test_factory_delegates_to_its_client():
 
 def test_write_to_file_without_client_and_load_it_back(qmf, tmp_path):
     matter = rich_matter(qmf)
-    path = matter.write_to_file(tmp_path / "rich.json")
+    with pytest.raises(errors.JobWriteError):
+        matter.write_to_file(tmp_path / "rich.json")
+    assert not (tmp_path / "rich.json").exists()
+    matter.result = matter.to_job()  # as get_result() leaves it
+    path = tmp_path / "rich.json"
+    assert matter.write_to_file(path) is None
     loaded = qmf.load_matter_from_file(path)
     assert loaded.input == matter.input and loaded.name == "rich" and loaded.note == matter.note
 
