@@ -41,7 +41,8 @@ from oqtant.schemas.job import (
 )
 from oqtant.schemas.limits import jset, pset, tset
 from oqtant.server.api.deps import in_db
-from oqtant.server.auth.security import check_csrf_token, new_csrf_token, verify_password
+from oqtant.server.auth.login import check_login, login_code, login_problem
+from oqtant.server.auth.security import check_csrf_token, new_csrf_token
 from oqtant.server.db import crud
 from oqtant.server.db.models import Run, User
 from oqtant.server.schemas import LimitsUpdate
@@ -52,6 +53,7 @@ from oqtant.server.web.session import (
     clear_session,
     csrf_for,
     csrf_ok,
+    session_claims,
     session_subject,
     start_session,
 )
@@ -115,10 +117,19 @@ templates.env.filters["wait"] = _fmt_wait
 
 
 def _user_in(session, request: Request) -> User | None:
-    subject = session_subject(request)
-    if subject is None:
+    """The session's user, if the session still counts (not logged out, revoked or disabled)."""
+    claims = session_claims(request)
+    if claims is None:
         return None
-    return crud.get_user_by_external_id(session=session, external_id=subject)
+    try:
+        return crud.user_of_token(
+            session=session,
+            external_id=claims.subject,
+            generation=claims.generation,
+            token_id=claims.token_id,
+        )
+    except crud.TokenRejected:
+        return None
 
 
 def _login_redirect(request: Request) -> HTTPException:
@@ -262,37 +273,39 @@ def login_submit(
             username=username,
             code=400,
         )
-    limiter = request.app.state.login_limiter
-    keys = (f"user:{username}", f"ip:{request.client.host if request.client else '-'}")
-    if limiter.blocked(*keys):
-        return _login_page(
-            request,
-            next_url,
-            username=username,
-            code=status.HTTP_429_TOO_MANY_REQUESTS,
-            error="Too many failed attempts; wait a few minutes and try again.",
+    login = check_login(request, username, password)
+    if login.user is None:
+        response = _login_page(
+            request, next_url, error=login_problem(login), username=username, code=login_code(login)
         )
-    with request.app.state.session_factory() as session:
-        user = crud.get_user_by_name(session=session, name=username)
-    if not verify_password(password, user.password_hash if user else None):
-        limiter.failed(*keys)
-        return _login_page(
-            request,
-            next_url,
-            error="Wrong user name or password.",
-            username=username,
-            code=status.HTTP_401_UNAUTHORIZED,
-        )
-    limiter.succeeded(*keys)
+        if login.retry_after:
+            response.headers["Retry-After"] = str(login.retry_after)
+        return response
+    user = login.user
     response = RedirectResponse(next_url, status_code=status.HTTP_303_SEE_OTHER)
-    start_session(request, response, user.external_id)
+    start_session(request, response, user.external_id, generation=user.token_generation)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: Annotated[str | None, Form(max_length=200)] = None):
+async def logout(request: Request, csrf: Annotated[str | None, Form(max_length=200)] = None):
+    """End the session: its cookie is cleared here and its token refused from now on."""
     _require_csrf(request, csrf)
+    claims = session_claims(request)
+
+    def work(session):
+        user = crud.get_user_by_external_id(session=session, external_id=claims.subject)
+        if user is not None:
+            crud.revoke_session_token(
+                session=session,
+                user_id=user.id,
+                token_id=claims.token_id,
+                expires_at=claims.expires_at,
+            )
+
+    if claims is not None and claims.token_id and claims.expires_at:
+        await in_db(request, work)
     response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
     clear_session(response)
     return response
