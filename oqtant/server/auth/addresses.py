@@ -18,7 +18,7 @@ from fastapi import Request
 
 from oqtant.settings import IPNetwork
 
-__all__ = ["address_key", "client_address", "forwarded_chain"]
+__all__ = ["address_key", "client_address", "forwarded_chain", "is_https"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -84,3 +84,30 @@ def address_key(request: Request) -> str:
     if isinstance(address, ipaddress.IPv6Address):
         return f"ip:{ipaddress.ip_network(f'{address}/64', strict=False)}"
     return f"ip:{address}"
+
+
+def _forwarded_protos(request: Request, header: str) -> list[str]:
+    """The schemes the proxies recorded (``X-Forwarded-Proto``, or ``proto=`` of Forwarded)."""
+    if header == "x-forwarded-for":
+        values = request.headers.getlist("x-forwarded-proto")
+        return [p.strip() for value in values for p in value.split(",")]
+    protos = []
+    for value in request.headers.getlist("forwarded"):
+        for element in value.split(","):
+            for pair in element.split(";"):
+                name, _, proto = pair.strip().partition("=")
+                if name.lower() == "proto":
+                    protos.append(proto.strip().strip('"'))
+    return protos
+
+
+def is_https(request: Request) -> bool:
+    """True when the client reached us over HTTPS (directly, or as a trusted proxy says)."""
+    if request.url.scheme == "https":
+        return True
+    peer = _parse(request.client.host) if request.client else None
+    settings = request.app.state.settings
+    if peer is None or not _trusted(peer, settings.trusted_proxy_networks):
+        return False
+    protos = _forwarded_protos(request, settings.forwarded_header)
+    return bool(protos) and protos[-1].lower() == "https"

@@ -89,7 +89,12 @@ _DONE_MESSAGES = {
     "deleted": "The job was deleted.",
     "finished": "The job had already finished: nothing to cancel.",
     "limits": "Limits saved.",
+    "disabled": "The account was disabled: it cannot log in and its tokens are refused.",
+    "enabled": "The account was enabled: it can log in again.",
+    "revoked": "Every token and console session of the account is refused from now on.",
+    "removed": "The account was deleted with its jobs.",
 }
+_ACCOUNT_ACTIONS = ("disable", "enable", "revoke-tokens", "delete")
 STATIC_FILES = {"app.css": "text/css", "app.js": "text/javascript", "compose.js": "text/javascript"}
 
 
@@ -929,6 +934,7 @@ def _admin_rows(session) -> list[dict]:
         {
             "name": u.name,
             "is_admin": u.is_admin,
+            "disabled": u.disabled,
             "created": u.created_at,
             "limits": crud.job_limits(session=session, user=u),
         }
@@ -1001,3 +1007,61 @@ async def admin_set_limits(
         code=422,
         user=user,
     )
+
+
+def _account_action(session, target: User, action: str, confirm: str) -> str:
+    """Apply ``action`` to ``target``; the outcome's key (a message), or a problem as text."""
+    if action == "delete":
+        if confirm.strip() != target.name:
+            return f"problem:to delete the account, type its name ({target.name}) in the box"
+        crud.delete_user(session=session, user_id=target.id)
+        return "removed"
+    if action == "revoke-tokens":
+        crud.revoke_user_tokens(session=session, user_id=target.id)
+        return "revoked"
+    disabled = action == "disable"
+    crud.set_user_disabled(session=session, user_id=target.id, disabled=disabled)
+    return "disabled" if disabled else "enabled"
+
+
+@router.post("/admin/users/{name}/account")
+async def admin_account(
+    request: Request,
+    name: str,
+    action: Annotated[str, Form(max_length=20)] = "",
+    confirm: Annotated[str, Form(max_length=100)] = "",
+    csrf: Annotated[str | None, Form(max_length=200)] = None,
+):
+    """Disable, enable, revoke the tokens of, or delete an account (not one's own)."""
+
+    def work(session):
+        user = _require_user(session, request)
+        if not user.is_admin:
+            return user, "forbidden"
+        _require_csrf(request, csrf)
+        target = crud.get_user_by_name(session=session, name=name)
+        if target is None:
+            return user, "missing"
+        if action not in _ACCOUNT_ACTIONS:
+            return user, f"problem:action must be one of {', '.join(_ACCOUNT_ACTIONS)}"
+        if target.id == user.id and action in ("disable", "delete"):
+            return user, "problem:you cannot disable or delete your own account here"
+        return user, _account_action(session, target, action, confirm)
+
+    user, outcome = await in_db(request, work)
+    if outcome == "forbidden":
+        return _error_page(request, user, 403, "Admins only", "This page is for administrators.")
+    if outcome == "missing":
+        return _error_page(request, user, 404, "No such user", f"There is no user named {name}.")
+    if outcome.startswith("problem:"):
+        rows = await in_db(request, _admin_rows)
+        return _page(
+            request,
+            "admin.html",
+            {"users": rows, "message": None, "errors": {name: [outcome[len("problem:") :]]}},
+            code=422,
+            user=user,
+        )
+    if outcome == "revoked" and name == user.name:  # one's own session went with the rest
+        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(f"/admin?done={outcome}", status_code=status.HTTP_303_SEE_OTHER)

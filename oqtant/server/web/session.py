@@ -3,9 +3,9 @@
 The session cookie holds an access token signed like every other token of the
 service (:func:`oqtant.server.auth.security.create_access_token`); it is
 HttpOnly and SameSite=Lax. Its token id (``jti``) lets logging out refuse that
-one session on the server, so a copy of the cookie dies with it. Each form carries a CSRF token derived from the
-session token by an HMAC with the server's key, so a page of another site can
-neither read nor forge it.
+one session on the server, so a copy of the cookie dies with it. Each form
+carries a CSRF token derived from the session token by an HMAC with the
+server's key, so a page of another site can neither read nor forge it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import secrets
 
 from fastapi import Request, Response
 
+from oqtant.server.auth.addresses import is_https
 from oqtant.server.auth.security import InvalidToken, TokenClaims, create_access_token, decode_token
 
 __all__ = [
@@ -36,7 +37,7 @@ CSRF_HEADER = "X-CSRF-Token"
 def start_session(
     request: Request, response: Response, external_id: str, *, generation: int = 0
 ) -> None:
-    """Set a new session cookie of the user ``external_id`` (token ``generation``) on ``response``."""
+    """Set a new session cookie of user ``external_id`` (token ``generation``) on ``response``."""
     settings = request.app.state.settings
     token = create_access_token(
         external_id,
@@ -51,7 +52,7 @@ def start_session(
         max_age=int(settings.token_ttl_minutes * 60),
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=is_https(request),
         path="/",
     )
 
