@@ -10,12 +10,13 @@ from datetime import timedelta
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from oqtant.server import create_app
 from oqtant.server.auth import login as login_module
 from oqtant.server.auth.ratelimit import Rule
 from oqtant.server.db import crud, upgrade_database
-from oqtant.server.db.models import utcnow
+from oqtant.server.db.models import LoginAttempts, utcnow
 from oqtant.server.schemas import JobSubmit
 from oqtant.server.web import routes as web_routes
 from tests.reliability.helpers import account, server
@@ -361,6 +362,13 @@ def test_reservations_and_revocation_on_postgresql(postgres_server, tmp_path):
         limiter.succeeded("user:alice", "ip:192.0.2.1")
         assert limiter.failures("user:alice") == 0
         assert limiter.failures("ip:192.0.2.1") == BUDGET - 1
+        clock = _Clock()
+        limiter.clock = clock
+        clock.advance(app.state.settings.login_window_seconds + 1)
+        assert limiter.reserve("user:bob", "ip:192.0.2.2") == 0  # and prunes the old keys
+        with app.state.session_factory() as s:
+            keys = set(s.scalars(select(LoginAttempts.key)))
+        assert keys == {"user:bob", "ip:192.0.2.2"}
 
         alice = add_account(app, "alice")
         with TestClient(app) as client:

@@ -123,16 +123,21 @@ class LoginLimiter:
         with self.session_factory() as session:
             begin_write(session)
             try:
-                session.execute(delete(LoginAttempts).where(LoginAttempts.key == account_key))
-                session.execute(
-                    update(LoginAttempts)
-                    .where(LoginAttempts.key == address_key)
-                    .values(
-                        failures=case(
-                            (LoginAttempts.failures > 0, LoginAttempts.failures - 1), else_=0
+                for key in sorted((account_key, address_key)):  # the lock order of reserve()
+                    row = LoginAttempts.key == key
+                    if key == account_key:
+                        session.execute(delete(LoginAttempts).where(row))
+                        continue
+                    session.execute(
+                        update(LoginAttempts)
+                        .where(row)
+                        .values(
+                            failures=case(
+                                (LoginAttempts.failures > 0, LoginAttempts.failures - 1),
+                                else_=0,
+                            )
                         )
                     )
-                )
                 session.commit()
             except BaseException:
                 session.rollback()
@@ -170,11 +175,15 @@ class LoginLimiter:
         return rows
 
     def _prune(self, session: Session, now: datetime) -> None:
-        """Forget the keys whose last failure is older than any rule remembers."""
-        horizon = max(self.account.forget_seconds, self.address.forget_seconds)
-        session.execute(
-            delete(LoginAttempts).where(
-                LoginAttempts.last_failure_at < now - timedelta(seconds=horizon)
-            )
-        )
+        """Forget the keys whose last failure is older than any rule remembers.
 
+        On PostgreSQL rows locked by other reservations are skipped (waiting for
+        them could deadlock two reservations pruning each other's keys).
+        """
+        horizon = max(self.account.forget_seconds, self.address.forget_seconds)
+        old = LoginAttempts.last_failure_at < now - timedelta(seconds=horizon)
+        if is_postgresql(session):
+            stale = select(LoginAttempts.key).where(old).with_for_update(skip_locked=True)
+            session.execute(delete(LoginAttempts).where(LoginAttempts.key.in_(stale)))
+        else:
+            session.execute(delete(LoginAttempts).where(old))
