@@ -17,7 +17,7 @@ from oqtant.server.db.models import Job, Run, User
 from oqtant.server.web.session import SESSION_COOKIE
 from oqtant.settings import Settings
 from tests.server.conftest import job_dict, submit
-from tests.web.conftest import csrf_of, login
+from tests.web.conftest import login
 
 
 def _limits(client, who, token=None):
@@ -206,7 +206,9 @@ def test_user_commands_disable_enable_revoke_and_delete(data_dir, monkeypatch, c
     other = _cli_token(monkeypatch, capsys, "erin")
     app = create_app(Settings(data_dir=data_dir), start_dispatcher=False)
     with app.state.session_factory() as s:
-        dave, erin = (crud.get_user_by_name(session=s, name=n).external_id for n in ("dave", "erin"))
+        dave, erin = (
+            crud.get_user_by_name(session=s, name=n).external_id for n in ("dave", "erin")
+        )
 
     def status(uid, tok):
         with TestClient(app) as c:
