@@ -7,6 +7,7 @@ oqtant worker [--database-url URL] [--workers N] [--backend SPEC] [--lease-secon
 oqtant user add NAME [--admin] [--password-stdin]
 oqtant user token NAME [--ttl-minutes M]
 oqtant user limits NAME [--daily-limit N] [--max-runs-per-job N] [--max-pending-jobs N]
+oqtant user disable NAME | enable NAME | revoke-tokens NAME | delete NAME [--yes]
 oqtant db upgrade [--database-url URL]
 oqtant demo ...      (see oqtant.demo)
 oqtant login ...     (see oqtant.login)
@@ -80,7 +81,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     # the handler that was there before it; a no-op there lets a clean stop exit 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level)
+    # the client's address is taken from forwarded-for headers only of the proxies in
+    # OQTANT_TRUSTED_PROXIES (oqtant.server.auth.addresses), not by uvicorn
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=args.log_level,
+        proxy_headers=False,
+    )
     return 0
 
 
@@ -155,10 +164,19 @@ def _cmd_user_token(args: argparse.Namespace) -> int:
         if user is None:
             print(f"oqtant user token: no user named {args.name!r}", file=sys.stderr)
             return 1
+        if user.disabled:
+            print(
+                f"oqtant user token: {user.name} is disabled (`oqtant user enable {user.name}`)",
+                file=sys.stderr,
+            )
+            return 1
         ttl = args.ttl_minutes or settings.token_ttl_minutes
         print(
             create_access_token(
-                user.external_id, secret_key=settings.resolved_secret_key(), ttl_minutes=ttl
+                user.external_id,
+                secret_key=settings.resolved_secret_key(),
+                ttl_minutes=ttl,
+                generation=user.token_generation,
             )
         )
     return 0
@@ -185,6 +203,46 @@ def _cmd_user_limits(args: argparse.Namespace) -> int:
         limits = crud.job_limits(session=session, user=user)
     for key, value in limits.items():
         print(f"{key}: {value}")
+    return 0
+
+
+def _cmd_user_account(args: argparse.Namespace) -> int:
+    """``user disable|enable|revoke-tokens|delete NAME``."""
+    from oqtant.server.db import crud
+
+    command = f"oqtant user {args.user_command}"
+    settings = _settings(args)
+    with _session(settings) as session:
+        user = crud.get_user_by_name(session=session, name=args.name)
+        if user is None:
+            print(f"{command}: no user named {args.name!r}", file=sys.stderr)
+            return 1
+        if args.user_command == "delete":
+            return _delete_user(session, user, command, confirmed=args.yes)
+        if args.user_command == "revoke-tokens":
+            crud.revoke_user_tokens(session=session, user_id=user.id)
+            print(f"every token and console session of {user.name} is refused from now on")
+        else:
+            disabled = args.user_command == "disable"
+            crud.set_user_disabled(session=session, user_id=user.id, disabled=disabled)
+            print(
+                f"disabled {user.name}: no login, every token refused"
+                if disabled
+                else f"enabled {user.name}: they can log in again (old tokens stay refused)"
+            )
+    return 0
+
+
+def _delete_user(session, user, command: str, *, confirmed: bool) -> int:
+    from oqtant.server.db import crud
+
+    if not confirmed:
+        answer = input(f"Delete {user.name} with all their jobs and results? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print(f"{command}: nothing deleted", file=sys.stderr)
+            return 1
+    jobs = crud.delete_user(session=session, user_id=user.id)
+    print(f"deleted {user.name} and {jobs} job(s)")
     return 0
 
 
@@ -286,7 +344,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--sim-max-pending-jobs", type=_non_negative, help="simulator jobs waiting at once"
     )
     limits.set_defaults(func=_cmd_user_limits)
-    for p in (add, token, limits):
+    accounts = [
+        (
+            "disable",
+            "stop an account: no login, and its tokens and console sessions are refused "
+            "(its jobs stay)",
+        ),
+        ("enable", "let a disabled account log in again (tokens from before stay refused)"),
+        (
+            "revoke-tokens",
+            "refuse every token and console session issued to the user so far "
+            "(they can log in again)",
+        ),
+        (
+            "delete",
+            "delete an account with all its jobs and results (queued runs leave the "
+            "queue; a run in progress finishes and its result is dropped)",
+        ),
+    ]
+    account_parsers = []
+    for name, text in accounts:
+        p = user.add_parser(name, help=text, description=text)
+        p.add_argument("name")
+        p.set_defaults(func=_cmd_user_account)
+        account_parsers.append(p)
+    account_parsers[-1].add_argument(
+        "--yes", action="store_true", help="do not ask for confirmation"
+    )
+    for p in (add, token, limits, *account_parsers):
         p.add_argument("--database-url")
 
     db = sub.add_parser("db", help="database maintenance").add_subparsers(

@@ -9,6 +9,7 @@ command-line flag of ``oqtant serve``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -24,6 +25,25 @@ __all__ = ["Settings", "default_data_dir"]
 
 SECRET_FILE_NAME = "secret_key"
 DATABASE_FILE_NAME = "oqtant.db"
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(text: str) -> tuple[IPNetwork, ...]:
+    """The comma-separated addresses or CIDR networks of ``text`` (blank: none)."""
+    networks = []
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"trusted_proxies: {entry!r} is not an IP address or CIDR network "
+                "(e.g. 10.0.0.5, 10.0.0.0/8, ::1)"
+            ) from None
+    return tuple(networks)
 
 
 def default_data_dir() -> Path:
@@ -61,11 +81,25 @@ class Settings(BaseSettings):
     default_sim_max_pending_jobs: int = Field(default=5, ge=0)
     login_max_failures: int = Field(default=10, ge=1)
     login_window_seconds: float = Field(default=300.0, gt=0)
+    login_max_delay_seconds: float = Field(default=60.0, gt=0)
+    trusted_proxies: str = ""
+    forwarded_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
 
     @field_validator("database_url")
     @classmethod
     def _no_blank_url(cls, v: str | None) -> str | None:
         return v or None
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, v: str) -> str:
+        _networks(v)  # raises ValueError naming the bad entry
+        return v
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        """The networks of ``trusted_proxies``: peers whose forwarded-for header is believed."""
+        return _networks(self.trusted_proxies)
 
     @property
     def resolved_database_url(self) -> str:

@@ -99,9 +99,7 @@ def create_app(
     app.state.session_factory = session_factory
     app.state.secret_key = settings.resolved_secret_key()
     app.state.dispatcher = dispatcher
-    app.state.login_limiter = LoginLimiter(
-        settings.login_max_failures, settings.login_window_seconds
-    )
+    app.state.login_limiter = LoginLimiter.from_settings(session_factory, settings)
     install_error_handlers(app)
     app.add_middleware(RequestGuardMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(api_router)

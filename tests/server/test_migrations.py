@@ -165,3 +165,39 @@ def test_simulator_limits_migrate_up_and_down_keeping_every_account_and_job(tmp_
     upgrade_database(url)  # and up again
     assert _count(url, "runs") == 1
 
+
+def test_login_attempts_and_revocation_migrate_down_and_up_keeping_accounts_and_jobs(tmp_path):
+    url = f"sqlite:///{tmp_path / 'accounts.db'}"
+    upgrade_database(url)
+    engine = make_engine(url)
+    with make_session_factory(engine)() as s:
+        user = crud.create_user(
+            session=s,
+            name="kept",
+            password="pw-pw-pw-pw",
+            daily_limit=10,
+            max_runs_per_job=5,
+            max_pending_jobs=5,
+        )
+        crud.submit_job(
+            session=s, user_id=user.id, job=JobSubmit.model_validate(ULTRACOLD_MATTER_JOB)
+        )
+        crud.set_user_disabled(session=s, user_id=user.id, disabled=True)
+    engine.dispose()
+    command.downgrade(alembic_config(url), "0002")
+    engine = create_engine(url)
+    tables = set(inspect(engine).get_table_names())
+    user_columns = {c["name"] for c in inspect(engine).get_columns("users")}
+    engine.dispose()
+    assert "login_attempts" not in tables and "revoked_tokens" not in tables
+    assert "disabled" not in user_columns and "token_generation" not in user_columns
+    upgrade_database(url)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("select name, disabled, token_generation from users")).all()
+        jobs = conn.execute(text("select count(*) from jobs")).scalar()
+        runs = conn.execute(text("select count(*) from runs")).scalar()
+    assert {"login_attempts", "revoked_tokens"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+    assert rows == [("kept", 0, 0)]  # the account (enabled again: the flag is new) and its job
+    assert (jobs, runs) == (1, 1)

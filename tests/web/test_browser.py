@@ -337,7 +337,7 @@ def test_limits_and_admin(browser, server):
     admin.goto("/admin")
     row = admin.locator("tr", has=admin.locator("td.name", has_text="bob"))
     row.locator("input[name=daily_limit]").fill("7")
-    row.locator("button[type=submit]").click()
+    row.locator("form.quota button[type=submit]").click()
     admin.wait_for_url(re.compile(r"/admin\?done=limits$"))
     row = admin.locator("tr", has=admin.locator("td.name", has_text="bob"))
     assert row.locator("input[name=daily_limit]").input_value() == "7"

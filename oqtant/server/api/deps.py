@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from oqtant.server.auth.security import InvalidToken, decode_access_token
+from oqtant.server.auth.security import InvalidToken, TokenClaims, decode_token
 from oqtant.server.db import crud
 from oqtant.server.db.models import User
 from oqtant.settings import Settings
@@ -65,27 +65,35 @@ def _unauthorized(message: str) -> HTTPException:
 async def get_subject(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    """The subject (user's external id) of a valid bearer token; 401 otherwise. No database."""
+) -> TokenClaims:
+    """The claims (user's external id, ...) of a valid bearer token; 401 otherwise. No database."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("not logged in: send 'Authorization: Bearer <token>'")
     try:
-        return decode_access_token(credentials.credentials, secret_key=request.app.state.secret_key)
+        return decode_token(credentials.credentials, secret_key=request.app.state.secret_key)
     except InvalidToken as exc:
         raise _unauthorized(str(exc)) from None
 
 
-Subject = Annotated[str, Depends(get_subject)]
+Subject = Annotated[TokenClaims, Depends(get_subject)]
+
+
+def _token_user(session: Session, subject: TokenClaims) -> User:
+    """The token's user, if the token still counts (not revoked, account enabled); 401 otherwise."""
+    try:
+        return crud.user_of_token(
+            session=session,
+            external_id=subject.subject,
+            generation=subject.generation,
+            token_id=subject.token_id,
+        )
+    except crud.TokenRejected as exc:
+        raise _unauthorized(str(exc)) from None
 
 
 async def get_current_user(session: SessionDep, subject: Subject) -> User:
     """The user named by a valid bearer token; 401 otherwise."""
-    user = await run_in_threadpool(
-        crud.get_user_by_external_id, session=session, external_id=subject
-    )
-    if user is None:
-        raise _unauthorized("the access token's account no longer exists")
-    return user
+    return await run_in_threadpool(_token_user, session, subject)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
@@ -110,14 +118,11 @@ async def get_admin(user: CurrentUser) -> User:
 AdminUser = Annotated[User, Depends(get_admin)]
 
 
-def owner_in_session(session: Session, subject: str, uid: str) -> User:
-    """The token's user, if ``{uid}`` is theirs (404 otherwise; 401 if the account is gone)."""
-    if uid != subject:
+def owner_in_session(session: Session, subject: TokenClaims, uid: str) -> User:
+    """The token's user, if ``{uid}`` is theirs (404 otherwise; 401 if the token is revoked)."""
+    if uid != subject.subject:
         raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=f"no user {uid}")
-    user = crud.get_user_by_external_id(session=session, external_id=subject)
-    if user is None:
-        raise _unauthorized("the access token's account no longer exists")
-    return user
+    return _token_user(session, subject)
 
 
 async def in_db(request: Request, work: Callable[[Session], T]) -> T:

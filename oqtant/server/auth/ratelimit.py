@@ -1,50 +1,189 @@
-"""A small in-memory limiter of failed logins (per user name and per client address)."""
+"""The login limiter: failed logins per account and per address, kept in the database.
+
+Each login first *reserves* an attempt on both of its keys (``user:NAME`` and
+``ip:ADDRESS``) in one write transaction, and only then is the password
+checked. A key that has to wait refuses the attempt before anything is
+reserved, so a burst of concurrent guesses gets at most the budget checked.
+A correct password gives its reservation back: the account's count is
+cleared, the address's count goes down by the one attempt.
+
+A key's rule (:class:`Rule`): ``free`` failures are allowed at once; after
+them each further attempt waits ``base * 2**(failures - free)`` seconds after
+the last failure, at most ``max`` seconds; a key whose last failure is
+``forget`` seconds old starts again from zero. The address rule waits the
+whole window at once (a guessing address is stopped), the account rule
+starts at one second and doubles up to ``login_max_delay_seconds`` (an account
+is slowed, never locked: its owner gets in that long after the last guess).
+
+The counts live in the ``login_attempts`` table, so a restart keeps them and
+several API processes sharing a database share them.
+"""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import defaultdict, deque
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-__all__ = ["LoginLimiter"]
+from sqlalchemy import case, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session, sessionmaker
+
+from oqtant.server.db.models import LoginAttempts, utcnow
+from oqtant.server.db.session import begin_write, is_postgresql
+from oqtant.settings import Settings
+
+__all__ = ["LoginLimiter", "Rule"]
+
+_MAX_DOUBLINGS = 30
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How failures of one kind of key slow it down (see the module's docstring)."""
+
+    free: int
+    base_seconds: float
+    max_seconds: float
+    forget_seconds: float
+
+    def counted(self, failures: int, last: datetime | None, now: datetime) -> int:
+        """The failures that still count at ``now`` (none once the last is old enough)."""
+        if last is None or (now - last).total_seconds() >= self.forget_seconds:
+            return 0
+        return failures
+
+    def wait(self, failures: int, last: datetime | None, now: datetime) -> float:
+        """Seconds until the key may try again (0: now)."""
+        failures = self.counted(failures, last, now)
+        if failures < self.free:
+            return 0.0
+        doublings = min(failures - self.free, _MAX_DOUBLINGS)
+        delay = min(self.base_seconds * 2**doublings, self.max_seconds)
+        return max(delay - (now - last).total_seconds(), 0.0)
 
 
 class LoginLimiter:
-    """Refuses a key after ``max_failures`` failed attempts within ``window_seconds``."""
+    """Reserves login attempts of (account, address) pairs in the database."""
 
-    KEPT_ON_SUCCESS = ("ip:",)
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        account: Rule,
+        address: Rule,
+        clock: Callable[[], datetime] = utcnow,
+    ):
+        self.session_factory = session_factory
+        self.account = account
+        self.address = address
+        self.clock = clock
 
-    def __init__(self, max_failures: int, window_seconds: float):
-        self.max_failures = max_failures
-        self.window_seconds = window_seconds
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
+    @classmethod
+    def from_settings(cls, session_factory: sessionmaker[Session], settings: Settings):
+        window = settings.login_window_seconds
+        most = settings.login_max_delay_seconds
+        return cls(
+            session_factory,
+            account=Rule(settings.login_max_failures, 1.0, most, max(window, most)),
+            address=Rule(settings.login_max_failures, window, window, window),
+        )
 
-    def _prune(self, key: str, now: float) -> deque[float]:
-        times = self._failures[key]
-        while times and now - times[0] > self.window_seconds:
-            times.popleft()
-        return times
+    def _rules(self, account_key: str, address_key: str) -> dict[str, Rule]:
+        return {account_key: self.account, address_key: self.address}
 
-    def blocked(self, *keys: str) -> bool:
-        """True when any key has too many recent failures."""
-        now = time.monotonic()
-        with self._lock:
-            return any(len(self._prune(k, now)) >= self.max_failures for k in keys)
+    def reserve(self, account_key: str, address_key: str) -> int:
+        """Count one attempt on both keys and answer 0, or answer the seconds to wait (> 0).
 
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in keys:
-                self._prune(key, now).append(now)
-
-    def succeeded(self, *keys: str) -> None:
-        """Forget the failures of the account keys; an address's (``ip:...``) stay counted.
-
-        Otherwise a login to one's own account would reset the count of an address
-        guessing the passwords of many other accounts.
+        Nothing is counted when the answer is a wait.
         """
-        with self._lock:
-            for key in keys:
-                if not key.startswith(self.KEPT_ON_SUCCESS):
-                    self._failures.pop(key, None)
+        rules = self._rules(account_key, address_key)
+        now = self.clock()
+        with self.session_factory() as session:
+            begin_write(session)
+            try:
+                rows = self._locked_rows(session, sorted(rules), now)
+                wait = max(rules[k].wait(r.failures, r.last_failure_at, now) for k, r in rows)
+                if wait > 0:
+                    session.rollback()
+                    return max(math.ceil(wait), 1)
+                for key, row in rows:
+                    row.failures = rules[key].counted(row.failures, row.last_failure_at, now) + 1
+                    row.last_failure_at = now
+                self._prune(session, now)
+                session.commit()
+                return 0
+            except BaseException:
+                session.rollback()
+                raise
+
+    def succeeded(self, account_key: str, address_key: str) -> None:
+        """Give back a reservation whose password was right: the account starts afresh."""
+        with self.session_factory() as session:
+            begin_write(session)
+            try:
+                for key in sorted((account_key, address_key)):  # the lock order of reserve()
+                    row = LoginAttempts.key == key
+                    if key == account_key:
+                        session.execute(delete(LoginAttempts).where(row))
+                        continue
+                    session.execute(
+                        update(LoginAttempts)
+                        .where(row)
+                        .values(
+                            failures=case(
+                                (LoginAttempts.failures > 0, LoginAttempts.failures - 1),
+                                else_=0,
+                            )
+                        )
+                    )
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def failures(self, key: str) -> int:
+        """The failures counted on ``key`` now (for tests and the curious)."""
+        rule = self.account if key.startswith("user:") else self.address
+        with self.session_factory() as session:
+            row = session.get(LoginAttempts, key)
+            return rule.counted(row.failures, row.last_failure_at, self.clock()) if row else 0
+
+    @staticmethod
+    def _locked_rows(
+        session: Session, keys: list[str], now: datetime
+    ) -> list[tuple[str, LoginAttempts]]:
+        """The rows of ``keys`` (made if missing), locked for the transaction, in key order."""
+        if is_postgresql(session):  # concurrent first attempts: one insert wins, none fails
+            session.execute(
+                pg_insert(LoginAttempts)
+                .values([{"key": k, "failures": 0, "last_failure_at": now} for k in keys])
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
+            stmt = select(LoginAttempts).where(LoginAttempts.key.in_(keys)).with_for_update()
+            found = {r.key: r for r in session.execute(stmt.order_by(LoginAttempts.key)).scalars()}
+        else:  # SQLite: the write transaction already excludes every other writer
+            found = {k: session.get(LoginAttempts, k, populate_existing=True) for k in keys}
+        rows = []
+        for key in keys:
+            row = found.get(key)
+            if row is None:
+                row = LoginAttempts(key=key, failures=0, last_failure_at=now)
+                session.add(row)
+            rows.append((key, row))
+        return rows
+
+    def _prune(self, session: Session, now: datetime) -> None:
+        """Forget the keys whose last failure is older than any rule remembers.
+
+        On PostgreSQL rows locked by other reservations are skipped (waiting for
+        them could deadlock two reservations pruning each other's keys).
+        """
+        horizon = max(self.account.forget_seconds, self.address.forget_seconds)
+        old = LoginAttempts.last_failure_at < now - timedelta(seconds=horizon)
+        if is_postgresql(session):
+            stale = select(LoginAttempts.key).where(old).with_for_update(skip_locked=True)
+            session.execute(delete(LoginAttempts).where(LoginAttempts.key.in_(stale)))
+        else:
+            session.execute(delete(LoginAttempts).where(old))

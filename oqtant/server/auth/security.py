@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -15,9 +16,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 __all__ = [
     "InvalidToken",
+    "TokenClaims",
     "check_csrf_token",
     "create_access_token",
     "decode_access_token",
+    "decode_token",
     "hash_code",
     "hash_password",
     "is_loopback_redirect",
@@ -50,21 +53,49 @@ def verify_password(password: str, password_hash: str | None) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a valid access token says: whose it is, its generation, its id and expiry.
+
+    ``generation`` is the user's token generation when it was issued (revoking a
+    user's tokens moves the user's on); ``token_id`` is set on console sessions,
+    so that logging out can refuse that one token.
+    """
+
+    subject: str
+    generation: int = 0
+    token_id: str | None = None
+    expires_at: datetime | None = None
+
+
 def create_access_token(
-    subject: str, *, secret_key: str, ttl_minutes: float, now: datetime | None = None
+    subject: str,
+    *,
+    secret_key: str,
+    ttl_minutes: float,
+    now: datetime | None = None,
+    generation: int = 0,
+    token_id: str | None = None,
 ) -> str:
-    """A signed HS256 JWT for ``subject`` (the user's external id) expiring after ``ttl_minutes``."""
+    """A signed HS256 JWT for ``subject`` (the user's external id) expiring after ``ttl_minutes``.
+
+    ``generation`` is the user's token generation; ``token_id`` (the ``jti``)
+    names the token, for a console session that logging out ends.
+    """
     issued = now or datetime.now(UTC)
-    payload = {
+    payload: dict = {
         "sub": subject,
         "iat": int(issued.timestamp()),
         "exp": int((issued + timedelta(minutes=ttl_minutes)).timestamp()),
+        "gen": generation,
     }
+    if token_id is not None:
+        payload["jti"] = token_id
     return jwt.encode(payload, secret_key, algorithm=JWT_ALGORITHM)
 
 
-def decode_access_token(token: str, *, secret_key: str) -> str:
-    """The subject of a valid token; raises InvalidToken otherwise (expired, tampered, ...)."""
+def decode_token(token: str, *, secret_key: str) -> TokenClaims:
+    """The claims of a valid token; raises InvalidToken otherwise (expired, tampered, ...)."""
     try:
         payload = jwt.decode(
             token, secret_key, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub"]}
@@ -76,7 +107,19 @@ def decode_access_token(token: str, *, secret_key: str) -> str:
     subject = payload.get("sub")
     if not isinstance(subject, str) or not subject:
         raise InvalidToken("the access token has no subject")
-    return subject
+    generation = payload.get("gen", 0)  # tokens issued before generations existed: 0
+    token_id = payload.get("jti")
+    if not isinstance(generation, int) or isinstance(generation, bool):
+        raise InvalidToken("the access token is invalid")
+    if token_id is not None and (not isinstance(token_id, str) or not 0 < len(token_id) <= 64):
+        raise InvalidToken("the access token is invalid")
+    expires = datetime.fromtimestamp(payload["exp"], UTC)
+    return TokenClaims(subject, generation, token_id, expires)
+
+
+def decode_access_token(token: str, *, secret_key: str) -> str:
+    """The subject of a valid token; raises InvalidToken otherwise (expired, tampered, ...)."""
+    return decode_token(token, secret_key=secret_key).subject
 
 
 def pkce_challenge(verifier: str) -> str:

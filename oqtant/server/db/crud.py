@@ -24,7 +24,9 @@ from oqtant.server.db.models import (
     ACTIVE_STATUSES,
     IdempotencyKey,
     Job,
+    LoginAttempts,
     OAuthCode,
+    RevokedToken,
     Run,
     User,
     UtcDateTime,
@@ -36,6 +38,12 @@ from oqtant.settings import Settings
 
 __all__ = [
     "ClaimedRun",
+    "TokenRejected",
+    "delete_user",
+    "revoke_session_token",
+    "revoke_user_tokens",
+    "set_user_disabled",
+    "user_of_token",
     "NameTaken",
     "QueueInfo",
     "StateConflict",
@@ -1020,3 +1028,106 @@ def consume_oauth_code(*, session: Session, code: str) -> OAuthCode | None:
     row = session.get(OAuthCode, hash_code(code))
     session.commit()
     return row
+
+
+# --------------------------------------------------------------------------- revocation
+
+
+class TokenRejected(Exception):
+    """A well-signed token that no longer opens its account; the message says why."""
+
+
+def user_of_token(
+    *, session: Session, external_id: str, generation: int = 0, token_id: str | None = None
+) -> User:
+    """The user a valid token names, if the token still counts; raises TokenRejected otherwise.
+
+    A token stops counting when its account is deleted or disabled, when the
+    user's tokens were revoked since it was issued (its generation is older),
+    or, for a console session (``token_id``), when that session logged out.
+    """
+    user = get_user_by_external_id(session=session, external_id=external_id)
+    if user is None:
+        raise TokenRejected("the access token's account no longer exists")
+    if user.disabled:
+        raise TokenRejected(f"the account {user.name!r} is disabled: ask an administrator")
+    if generation != user.token_generation:
+        raise TokenRejected("the access token was revoked: log in again")
+    if token_id is not None and session.get(RevokedToken, token_id) is not None:
+        raise TokenRejected("this session was logged out: log in again")
+    return user
+
+
+def _write_user(session: Session, user_id: int, **values) -> User:
+    """Apply ``values`` to the user row (``token_generation`` is moved on by one) and commit."""
+    begin_write(session)
+    try:
+        session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(token_generation=User.token_generation + 1, **values)
+        )
+        user = session.execute(
+            _Q_USER.execution_options(populate_existing=True), {"user_id": user_id}
+        ).scalar_one_or_none()
+        if user is None:
+            raise LookupError(f"no user with id {user_id}")
+        session.commit()
+        return user
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def revoke_user_tokens(*, session: Session, user_id: int) -> User:
+    """Refuse every token and console session issued to the user so far."""
+    return _write_user(session, user_id)
+
+
+def set_user_disabled(*, session: Session, user_id: int, disabled: bool) -> User:
+    """Disable (no login, every token refused) or enable an account.
+
+    Disabling revokes the user's tokens, so enabling again does not bring them back.
+    """
+    return _write_user(session, user_id, disabled=disabled)
+
+
+def delete_user(*, session: Session, user_id: int) -> int:
+    """Delete an account with its jobs, runs and results; returns how many jobs went with it.
+
+    Pending runs leave the queue with the account. A run being executed at that
+    moment finishes, and its result is dropped (its worker finds the run gone,
+    as if its lease had been lost). The account's tokens are refused from then on.
+    """
+    begin_write(session)
+    try:
+        user = _lock_user(session, user_id)
+        job_ids = select(Job.id).where(Job.user_id == user_id)
+        session.execute(delete(IdempotencyKey).where(IdempotencyKey.user_id == user_id))
+        session.execute(delete(Run).where(Run.job_id.in_(job_ids)))
+        jobs = session.execute(delete(Job).where(Job.user_id == user_id)).rowcount
+        session.execute(delete(OAuthCode).where(OAuthCode.user_id == user_id))
+        session.execute(delete(RevokedToken).where(RevokedToken.user_id == user_id))
+        session.execute(delete(LoginAttempts).where(LoginAttempts.key == f"user:{user.name}"))
+        session.delete(user)
+        session.commit()
+        return jobs
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def revoke_session_token(
+    *, session: Session, user_id: int, token_id: str, expires_at: datetime
+) -> None:
+    """Refuse the console session ``token_id`` from now until it would have expired."""
+    begin_write(session)
+    try:
+        now = utcnow()
+        session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
+        if session.get(RevokedToken, token_id) is None and expires_at > now:
+            session.add(RevokedToken(token_id=token_id, user_id=user_id, expires_at=expires_at))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

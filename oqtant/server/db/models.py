@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -27,7 +28,9 @@ __all__ = [
     "Base",
     "IdempotencyKey",
     "Job",
+    "LoginAttempts",
     "OAuthCode",
+    "RevokedToken",
     "Run",
     "User",
     "UtcDateTime",
@@ -87,6 +90,10 @@ class User(Base):
     # when a run of this user was last claimed: whose turn it is (crud.claim_next_run)
     last_claim_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # a disabled account cannot log in and its tokens are refused
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # tokens carry the generation they were issued in; revoking them bumps it
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Job(Base):
@@ -175,3 +182,28 @@ class OAuthCode(Base):
     code_challenge: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     used: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LoginAttempts(Base):
+    """Failed logins of one key (``user:NAME`` or ``ip:ADDRESS``), for the login limiter.
+
+    ``failures`` counts attempts reserved and not refunded by a correct password;
+    a key is forgotten once its last failure is old enough (see
+    :mod:`oqtant.server.auth.ratelimit`).
+    """
+
+    __tablename__ = "login_attempts"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class RevokedToken(Base):
+    """A console session ended by logging out: its token id is refused until it expires."""
+
+    __tablename__ = "revoked_tokens"
+
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

@@ -29,6 +29,11 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     engine = make_engine(_url())
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # batch migrations copy a table and drop the old one: with foreign keys on,
+            # the drop would cascade-delete every row that refers to it (a user's jobs).
+            # The pragma only takes effect outside a transaction, so on the raw connection.
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=target_metadata,

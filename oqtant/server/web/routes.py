@@ -41,7 +41,8 @@ from oqtant.schemas.job import (
 )
 from oqtant.schemas.limits import jset, pset, tset
 from oqtant.server.api.deps import in_db
-from oqtant.server.auth.security import check_csrf_token, new_csrf_token, verify_password
+from oqtant.server.auth.login import check_login, login_code, login_problem
+from oqtant.server.auth.security import check_csrf_token, new_csrf_token
 from oqtant.server.db import crud
 from oqtant.server.db.models import Run, User
 from oqtant.server.schemas import LimitsUpdate
@@ -52,6 +53,7 @@ from oqtant.server.web.session import (
     clear_session,
     csrf_for,
     csrf_ok,
+    session_claims,
     session_subject,
     start_session,
 )
@@ -87,7 +89,12 @@ _DONE_MESSAGES = {
     "deleted": "The job was deleted.",
     "finished": "The job had already finished: nothing to cancel.",
     "limits": "Limits saved.",
+    "disabled": "The account was disabled: it cannot log in and its tokens are refused.",
+    "enabled": "The account was enabled: it can log in again.",
+    "revoked": "Every token and console session of the account is refused from now on.",
+    "removed": "The account was deleted with its jobs.",
 }
+_ACCOUNT_ACTIONS = ("disable", "enable", "revoke-tokens", "delete")
 STATIC_FILES = {"app.css": "text/css", "app.js": "text/javascript", "compose.js": "text/javascript"}
 
 
@@ -115,10 +122,19 @@ templates.env.filters["wait"] = _fmt_wait
 
 
 def _user_in(session, request: Request) -> User | None:
-    subject = session_subject(request)
-    if subject is None:
+    """The session's user, if the session still counts (not logged out, revoked or disabled)."""
+    claims = session_claims(request)
+    if claims is None:
         return None
-    return crud.get_user_by_external_id(session=session, external_id=subject)
+    try:
+        return crud.user_of_token(
+            session=session,
+            external_id=claims.subject,
+            generation=claims.generation,
+            token_id=claims.token_id,
+        )
+    except crud.TokenRejected:
+        return None
 
 
 def _login_redirect(request: Request) -> HTTPException:
@@ -262,37 +278,39 @@ def login_submit(
             username=username,
             code=400,
         )
-    limiter = request.app.state.login_limiter
-    keys = (f"user:{username}", f"ip:{request.client.host if request.client else '-'}")
-    if limiter.blocked(*keys):
-        return _login_page(
-            request,
-            next_url,
-            username=username,
-            code=status.HTTP_429_TOO_MANY_REQUESTS,
-            error="Too many failed attempts; wait a few minutes and try again.",
+    login = check_login(request, username, password)
+    if login.user is None:
+        response = _login_page(
+            request, next_url, error=login_problem(login), username=username, code=login_code(login)
         )
-    with request.app.state.session_factory() as session:
-        user = crud.get_user_by_name(session=session, name=username)
-    if not verify_password(password, user.password_hash if user else None):
-        limiter.failed(*keys)
-        return _login_page(
-            request,
-            next_url,
-            error="Wrong user name or password.",
-            username=username,
-            code=status.HTTP_401_UNAUTHORIZED,
-        )
-    limiter.succeeded(*keys)
+        if login.retry_after:
+            response.headers["Retry-After"] = str(login.retry_after)
+        return response
+    user = login.user
     response = RedirectResponse(next_url, status_code=status.HTTP_303_SEE_OTHER)
-    start_session(request, response, user.external_id)
+    start_session(request, response, user.external_id, generation=user.token_generation)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: Annotated[str | None, Form(max_length=200)] = None):
+async def logout(request: Request, csrf: Annotated[str | None, Form(max_length=200)] = None):
+    """End the session: its cookie is cleared here and its token refused from now on."""
     _require_csrf(request, csrf)
+    claims = session_claims(request)
+
+    def work(session):
+        user = crud.get_user_by_external_id(session=session, external_id=claims.subject)
+        if user is not None:
+            crud.revoke_session_token(
+                session=session,
+                user_id=user.id,
+                token_id=claims.token_id,
+                expires_at=claims.expires_at,
+            )
+
+    if claims is not None and claims.token_id and claims.expires_at:
+        await in_db(request, work)
     response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
     clear_session(response)
     return response
@@ -916,6 +934,7 @@ def _admin_rows(session) -> list[dict]:
         {
             "name": u.name,
             "is_admin": u.is_admin,
+            "disabled": u.disabled,
             "created": u.created_at,
             "limits": crud.job_limits(session=session, user=u),
         }
@@ -992,3 +1011,61 @@ async def admin_set_limits(
         code=422,
         user=user,
     )
+
+
+def _account_action(session, target: User, action: str, confirm: str) -> str:
+    """Apply ``action`` to ``target``; the outcome's key (a message), or a problem as text."""
+    if action == "delete":
+        if confirm.strip() != target.name:
+            return f"problem:to delete the account, type its name ({target.name}) in the box"
+        crud.delete_user(session=session, user_id=target.id)
+        return "removed"
+    if action == "revoke-tokens":
+        crud.revoke_user_tokens(session=session, user_id=target.id)
+        return "revoked"
+    disabled = action == "disable"
+    crud.set_user_disabled(session=session, user_id=target.id, disabled=disabled)
+    return "disabled" if disabled else "enabled"
+
+
+@router.post("/admin/users/{name}/account")
+async def admin_account(
+    request: Request,
+    name: str,
+    action: Annotated[str, Form(max_length=20)] = "",
+    confirm: Annotated[str, Form(max_length=100)] = "",
+    csrf: Annotated[str | None, Form(max_length=200)] = None,
+):
+    """Disable, enable, revoke the tokens of, or delete an account (not one's own)."""
+
+    def work(session):
+        user = _require_user(session, request)
+        if not user.is_admin:
+            return user, "forbidden"
+        _require_csrf(request, csrf)
+        target = crud.get_user_by_name(session=session, name=name)
+        if target is None:
+            return user, "missing"
+        if action not in _ACCOUNT_ACTIONS:
+            return user, f"problem:action must be one of {', '.join(_ACCOUNT_ACTIONS)}"
+        if target.id == user.id and action in ("disable", "delete"):
+            return user, "problem:you cannot disable or delete your own account here"
+        return user, _account_action(session, target, action, confirm)
+
+    user, outcome = await in_db(request, work)
+    if outcome == "forbidden":
+        return _error_page(request, user, 403, "Admins only", "This page is for administrators.")
+    if outcome == "missing":
+        return _error_page(request, user, 404, "No such user", f"There is no user named {name}.")
+    if outcome.startswith("problem:"):
+        rows = await in_db(request, _admin_rows)
+        return _page(
+            request,
+            "admin.html",
+            {"users": rows, "message": None, "errors": {name: [outcome[len("problem:") :]]}},
+            code=422,
+            user=user,
+        )
+    if outcome == "revoked" and name == user.name:  # one's own session went with the rest
+        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(f"/admin?done={outcome}", status_code=status.HTTP_303_SEE_OTHER)

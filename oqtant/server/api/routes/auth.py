@@ -18,12 +18,12 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from oqtant.server.api.deps import SessionDep
+from oqtant.server.auth.login import check_login, login_code, login_problem
 from oqtant.server.auth.security import (
     check_csrf_token,
     create_access_token,
     is_loopback_redirect,
     new_csrf_token,
-    verify_password,
     verify_pkce,
 )
 from oqtant.server.db import crud
@@ -50,6 +50,7 @@ def issue_token(request: Request, user: User) -> dict:
         user.external_id,
         secret_key=request.app.state.secret_key,
         ttl_minutes=settings.token_ttl_minutes,
+        generation=user.token_generation,
     )
     return {
         "access_token": token,
@@ -169,27 +170,15 @@ def authorize_submit(
         return _login_page(
             request, params, error="The form expired; please log in again.", code=400
         )
-    limiter = request.app.state.login_limiter
-    keys = (f"user:{username}", f"ip:{request.client.host if request.client else '-'}")
-    if limiter.blocked(*keys):
-        return _login_page(
-            request,
-            params,
-            error="Too many failed attempts; wait a few minutes and try again.",
-            username=username,
-            code=status.HTTP_429_TOO_MANY_REQUESTS,
+    login = check_login(request, username, password)
+    if login.user is None:
+        response = _login_page(
+            request, params, error=login_problem(login), username=username, code=login_code(login)
         )
-    user = crud.get_user_by_name(session=session, name=username)
-    if not verify_password(password, user.password_hash if user else None):
-        limiter.failed(*keys)
-        return _login_page(
-            request,
-            params,
-            error="Wrong user name or password.",
-            username=username,
-            code=status.HTTP_401_UNAUTHORIZED,
-        )
-    limiter.succeeded(*keys)
+        if login.retry_after:
+            response.headers["Retry-After"] = str(login.retry_after)
+        return response
+    user = login.user
     code = secrets.token_urlsafe(32)
     crud.create_oauth_code(
         session=session,
@@ -244,23 +233,27 @@ def token(
         user = session.get(User, row.user_id)
         if user is None:
             return _grant_error("invalid_grant", "the account no longer exists")
+        if user.disabled:
+            return _grant_error("invalid_grant", "the account is disabled: ask an administrator")
         return issue_token(request, user)
     if grant_type == "password":
         if not username or not password:
             return _grant_error("invalid_request", "username and password are required")
-        limiter = request.app.state.login_limiter
-        keys = (f"user:{username}", f"ip:{request.client.host if request.client else '-'}")
-        if limiter.blocked(*keys):
+        login = check_login(request, username, password)
+        if login.retry_after:
             return JSONResponse(
-                {"detail": "too many failed logins: wait a few minutes and try again"},
+                {
+                    "detail": "too many failed logins: try again in "
+                    f"{login.retry_after} s (see Retry-After)"
+                },
                 status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(login.retry_after), "Cache-Control": "no-store"},
             )
-        user = crud.get_user_by_name(session=session, name=username)
-        if not verify_password(password, user.password_hash if user else None):
-            limiter.failed(*keys)
+        if login.disabled:
+            return _grant_error("invalid_grant", "the account is disabled: ask an administrator")
+        if login.user is None:
             return _grant_error("invalid_grant", "wrong user name or password")
-        limiter.succeeded(*keys)
-        return issue_token(request, user)
+        return issue_token(request, login.user)
     return _grant_error(
         "unsupported_grant_type", "grant_type must be authorization_code or password"
     )
