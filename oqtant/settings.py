@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from oqtant.backend import DEFAULT_BACKEND
@@ -57,11 +57,30 @@ class Settings(BaseSettings):
     default_max_pending_jobs: int = Field(default=20, ge=0)
     login_max_failures: int = Field(default=10, ge=1)
     login_window_seconds: float = Field(default=300.0, gt=0)
+    # a database server (PostgreSQL) that hangs: bounded waits, then 503
+    db_connect_timeout_seconds: int = Field(default=5, ge=1)
+    db_statement_timeout_seconds: float = Field(default=15.0, ge=0)
+    db_lock_timeout_seconds: float = Field(default=5.0, ge=0)
+    db_idle_in_transaction_timeout_seconds: float = Field(default=60.0, ge=0)
+    db_read_timeout_seconds: float = Field(default=20.0, ge=0)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_keepalive_seconds: int = Field(default=10, ge=1)
 
     @field_validator("database_url")
     @classmethod
     def _no_blank_url(cls, v: str | None) -> str | None:
         return v or None
+
+    @model_validator(mode="after")
+    def _answer_outlasts_statements(self) -> Settings:
+        read, statement = self.db_read_timeout_seconds, self.db_statement_timeout_seconds
+        if read and (not statement or read <= statement):
+            raise ValueError(
+                "db_read_timeout_seconds must be longer than db_statement_timeout_seconds "
+                f"(got {read:g} and {statement:g}; 0 turns both off): the server's own "
+                "statement timeout should end a slow statement before the client gives up"
+            )
+        return self
 
     @property
     def resolved_database_url(self) -> str:
