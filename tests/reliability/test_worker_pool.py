@@ -7,6 +7,7 @@ test kills a real ``oqtant serve`` with ``kill -9`` while its workers run.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -17,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from oqtant.server import create_app
-from oqtant.server.queue import Dispatcher, make_executor
+from oqtant.server.queue import Dispatcher, execute_run, make_executor
 from tests.reliability.backends import (
     FAULT_HANG_MHZ,
     FAULT_SLOW_MHZ,
@@ -66,12 +67,15 @@ def test_run_timeout_counts_from_the_start_of_the_run_not_its_wait_for_a_worker(
     # one worker process for three runs held at once: run 2 waits one slow run for the
     # worker, the hanging run 3 waits two (longer than the timeout) before it starts
     pool = make_executor("process", 1)
-    dispatcher = Dispatcher(app.state.session_factory, settings, executor=pool, capacity=3)
     failed_at: dict[int, float] = {}
-    dispatcher.on_event = lambda event, claimed: (
-        failed_at.setdefault(claimed.run, time.time()) if event == "failed" else None
-    )
     try:
+        # the worker started and its backend loaded first, so the slow runs take just their time
+        warm_up = json.dumps(job_dict()["inputs"][0]["values"])
+        pool.submit(execute_run, FAULTY, warm_up, 0).result(timeout=120)
+        dispatcher = Dispatcher(app.state.session_factory, settings, executor=pool, capacity=3)
+        dispatcher.on_event = lambda event, claimed: (
+            failed_at.setdefault(claimed.run, time.time()) if event == "failed" else None
+        )
         dispatcher.run_until_idle(timeout=120)
     finally:
         for _, _, pid in read_run_log(log):  # the hung run's worker is not the dispatcher's

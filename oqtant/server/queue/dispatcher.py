@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -234,10 +234,10 @@ class Dispatcher:
         for claimed in killed:
             self._db(crud.release_run, owner=self.owner, run_id=claimed.run_id)
 
-    def _replace_executor(self, pids=()) -> bool:
-        """Abandon a pool holding hung runs (on worker processes ``pids``); later runs get a
-        fresh pool.
+    def _replace_executor(self, pids: Iterable[int | None] = ()) -> bool:
+        """Abandon a pool holding hung runs; later runs get a fresh pool.
 
+        ``pids`` are the worker processes of the hung runs (None: not known).
         Returns True when the pool's processes were killed. A hung thread cannot be
         killed: it is left behind, and the other threads finish their runs.
         """
