@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     db_lock_timeout_seconds: float = Field(default=5.0, ge=0)
     db_idle_in_transaction_timeout_seconds: float = Field(default=60.0, ge=0)
     db_read_timeout_seconds: float = Field(default=20.0, ge=0)
-    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
     db_keepalive_seconds: int = Field(default=10, ge=1)
 
     @field_validator("database_url")

@@ -154,6 +154,8 @@ def _answer_bounded_connection_class(answer_s: float):
     import psycopg
 
     class AnswerBoundConnection(psycopg.Connection):
+        # every exchange with the server (statements, fetches, commit, rollback, the
+        # pool's ping) waits here; psycopg >= 3.3 takes a ``timeout`` for it
         def wait(self, gen, interval=None, timeout=None):
             if timeout is None:
                 timeout = answer_s
