@@ -39,7 +39,8 @@ def _session(settings):
     from oqtant.server.db import make_engine, make_session_factory
 
     prepare_database(settings)
-    return make_session_factory(make_engine(settings.resolved_database_url))()
+    engine = make_engine(settings.resolved_database_url, settings=settings)
+    return make_session_factory(engine)()
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from oqtant.backend import DEFAULT_BACKEND
@@ -84,6 +84,14 @@ class Settings(BaseSettings):
     login_max_delay_seconds: float = Field(default=60.0, gt=0)
     trusted_proxies: str = ""
     forwarded_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
+    # a database server (PostgreSQL) that hangs: bounded waits, then 503
+    db_connect_timeout_seconds: int = Field(default=5, ge=1)
+    db_statement_timeout_seconds: float = Field(default=15.0, ge=0)
+    db_lock_timeout_seconds: float = Field(default=5.0, ge=0)
+    db_idle_in_transaction_timeout_seconds: float = Field(default=60.0, ge=0)
+    db_read_timeout_seconds: float = Field(default=20.0, ge=0)
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    db_keepalive_seconds: int = Field(default=10, ge=1)
 
     @field_validator("database_url")
     @classmethod
@@ -100,6 +108,16 @@ class Settings(BaseSettings):
     def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
         """The networks of ``trusted_proxies``: peers whose forwarded-for header is believed."""
         return _networks(self.trusted_proxies)
+    @model_validator(mode="after")
+    def _answer_outlasts_statements(self) -> Settings:
+        read, statement = self.db_read_timeout_seconds, self.db_statement_timeout_seconds
+        if read and (not statement or read <= statement):
+            raise ValueError(
+                "db_read_timeout_seconds must be longer than db_statement_timeout_seconds "
+                f"(got {read:g} and {statement:g}; 0 turns both off): the server's own "
+                "statement timeout should end a slow statement before the client gives up"
+            )
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -32,7 +32,7 @@ def prepare_database(settings: Settings) -> None:
         settings.ensure_data_dir()
         upgrade_database(settings.resolved_database_url)
     else:
-        engine = make_engine(settings.resolved_database_url)
+        engine = make_engine(settings.resolved_database_url, settings=settings)
         try:
             check_schema_current(engine)
         finally:
@@ -63,9 +63,7 @@ def create_app(
     settings = settings or Settings()
     if migrate:
         prepare_database(settings)
-    engine = make_engine(
-        settings.resolved_database_url, write_lock_timeout=settings.write_lock_timeout_seconds
-    )
+    engine = make_engine(settings.resolved_database_url, settings=settings)
     session_factory = make_session_factory(engine)
     dispatcher = Dispatcher(
         session_factory,

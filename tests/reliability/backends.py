@@ -6,7 +6,8 @@ environment variables (inherited by those processes):
 
 * ``OQTANT_TEST_RUN_SECONDS``: how long ``SlowBackend`` takes per run (default 2);
 * ``OQTANT_TEST_RUN_LOG``: a file to which every backend appends one line when a
-  run starts (``start <seed> <pid>``) and one when it finishes (``done <seed> <pid>``).
+  run starts (``start <seed> <pid> <time>``) and one when it finishes (``done ...``;
+  ``<time>``: ``time.time()``).
 
 ``FaultyBackend`` picks its behaviour from the run's final RF frequency, so that
 one job can hold a good run next to broken ones.
@@ -32,6 +33,7 @@ __all__ = [
     "FaultyBackend",
     "SlowBackend",
     "read_run_log",
+    "read_run_times",
 ]
 
 #: final RF frequencies (MHz) that make FaultyBackend raise, hang, return garbage or NaN
@@ -48,7 +50,7 @@ def _log(event: str, seed: int) -> None:
         return
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        os.write(fd, f"{event} {seed} {os.getpid()}\n".encode())
+        os.write(fd, f"{event} {seed} {os.getpid()} {time.time()!r}\n".encode())
     finally:
         os.close(fd)
 
@@ -61,9 +63,21 @@ def read_run_log(path) -> list[tuple[str, int, int]]:
         return []
     out = []
     for line in text.splitlines():
-        event, seed, pid = line.split()
+        event, seed, pid, *_ = line.split()
         out.append((event, int(seed), int(pid)))
     return out
+
+
+def read_run_times(path) -> list[tuple[str, int, float]]:
+    """The ``(event, seed, time.time())`` of each line a backend appended to ``path``."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return []
+    return [
+        (event, int(seed), float(when))
+        for event, seed, _, when in (line.split() for line in text.splitlines())
+    ]
 
 
 class SlowBackend(FastBackend):

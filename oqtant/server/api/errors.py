@@ -9,6 +9,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
 from oqtant.errors import QuotaExceededError
@@ -76,3 +77,18 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
             headers={"Retry-After": "2"},
         )
+
+    app.add_exception_handler(PoolTimeoutError, database_pool_timeout)
+
+
+async def database_pool_timeout(request: Request, exc: Exception) -> JSONResponse:
+    """503 when no pooled database connection became free in time (the database hangs)."""
+    log.error("no database connection free on %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        {
+            "detail": "the database is unavailable or busy: no database connection became "
+            "free in time; try again in a moment"
+        },
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "2"},
+    )

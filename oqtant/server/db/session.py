@@ -11,14 +11,27 @@ session closed with the transaction still open, as a refused request does), so
 no code path can leave it held. A thread that cannot get it within the engine's
 ``write_lock_timeout`` raises :class:`DatabaseBusy` (answered 503) instead of
 waiting for ever.
+
+Given the service's ``Settings``, an engine on a database server never waits
+without bound: connecting, waiting for a free pooled connection, a statement
+(in the server, and for the server's answer: a frozen server answers nothing,
+so the client has its own deadline) and locks are all timed, and TCP
+keepalives notice a peer that is gone. A timeout raises an error that the API
+answers with 503.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from oqtant.settings import Settings
 
 __all__ = ["DatabaseBusy", "begin_write", "is_postgresql", "make_engine", "make_session_factory"]
 
@@ -58,22 +71,23 @@ def _on_transaction_end(session: Session, transaction) -> None:
 event.listen(Session, "after_transaction_end", _on_transaction_end)
 
 
-def make_engine(
-    url: str, *, echo: bool = False, write_lock_timeout: float = DEFAULT_WRITE_LOCK_TIMEOUT_S
-) -> Engine:
+def make_engine(url: str, *, echo: bool = False, settings: Settings | None = None) -> Engine:
     """An engine for ``url``; SQLite gets WAL, NORMAL sync, foreign keys and explicit BEGIN.
 
-    ``write_lock_timeout``: how long (s) a SQLite write waits for this process's
-    write lock before :class:`DatabaseBusy` is raised.
+    ``settings`` gives the timeouts (its ``db_*`` fields; see the module's
+    docstring). Without it the engine waits as long as the database takes, as
+    migrations may need. A SQLite write waits ``settings.write_lock_timeout_seconds`` (default 30 s) for
+    this process's write lock before :class:`DatabaseBusy` is raised.
     """
     if not url.startswith("sqlite"):
-        return create_engine(url, echo=echo, pool_pre_ping=True, future=True)
+        return _server_engine(url, echo, settings)
     engine = create_engine(
         url,
         echo=echo,
         connect_args={"timeout": 30, "check_same_thread": False},
         pool_size=8,
         max_overflow=16,
+        pool_timeout=settings.db_pool_timeout_seconds if settings is not None else 30,
     )
 
     @event.listens_for(engine, "connect")
@@ -93,9 +107,96 @@ def make_engine(
         mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
 
+    write_lock_timeout = (
+        settings.write_lock_timeout_seconds if settings is not None else DEFAULT_WRITE_LOCK_TIMEOUT_S
+    )
     with _write_locks_guard:
         _write_locks[id(engine)] = (threading.Lock(), write_lock_timeout)
     return engine
+
+
+def _server_engine(url: str, echo: bool, settings: Settings | None) -> Engine:
+    """An engine on a database server (PostgreSQL), with the timeouts of ``settings``."""
+    if settings is None:
+        return create_engine(url, echo=echo, pool_pre_ping=True, future=True)
+    parsed = make_url(url)
+    libpq = parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in (
+        "psycopg",
+        "psycopg2",
+    )
+    engine = create_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        future=True,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        connect_args=_libpq_timeouts(settings, parsed.query.get("options")) if libpq else {},
+    )
+    answer_s = settings.db_read_timeout_seconds
+    if parsed.get_driver_name() == "psycopg" and answer_s > 0:
+        connection_class = _answer_bounded_connection_class(answer_s)
+
+        @event.listens_for(engine, "do_connect")
+        def _connect(_dialect, _record, cargs, cparams):
+            return connection_class.connect(*cargs, **cparams)
+
+    return engine
+
+
+def _libpq_timeouts(settings: Settings, url_options: Any = None) -> dict[str, Any]:
+    """libpq connection parameters: connect timeout, server-side timeouts, TCP keepalives."""
+    server = {
+        "statement_timeout": settings.db_statement_timeout_seconds,
+        "lock_timeout": settings.db_lock_timeout_seconds,
+        "idle_in_transaction_session_timeout": settings.db_idle_in_transaction_timeout_seconds,
+    }
+    options = [url_options] if isinstance(url_options, str) and url_options else []
+    options += [f"-c {name}={round(seconds * 1000)}" for name, seconds in server.items()]
+    keepalive = settings.db_keepalive_seconds
+    params: dict[str, Any] = {
+        "connect_timeout": settings.db_connect_timeout_seconds,
+        "options": " ".join(options),
+        "keepalives": 1,
+        "keepalives_idle": keepalive,
+        "keepalives_interval": max(1, keepalive // 3),
+        "keepalives_count": 3,
+    }
+    if settings.db_read_timeout_seconds > 0:
+        # data sent and not acknowledged for this long: the peer is gone (Linux)
+        params["tcp_user_timeout"] = round(settings.db_read_timeout_seconds * 1000)
+    return params
+
+
+def _answer_bounded_connection_class(answer_s: float):
+    """A psycopg connection class that waits at most ``answer_s`` s for the server's answer.
+
+    The server's own timeouts (``statement_timeout``) cannot help when the server
+    process is frozen or a proxy in between accepts and never answers: the wait
+    for its answer would last as long as the outage. A connection whose server
+    does not answer in time is closed (the pool then drops it) and the statement
+    raises ``psycopg.OperationalError``.
+    """
+    import psycopg
+
+    class AnswerBoundConnection(psycopg.Connection):
+        # every exchange with the server (statements, fetches, commit, rollback, the
+        # pool's ping) waits here; psycopg >= 3.3 takes a ``timeout`` for it
+        def wait(self, gen, interval=None, timeout=None):
+            if timeout is None:
+                timeout = answer_s
+            kwargs = {} if interval is None else {"interval": interval}
+            t0 = time.monotonic()
+            try:
+                return super().wait(gen, timeout=timeout, **kwargs)
+            except psycopg.OperationalError as exc:
+                if exc.sqlstate is not None or time.monotonic() - t0 < timeout:
+                    raise  # the server answered with an error, or the connection broke
+                self.close()  # the protocol is mid-way: this connection cannot be used again
+                raise psycopg.OperationalError(
+                    f"the database server did not answer within {timeout:g} s"
+                ) from exc
+
+    return AnswerBoundConnection
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

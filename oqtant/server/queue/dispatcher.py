@@ -14,31 +14,22 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
-import multiprocessing
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from oqtant.backend import Backend
 from oqtant.server.db import crud
 from oqtant.server.queue.execute import RunFailure, execute_run
+from oqtant.server.queue.pool import drain_starts, kill_workers, make_executor, run_starts
 from oqtant.settings import Settings
 
 __all__ = ["Dispatcher", "make_executor"]
 
 log = logging.getLogger("oqtant.server.dispatcher")
-
-
-def make_executor(kind: str, workers: int) -> cf.Executor:
-    """A process pool (spawned, safe next to server threads) or a thread pool of ``workers``."""
-    if kind == "thread":
-        return cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="oqtant-run")
-    return cf.ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("spawn")
-    )
 
 
 class Dispatcher:
@@ -73,7 +64,11 @@ class Dispatcher:
         self._executor = executor
         self._own_executor = executor is None
         self._inflight: dict[cf.Future, crud.ClaimedRun] = {}
-        self._started: dict[cf.Future, float] = {}  # monotonic time each run was handed out
+        # monotonic time each run started: reported by the workers of pools from
+        # make_executor; for other executors, the time it was handed out
+        self._started: dict[cf.Future, float] = {}
+        self._pids: dict[cf.Future, int] = {}  # the worker process of each started run
+        self._by_run: dict[int, cf.Future] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -104,13 +99,14 @@ class Dispatcher:
             self._thread.join(timeout=timeout + 5)
             self._thread = None
         self._drain(timeout)
-        stuck = bool(self._inflight)
-        for claimed in list(self._inflight.values()):
-            self._db(crud.release_run, owner=self.owner, run_id=claimed.run_id)
-        self._inflight.clear()
-        self._started.clear()
+        self._note_starts()
+        stuck = list(self._inflight)
         if stuck:
-            self._replace_executor()  # kill worker processes whose runs would not end
+            # kill the worker processes whose runs would not end, then hand the runs back
+            self._replace_executor([self._pids.get(f) for f in stuck])
+        for future in stuck:
+            claimed = self._forget(future)
+            self._db(crud.release_run, owner=self.owner, run_id=claimed.run_id)
         if self._own_executor and self._executor is not None:
             # wait for idle workers to exit cleanly; do not wait on a run that hangs
             self._executor.shutdown(wait=not stuck, cancel_futures=True)
@@ -137,9 +133,14 @@ class Dispatcher:
             if claimed is None:
                 break
             backend = self.sim_backend if claimed.sim else self.backend
-            future = self.executor.submit(execute_run, backend, claimed.values_json, claimed.seed)
+            executor = self.executor
+            future = executor.submit(
+                execute_run, backend, claimed.values_json, claimed.seed, claimed.run_id
+            )
             self._inflight[future] = claimed
-            self._started[future] = time.monotonic()
+            self._by_run[claimed.run_id] = future
+            if run_starts(executor) is None:  # its workers do not say when a run starts
+                self._started[future] = time.monotonic()
             self._emit("claimed", claimed)
         return len(self._inflight)
 
@@ -178,49 +179,77 @@ class Dispatcher:
         else:
             done = [f for f in self._inflight if f.done()]
         for future in done:
-            claimed = self._inflight.pop(future)
-            self._started.pop(future, None)
+            claimed = self._forget(future)
             self._store(future, claimed)
 
+    def _forget(self, future: cf.Future) -> crud.ClaimedRun:
+        """Stop tracking a run in flight; returns its claim."""
+        claimed = self._inflight.pop(future)
+        self._started.pop(future, None)
+        self._pids.pop(future, None)
+        self._by_run.pop(claimed.run_id, None)
+        return claimed
+
+    def _note_starts(self) -> None:
+        """Record the runs that the workers of the current pool have started."""
+        starts = run_starts(self._executor) if self._executor is not None else None
+        if starts is None:
+            return
+        now = time.monotonic()
+        for run_id, pid in drain_starts(starts):
+            future = self._by_run.get(run_id)
+            if future is not None and future not in self._started:
+                self._started[future] = now
+                self._pids[future] = pid
+
     def _expire_overdue(self) -> None:
-        """Fail runs that ran past ``run_timeout_seconds`` and replace the workers they hold."""
+        """Fail runs running longer than ``run_timeout_seconds``; replace the workers they hold.
+
+        A run's time counts from the moment a worker starts it: a run waiting in
+        the pool for a worker (e.g. while a fresh pool starts its processes) is not
+        running yet.
+        """
+        self._note_starts()
         limit = self.settings.run_timeout_seconds
         now = time.monotonic()
         overdue = [f for f, t0 in self._started.items() if now - t0 > limit and not f.done()]
         if not overdue:
             return
+        pids = [self._pids.get(f) for f in overdue]
+        hung = [self._forget(f) for f in overdue]
         for future in overdue:
-            claimed = self._inflight.pop(future)
-            self._started.pop(future, None)
             future.cancel()
-            log.error(
-                "run %s of job %s exceeded %g s; failing it", claimed.run, claimed.job_id, limit
-            )
-            reason = f"timed out: the backend ran longer than run_timeout_seconds = {limit:g} s"
-            self._db(crud.fail_run, owner=self.owner, run_id=claimed.run_id, reason=reason)
-            self._emit("failed", claimed)
-        if self._replace_executor():
+        killed = []
+        if self._replace_executor(pids):
             # the other runs executing on the killed pool died with it: back to the queue now
             # (not later through BrokenProcessPool, which would shut down the fresh pool)
-            for future, claimed in list(self._inflight.items()):
-                del self._inflight[future]
-                self._started.pop(future, None)
-                self._db(crud.release_run, owner=self.owner, run_id=claimed.run_id)
+            killed = [self._forget(f) for f in list(self._inflight)]
+        reason = f"timed out: the backend ran longer than run_timeout_seconds = {limit:g} s"
+        for claimed in hung:
+            log.error(
+                "run %s of job %s ran longer than %g s; failing it",
+                claimed.run,
+                claimed.job_id,
+                limit,
+            )
+            self._db(crud.fail_run, owner=self.owner, run_id=claimed.run_id, reason=reason)
+            self._emit("failed", claimed)
+        for claimed in killed:
+            self._db(crud.release_run, owner=self.owner, run_id=claimed.run_id)
 
-    def _replace_executor(self) -> bool:
-        """Abandon a pool holding a hung run; later runs get a fresh pool.
+    def _replace_executor(self, pids: Iterable[int | None] = ()) -> bool:
+        """Abandon a pool holding hung runs; later runs get a fresh pool.
 
+        ``pids`` are the worker processes of the hung runs (None: not known).
         Returns True when the pool's processes were killed. A hung thread cannot be
         killed: it is left behind, and the other threads finish their runs.
         """
         if not self._own_executor or self._executor is None:
             return False
         executor, self._executor = self._executor, None
-        processes = getattr(executor, "_processes", None) or {}
-        for process in list(processes.values()):
-            process.kill()
+        killed = kill_workers(executor, pids)
         executor.shutdown(wait=False, cancel_futures=True)
-        return bool(processes)
+        return killed
 
     def _store(self, future: cf.Future, claimed: crud.ClaimedRun) -> None:
         try:

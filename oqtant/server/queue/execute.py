@@ -12,6 +12,7 @@ import time
 from oqtant.backend import Backend, RunResult, load_backend
 from oqtant.schemas.job import InputValues
 from oqtant.server.db.crud import summary_json
+from oqtant.server.queue.pool import report_start
 
 __all__ = ["RunFailure", "execute_run"]
 
@@ -30,13 +31,16 @@ def _backend(spec: str | Backend) -> Backend:
     return _BACKENDS[spec]
 
 
-def execute_run(backend: str | Backend, values_json: str, seed: int) -> tuple[str, str, float, str]:
-    """Run one input through ``backend``.
+def execute_run(
+    backend: str | Backend, values_json: str, seed: int, run_id: int | None = None
+) -> tuple[str, str, float, str]:
+    """Run one input through ``backend`` (``run_id``: reported to the pool as the run starts).
 
     Returns ``(output_json, raw_images_json, duration_s, summary_json)`` (the
     last: the few numbers a list of runs shows, see ``crud.summary_json``);
     raises RunFailure with a readable reason when the backend fails or returns garbage.
     """
+    report_start(run_id)  # the dispatcher's run timeout counts from here
     start = time.perf_counter()
     values = InputValues.model_validate_json(values_json)
     try:

@@ -68,7 +68,7 @@ def run_worker(
     if capacity < 1:
         raise RuntimeError("a worker needs at least one run slot: --workers must be >= 1")
 
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url, settings=settings)
     dispatcher = Dispatcher(
         make_session_factory(engine), settings, executor=executor, capacity=capacity
     )
