@@ -269,9 +269,28 @@ def _numbers(values):
         return float(values)
 
 
+def _fresh_defaults():
+    """Undo what a call left in the reference's module defaults.
+
+    The reference writes a ``temperature`` into the last frequency of its shared
+    default ramp (in place), so every later matter would carry the temperature
+    of an earlier one; each case is recorded from the pristine defaults instead.
+    """
+    from oqtant.schemas import quantum_matter
+
+    pristine = list(quantum_matter.DEFAULT_RF_EVAP.frequencies_mhz)
+
+    def restore():
+        quantum_matter.DEFAULT_RF_EVAP.frequencies_mhz[:] = pristine
+
+    return restore
+
+
 def _record_factory(factory_cls) -> list[dict]:
     out = []
+    restore = _fresh_defaults()
     for spec in FACTORY_CASES:
+        restore()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
@@ -284,7 +303,9 @@ def _record_factory(factory_cls) -> list[dict]:
 
 def _record_potentials(factory_cls) -> list[dict]:
     out = []
+    restore = _fresh_defaults()
     for case in POTENTIAL_CASES:
+        restore()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
@@ -321,13 +342,23 @@ def _signature(obj):
     ]
 
 
+def _validator_names(cls) -> set[str]:
+    decorators = getattr(cls, "__pydantic_decorators__", None)
+    names: set[str] = set()
+    for kind in ("validators", "field_validators", "root_validators", "field_serializers",
+                 "model_serializers", "model_validators"):
+        names |= set(getattr(decorators, kind, {}) or {})
+    return names
+
+
 def _members(cls) -> dict:
     members = {}
+    validators = _validator_names(cls)
     for klass in reversed(cls.__mro__):
         if not _own(klass):
             continue
         for name, raw in vars(klass).items():
-            if name.startswith(("_", "model_")) or type(raw).__name__ == "PydanticDescriptorProxy":
+            if name.startswith(("_", "model_")) or name in validators:
                 continue  # private names, pydantic hooks and validators
             if isinstance(raw, property):
                 members[name] = {"kind": "property"}
@@ -418,7 +449,11 @@ def _record_helpers() -> dict:
             result = _probe(_Fake(output.OutputImageType(image)), value=21)
         checks[image] = {"result": result, "stdout": buf.getvalue()}
     login = quantum_matter.OqtantLogin()
+    from oqtant.fixtures import jobs
+
     return {
+        "standard_jobs": {"ultracold_matter_job": jobs.ultracold_matter_job,
+                          "barrier_manipulator_job": jobs.barrier_manipulator_job},
         "TF_dist_2D": {"args": [3.0, 0.5, -0.5, 4.0, 3.0, 0.1],
                        "result": list(output.TF_dist_2D(mesh, 3.0, 0.5, -0.5, 4.0, 3.0, 0.1))},
         "Gaussian_dist_2D": {"args": [2.0, 0.5, -0.5, 2.0, 1.5, 0.05],
@@ -483,6 +518,7 @@ def main(argv=None) -> None:
                                        "cases": _record_factory(QuantumMatterFactory)})
     _write(args.out / "potentials.json", {"meta": meta,
                                           "cases": _record_potentials(QuantumMatterFactory)})
+    _fresh_defaults()()
     _write(args.out / "helpers.json", {"meta": meta, **_record_helpers()})
     print(f"recorded the reference {meta} into {args.out}")
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
+import re
 import json
 from pathlib import Path
 
@@ -32,18 +34,30 @@ def signature_of(obj):
     ]
 
 
+_DECIMAL = re.compile(r"Decimal\('([^']*)'\)")
+_ENUM = re.compile(r"<[A-Za-z_][\w.]*: ('[^']*')>")
+
+
 def _norm_default(text):
-    # Enum members are written as <Enum.X: 'X'> by repr; compare by value text
-    if text and text.startswith("<") and ": " in text:
-        return text.split(": ", 1)[1].rstrip(">")
-    return text
+    """A default's repr as a value: Decimal('1') is 1.0, an enum member is its value."""
+    if text is None:
+        return None
+    text = _ENUM.sub(r"\1", _DECIMAL.sub(lambda m: repr(float(m.group(1))), text))
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+    return value
 
 
 def signature_problems(where: str, ref: list | None, ours: list | None) -> list[str]:
     """Ours accepts every call the reference accepts, the same way.
 
-    Same parameter names in the same order with the same kinds and defaults;
-    extra parameters of ours only at the end and only with defaults (or *args/**kwargs).
+    Same parameter names in the same order with the same kinds and defaults
+    (a default of ours where the reference has none, or a positional-or-keyword
+    parameter where the reference's is keyword-only, is fine: every call of the
+    reference still works); extra parameters of ours only at the end and only
+    with defaults (or *args/**kwargs).
     """
     if ref is None:
         return []
@@ -55,11 +69,12 @@ def signature_problems(where: str, ref: list | None, ours: list | None) -> list[
     if our_names[: len(ref_names)] != ref_names:
         return [f"{where}: parameters {our_names} != reference {ref_names}"]
     for r, o in zip(ref, ours):
-        if r["kind"] != o["kind"]:
+        # a keyword-only parameter of the reference may be positional-or-keyword in ours
+        kw_ok = r["kind"] == "KEYWORD_ONLY" and o["kind"] == "POSITIONAL_OR_KEYWORD"
+        if r["kind"] != o["kind"] and not kw_ok:
             problems.append(f"{where}({r['name']}): kind {o['kind']} != {r['kind']}")
-        if r["has_default"] != o["has_default"]:
-            problems.append(f"{where}({r['name']}): default given {o['has_default']} "
-                            f"!= reference {r['has_default']}")
+        if r["has_default"] and not o["has_default"]:
+            problems.append(f"{where}({r['name']}): no default (reference: {r['default']})")
         elif r["has_default"] and _norm_default(r["default"]) != _norm_default(o["default"]):
             problems.append(f"{where}({r['name']}): default {o['default']} != {r['default']}")
     for extra in ours[len(ref):]:

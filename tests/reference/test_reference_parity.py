@@ -49,6 +49,30 @@ OUT_OF_SCOPE = {
 }
 
 
+# Signature differences we keep on purpose (docs/client.md says why).
+KNOWN_DIFFERENCES = {
+    "Barrier(times_ms)": "our wire Barrier's defaults are a valid 2-point program",
+    "Barrier(positions_um)": "our wire Barrier's defaults are a valid 2-point program",
+    "Barrier(heights_khz)": "our wire Barrier's defaults are a valid 2-point program",
+    "Barrier(widths_um)": "our wire Barrier's defaults are a valid 2-point program",
+    "RfShield(times_ms)": "the reference's default is not a valid shield (times <= 0)",
+    "get_image_space(datafile)": "None stands for the reference's all-zero default image",
+    "ProjectionSettings": "our projection settings name their units (resolution_um, ...)",
+    "ProjectionSettings.projected_spots": "ours is a field of ProjectionSettings",
+    "ProjectedSettings": "the same class as ProjectionSettings",
+    "ProjectedSettings.projected_spots": "ours is a field of ProjectionSettings",
+}
+
+
+def _unexpected(problems: list[str]) -> list[str]:
+    """The problems not in KNOWN_DIFFERENCES (matched on what a problem is about)."""
+    def known(problem: str) -> bool:
+        where = problem.split(": ")[0]
+        return any(where == k or where.endswith("." + k) for k in KNOWN_DIFFERENCES)
+
+    return [p for p in problems if not known(p)]
+
+
 def test_every_recorded_module_is_classified():
     assert set(SURFACE) == IN_SCOPE | set(OUT_OF_SCOPE)
 
@@ -64,7 +88,7 @@ def _names_in_scope(names: dict) -> dict:
 
 @pytest.mark.parametrize("module", sorted(IN_SCOPE))
 def test_module_surface_matches_the_reference(module):
-    problems = surface_problems(module, _names_in_scope(SURFACE[module]))
+    problems = _unexpected(surface_problems(module, _names_in_scope(SURFACE[module])))
     assert problems == [], "\n".join(problems)
 
 
@@ -76,7 +100,7 @@ def test_the_surface_check_finds_a_missing_name_and_a_changed_default():
     altered = dict(ref["QuantumMatterFactory"])
     members = dict(altered["members"])
     sig = [dict(p) for p in members["create_barrier"]["signature"]]
-    sig[1]["default"] = "[1.0, 2.0]"
+    next(p for p in sig if p["name"] == "positions")["default"] = "[1.0, 2.0]"
     members["create_barrier"] = {**members["create_barrier"], "signature": sig}
     ref["QuantumMatterFactory"] = {**altered, "members": members}
     problems = surface_problems("oqtant.schemas.quantum_matter", ref)
@@ -160,18 +184,27 @@ def test_factory_call_builds_the_reference_json(case):
 
 # --------------------------------------------------------------------------- potentials
 
-# Calls the reference cannot evaluate (its scipy reader fails), which ours evaluates:
-# a snapshot with a repeated position read as a step with OFF interpolation.
-REFERENCE_FAILS = {("create_snapshot", "get_ideal_potential"), ("create_snapshot", "get_potential"),
-                   ("create_rf_evap", "get_frequencies"), ("create_rf_evap", "get_powers")}
+# Where the reference fails and ours evaluates: a snapshot with a position given
+# twice and OFF interpolation (its reader cannot take a repeated position with
+# OFF); ours reads it as the step it is.
+OURS_EVALUATES = {("create_snapshot", "get_ideal_potential"), ("create_snapshot", "get_potential")}
+
+
+def _evaluate(case):
+    obj = build(case["object"], QuantumMatterFactory())
+    return getattr(obj, case["method"])(**case["kwargs"])
 
 
 @pytest.mark.parametrize("case", POTENTIALS, ids=_ids(POTENTIALS))
 def test_potential_matches_the_reference(case):
-    obj = build(case["object"], QuantumMatterFactory())
     if "error" in case:
-        assert (case["object"]["call"], case["method"]) in REFERENCE_FAILS
+        if (case["object"]["call"], case["method"]) in OURS_EVALUATES:
+            assert np.all(np.isfinite(_evaluate(case)))
+        else:
+            with pytest.raises(Exception):  # noqa: B017, PT011 - the reference refuses it too
+                _evaluate(case)
         return
+    obj = build(case["object"], QuantumMatterFactory())
     ours = getattr(obj, case["method"])(**case["kwargs"])
     ref = case["result"]
     if isinstance(ref, bool):
