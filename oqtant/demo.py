@@ -187,16 +187,14 @@ def design_standard_matter(qmf) -> dict[str, Any]:
         frequencies=bar["rf_evaporation"]["frequencies_mhz"],
         powers=bar["rf_evaporation"]["powers_mw"],
     )
-    barriers = [
-        qmf.create_barrier(
-            positions=spec["positions_um"], heights=spec["heights_khz"], widths=spec["widths_um"],
-            times=spec["times_ms"], shape=spec["shape"], interpolation=spec["interpolation"],
-        )
-        for spec in bar["optical_barriers"]
-    ]
+    spec = bar["optical_barriers"][0]
+    barrier = qmf.create_barrier(
+        positions=spec["positions_um"], heights=spec["heights_khz"], widths=spec["widths_um"],
+        times=spec["times_ms"], shape=spec["shape"], interpolation=spec["interpolation"],
+    )
     manipulator = qmf.create_quantum_matter(
         name="Barrier manipulator (standard)", image="IN_TRAP", lifetime=bar["end_time_ms"],
-        time_of_flight=bar["time_of_flight_ms"], rf_evap=rf_bar, barriers=barriers,
+        time_of_flight=bar["time_of_flight_ms"], rf_evap=rf_bar, barriers=[barrier],
     )
     sweep = []
     for height in SWEEP_HEIGHTS_KHZ:

@@ -100,23 +100,9 @@ ultracold_matter_job: dict[str, Any] = {
     ],
 }
 
-def _stepped_barrier(position_um: float, top_khz: float) -> dict[str, Any]:
-    """A Gaussian barrier at ``position_um`` whose height steps up by 5 kHz every ms to ``top_khz``,
-    then holds until 10 ms (OFF interpolation: each height holds until the next time)."""
-    heights = [min(5.0 * i, top_khz) for i in range(11)]
-    return {
-        "times_ms": list(range(11)),
-        "positions_um": [position_um] * 11,
-        "heights_khz": heights,
-        "widths_um": [1] * 11,
-        "interpolation": "OFF",
-        "shape": "GAUSSIAN",
-    }
-
-
 #: The standard barrier-manipulator job: the same ramp ending at 0.1 MHz, then
-#: two Gaussian barriers at -10 and +10 um whose heights step up by 5 kHz every
-#: ms to 25 and 40 kHz; the density is imaged in the trap at 20 ms.
+#: one Gaussian barrier at the trap centre whose height rises by 5 kHz every
+#: 2 ms, from 0 to 50 kHz; the density is imaged in the trap at 20 ms.
 barrier_manipulator_job: dict[str, Any] = {
     "name": "Example Barrier Manipulator Job",
     "job_type": "BARRIER",
@@ -132,7 +118,16 @@ barrier_manipulator_job: dict[str, Any] = {
                     "powers_mw": list(_STANDARD_RAMP_POWERS_MW),
                     "interpolation": "LINEAR",
                 },
-                "optical_barriers": [_stepped_barrier(-10.0, 25.0), _stepped_barrier(10.0, 40.0)],
+                "optical_barriers": [
+                    {
+                        "times_ms": [float(t) for t in range(0, 21, 2)],
+                        "positions_um": [0.0] * 11,
+                        "heights_khz": [float(h) for h in range(0, 51, 5)],
+                        "widths_um": [1.0] * 11,
+                        "interpolation": "LINEAR",
+                        "shape": "GAUSSIAN",
+                    }
+                ],
                 "optical_landscape": None,
                 "lasers": None,
             }

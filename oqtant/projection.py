@@ -19,9 +19,13 @@ the atoms feel at a time is
 3. rendered as the sum of the weighted spots, and clipped to 0..100 kHz.
 
 What the projector cannot do stays visible: features narrower than 2.2 um
-are widened to about that size (a NATIVE barrier centred on a spot is exactly
-one spot), edges are blurred over about 1 um, and a flat top ripples by 1%
-between spots.
+are widened to about that size (a NATIVE barrier centred on a spot lights it
+and a little of its two neighbours, about 3 um across), edges are blurred
+over about 1 um, and a flat top ripples by 1% between spots.
+
+This is the model of the reference client (the same weights and bins), so the
+potentials drawn here are those notebooks written for it show; the parity
+tests (tests/reference) hold it to the reference's values within 1e-6 kHz.
 """
 
 from __future__ import annotations

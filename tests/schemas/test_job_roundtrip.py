@@ -51,10 +51,9 @@ def test_ultracold_matter_job(ultracold_matter_job_dict):
 def test_barrier_manipulator_job(barrier_manipulator_job_dict):
     job = _round_trip(OqtantJob.model_validate(barrier_manipulator_job_dict))
     assert job.job_type == JobType.BARRIER
-    left, right = job.inputs[0].values.optical_barriers
-    assert left.times_ms == right.times_ms == [float(t) for t in range(11)]
-    assert left.heights_khz == [0.0, 5.0, 10.0, 15.0, 20.0] + [25.0] * 6
-    assert right.heights_khz == [float(h) for h in range(0, 41, 5)] + [40.0] * 2
+    barrier = job.inputs[0].values.optical_barriers[0]
+    assert barrier.times_ms == [float(t) for t in range(0, 21, 2)]
+    assert barrier.heights_khz == [float(h) for h in range(0, 51, 5)]
     assert job.inputs[0].values.rf_evaporation.frequencies_mhz[-1] == 0.1
 
 
