@@ -146,3 +146,22 @@ def test_the_barrier_job_shares_the_reference_ones_settings():
         assert canon(ours[key]) == canon(ref[key])
     assert barrier_manipulator_job["name"] == HELPERS["standard_jobs"]["barrier_manipulator_job"][
         "name"]
+
+
+def test_the_simulated_condensate_takes_the_steps_phase():
+    """Gross-Pitaevskii check: 0.5 kHz held for 0.5 ms on one side turns its phase by pi/2."""
+    from oqtant.simulator import Simulator
+
+    qmf = QuantumMatterFactory()
+    volts_khz, hold_ms = 0.5, 0.5
+    snaps = [qmf.create_snapshot(t, [-60, 0, 0, 60], [0, 0, volts_khz, volts_khz])
+             for t in (0.0, hold_ms)]
+    matter = qmf.create_quantum_matter(lifetime=hold_ms, image="IN_TRAP",
+                                       landscape=qmf.create_landscape(snaps))
+    sim = Simulator(matter.input)
+    sim.run(progress=False)
+    x = sim.x_um
+    left, right = np.argmin(np.abs(x + 6.0)), np.argmin(np.abs(x - 6.0))
+    turned = sim.get_phase(hold_ms)[0] - sim.get_phase(0.0)[0]  # on the axis
+    difference = np.angle(np.exp(1j * (turned[left] - turned[right])))
+    assert difference == pytest.approx(2 * math.pi * volts_khz * hold_ms, rel=0.03)
