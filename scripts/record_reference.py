@@ -43,8 +43,9 @@ from pathlib import Path
 __all__ = ["main", "build", "FACTORY_CASES", "POTENTIAL_CASES"]
 
 # --------------------------------------------------------------------------- specs
-# An object spec is {"call": <factory method>, "kwargs": {...}}; a kwarg value may
-# itself be a spec (or a list of specs), built first.
+# An object spec is {"call": <factory method>, "kwargs": {...}, "set": {...}}; a kwarg
+# value may itself be a spec (or a list of specs), built first; "set" (optional) is
+# assigned to the built object's attributes afterwards.
 
 
 def S(call: str, **kwargs):  # noqa: N802 - a short spec builder
@@ -211,6 +212,34 @@ def _potential_cases() -> list[dict]:
             cases.append(_pot(qm, "get_potential", time=t, positions=POSITIONS,
                               include_magnetic=False))
         cases.append(_pot(qm, "get_magnetic_potential", positions=POSITIONS))
+    # every interpolation kind, in space (snapshots), in time (barriers, landscapes), at
+    # and between the points
+    kinds = ["LINEAR", "SMOOTH", "OFF", "ZERO", "SLINEAR", "QUADRATIC", "CUBIC", "NEAREST",
+             "PREVIOUS", "NEXT"]
+    at_points = [-25, -20, -15, -10, -7.5, -5, -2.5, 0, 2.5, 5, 7.5, 10, 12, 15, 17.5, 20, 25]
+    for kind in kinds:
+        snap = S("create_snapshot", positions=[-20, -10, 0, 10, 20], potentials=[2, 8, 3, 9, 4],
+                 interpolation=kind)
+        cases.append(_pot(snap, "get_ideal_potential", positions=at_points))
+        cases.append(_pot(snap, "get_potential", positions=POSITIONS))
+        barrier = S("create_barrier", positions=[-10, 0, 5, 10, 20], heights=[2, 8, 3, 9, 4],
+                    widths=[1, 3, 2, 4, 1], times=[0, 1, 2, 3, 4], interpolation=kind)
+        for method in ("get_positions", "get_heights", "get_widths"):
+            cases.append(_pot(barrier, method, times=[0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5]))
+        cases.append(_pot(barrier, "get_ideal_potential", time=2.5, positions=POSITIONS))
+        land = S("create_landscape", snapshots=[
+            S("create_snapshot", time=t, positions=[-20, 0, 20], potentials=[v, 2 * v, v])
+            for t, v in ((0, 1), (1, 5), (2, 2), (3, 7), (4, 3))])
+        land["set"] = {"interpolation": kind}  # new() takes no interpolation: set it after
+        for t in (0, 0.5, 1, 1.5, 2.5, 3.5, 4):
+            cases.append(_pot(land, "get_ideal_potential", time=t, positions=[-10, 0, 10]))
+    for interpolation in ("LINEAR", "OFF", "PREVIOUS"):
+        rf = S("create_rf_sequence", times=[-1000, -500, 0, 5], powers=[500, 300, 200, 100],
+               frequencies=[20, 4, 1, 0.5], interpolation=interpolation)
+        cases.append(_pot(rf, "get_frequencies", times=[-1000, -750, -500, -250, 0, 2, 5]))
+    laser = S("create_terminator", time_on=1, time_off=3)
+    cases.append(_pot(laser, "get_intensity_waveform", tstart_ms=0, tend_ms=5,
+                      sample_rate_hz=2000))
     rf_times = [-1300, -1100, -1000, -800, -500, -300, -100, 0, 1, 5, 10, 20]
     for rf in (RF_EVAP, S("create_rf_sequence", times=[-1000, 0, 5], powers=[500, 300, 200],
                           frequencies=[20, 1, 0.5]),
@@ -236,7 +265,10 @@ def build(spec, factory):
         return [build(s, factory) for s in spec]
     if isinstance(spec, dict) and "call" in spec:
         kwargs = {k: build(v, factory) for k, v in spec["kwargs"].items()}
-        return getattr(factory, spec["call"])(**kwargs)
+        built = getattr(factory, spec["call"])(**kwargs)
+        for name, value in spec.get("set", {}).items():  # then assigned, as a notebook may
+            setattr(built, name, value)
+        return built
     return spec
 
 
