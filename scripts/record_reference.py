@@ -52,6 +52,37 @@ def S(call: str, **kwargs):  # noqa: N802 - a short spec builder
     return {"call": call, "kwargs": kwargs}
 
 
+def W(model: str, **data):  # noqa: N802 - a wire object spec
+    """A wire object (a class of ``bert_schemas.job`` / ``oqtant.schemas.job``) from ``data``."""
+    return {"wire": model, "data": data}
+
+
+WIRE_RF = W("RfEvaporation", times_ms=[-1600, -800, 0, 5], frequencies_mhz=[17, 4, 0.1, 0.2],
+            powers_mw=[500, 400, 220, 100], interpolation="LINEAR")
+WIRE_RF_NO_SHIELD = W("RfEvaporation", times_ms=[-1000, -500, 0], frequencies_mhz=[15, 3, 0.1],
+                      powers_mw=[500, 400, 220], interpolation="LINEAR")
+WIRE_BARRIER = W("Barrier", times_ms=[0, 2, 4], positions_um=[-5, 0, 5], heights_khz=[0, 10, 0],
+                 widths_um=[1, 2, 1], interpolation="LINEAR", shape="GAUSSIAN")
+WIRE_SNAPSHOT = W("Landscape", time_ms=1, positions_um=[-10, 0, 10], potentials_khz=[0, 5, 0],
+                  spatial_interpolation="LINEAR")
+WIRE_LANDSCAPE = W("OpticalLandscape", interpolation="LINEAR", landscapes=[
+    {"time_ms": 0, "positions_um": [-10, 10], "potentials_khz": [1, 2],
+     "spatial_interpolation": "LINEAR"},
+    {"time_ms": 3, "positions_um": [-10, 10], "potentials_khz": [3, 4],
+     "spatial_interpolation": "LINEAR"}])
+WIRE_LASER = W("Laser", type="TERMINATOR", position_um=30, pulses=[
+    {"times_ms": [1, 2], "intensities_mw_per_cm2": [1, 1], "detuning_mhz": 0,
+     "interpolation": "OFF"}])
+
+
+def _wire_input(**changes):
+    values = {"end_time_ms": 20, "image_type": "IN_TRAP", "time_of_flight_ms": 9,
+              "rf_evaporation": WIRE_RF["data"], "optical_barriers": [WIRE_BARRIER["data"]],
+              "optical_landscape": WIRE_LANDSCAPE["data"], "lasers": [WIRE_LASER["data"]]}
+    values.update(changes)
+    return W("InputValues", **values)
+
+
 SNAP_STEP = S("create_snapshot", time=0, positions=[-60, 0, 0, 60], potentials=[0, 0, 5, 5])
 SNAP_A = S("create_snapshot", time=0, positions=[-20, 0, 20], potentials=[0, 10, 0])
 SNAP_B = S("create_snapshot", time=5, positions=[-20, 0, 20], potentials=[5, 0, 5])
@@ -169,6 +200,25 @@ FACTORY_CASES: list[dict] = [
     S("create_rf_shield", power=0, frequency=0, lifetime=1),
     S("create_rf_shield", power=100, frequency=2.5, lifetime=7.5),
     S("create_rf_shield", power=100, frequency=30, lifetime=10),
+    # ---- from wire objects
+    S("create_rf_sequence_from_input", input=WIRE_RF),
+    S("create_rf_evap_from_input", input=WIRE_RF),
+    S("create_rf_shield_from_input", input=WIRE_RF),
+    S("create_rf_shield_from_input", input=WIRE_RF_NO_SHIELD),
+    S("create_barrier_from_input", input=WIRE_BARRIER),
+    S("create_snapshot_from_input", input=WIRE_SNAPSHOT),
+    S("create_landscape_from_input", input=WIRE_LANDSCAPE),
+    S("create_terminator_from_input", input=WIRE_LASER),
+    S("create_quantum_matter_from_input", name="from wire", input=_wire_input(), note="n"),
+    S("create_quantum_matter_from_input", name="plain",
+      input=_wire_input(rf_evaporation=WIRE_RF_NO_SHIELD["data"], optical_barriers=None,
+                        optical_landscape=None, lasers=None, image_type="TIME_OF_FLIGHT")),
+    # ---- changed after they are made, as a notebook may
+    {**S("create_quantum_matter", lifetime=20), "set": {"time_of_flight": 3, "note": "later"}},
+    {**S("create_quantum_matter"), "set": {"temperature": 150}},
+    {**S("create_quantum_matter", lifetime=30),
+     "set": {"barriers": [BARRIER_MOVE], "rf_shield": RF_SHIELD}},
+    {**S("create_quantum_matter"), "set": {"lifetime": 2, "barriers": [BARRIER_MOVE]}},
 ]
 
 POSITIONS = [-61, -60, -45.5, -30, -20.25, -10, -5, -2, -1.1, -1, -0.5, 0, 0.5, 1, 1.1, 2,
@@ -259,15 +309,22 @@ POTENTIAL_CASES = _potential_cases()
 # --------------------------------------------------------------------------- building
 
 
-def build(spec, factory):
-    """Build the object a spec describes with ``factory`` (ours or the reference's)."""
+def build(spec, factory, wire=None):
+    """Build the object a spec describes with ``factory`` (ours or the reference's).
+
+    ``wire`` is the module of the wire classes (``bert_schemas.job`` for the reference).
+    """
+    if wire is None:
+        from bert_schemas import job as wire
     if isinstance(spec, list):
-        return [build(s, factory) for s in spec]
+        return [build(s, factory, wire) for s in spec]
+    if isinstance(spec, dict) and "wire" in spec:
+        return getattr(wire, spec["wire"])(**spec["data"])
     if isinstance(spec, dict) and "call" in spec:
-        kwargs = {k: build(v, factory) for k, v in spec["kwargs"].items()}
+        kwargs = {k: build(v, factory, wire) for k, v in spec["kwargs"].items()}
         built = getattr(factory, spec["call"])(**kwargs)
         for name, value in spec.get("set", {}).items():  # then assigned, as a notebook may
-            setattr(built, name, value)
+            setattr(built, name, build(value, factory, wire))
         return built
     return spec
 

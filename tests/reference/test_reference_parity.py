@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import pytest
 
+from oqtant.schemas import job as job_schema
 from oqtant.schemas.quantum_matter import QuantumMatterFactory
 from tests.reference._surface import load, surface_problems
 
@@ -112,13 +113,16 @@ def test_the_surface_check_finds_a_missing_name_and_a_changed_default():
 
 
 def build(spec, factory):
+    """The object a recorded spec describes, built with our factory (see the recorder)."""
     if isinstance(spec, list):
         return [build(s, factory) for s in spec]
+    if isinstance(spec, dict) and "wire" in spec:
+        return getattr(job_schema, spec["wire"])(**spec["data"])
     if isinstance(spec, dict) and "call" in spec:
         kwargs = {k: build(v, factory) for k, v in spec["kwargs"].items()}
         built = getattr(factory, spec["call"])(**kwargs)
         for name, value in spec.get("set", {}).items():
-            setattr(built, name, value)
+            setattr(built, name, build(value, factory))
         return built
     return spec
 
