@@ -48,11 +48,11 @@ __all__ = ["main", "build", "FACTORY_CASES", "POTENTIAL_CASES"]
 # assigned to the built object's attributes afterwards.
 
 
-def S(call: str, **kwargs):  # noqa: N802 - a short spec builder
+def S(call: str, **kwargs):
     return {"call": call, "kwargs": kwargs}
 
 
-def W(model: str, **data):  # noqa: N802 - a wire object spec
+def W(model: str, **data):
     """A wire object (a class of ``bert_schemas.job`` / ``oqtant.schemas.job``) from ``data``."""
     return {"wire": model, "data": data}
 
@@ -384,7 +384,7 @@ def _record_factory(factory_cls) -> list[dict]:
             warnings.simplefilter("ignore")
             try:
                 result = {"json": to_json(build(spec, factory_cls()))}
-            except Exception as err:  # noqa: BLE001 - the kind of failure is the record
+            except Exception as err:
                 result = {"error": type(err).__name__}
         out.append({"spec": spec, **result})
     return out
@@ -400,7 +400,7 @@ def _record_potentials(factory_cls) -> list[dict]:
             try:
                 obj = build(case["object"], factory_cls())
                 result = {"result": _numbers(getattr(obj, case["method"])(**case["kwargs"]))}
-            except Exception as err:  # noqa: BLE001 - the kind of failure is the record
+            except Exception as err:
                 result = {"error": type(err).__name__}
         out.append({**case, **result})
     return out
@@ -467,8 +467,8 @@ def _module_surface(mod) -> dict:
         if inspect.ismodule(obj):
             continue
         if inspect.isclass(obj) and _own(obj):
-            entry = {"kind": "class", "defined_in": obj.__module__, "bases": [b.__name__ for b in obj.__mro__[1:]
-                                                if _own(b) or b in (Exception, str)],
+            bases = [b.__name__ for b in obj.__mro__[1:] if _own(b) or b in (Exception, str)]
+            entry = {"kind": "class", "defined_in": obj.__module__, "bases": bases,
                      "signature": _signature(obj), "members": _members(obj)}
             if issubclass(obj, Exception):
                 entry["exception"] = True
@@ -491,7 +491,7 @@ def _record_surface(package) -> dict:
             continue
         try:
             mod = importlib.import_module(info.name)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             surface[info.name] = {"import_error": type(err).__name__}
             continue
         surface[info.name] = _module_surface(mod)
@@ -503,6 +503,7 @@ def _record_surface(package) -> dict:
 
 def _record_helpers() -> dict:
     import numpy as np
+
     from oqtant.schemas import job, output, quantum_matter, rf
 
     x, y = np.meshgrid(np.linspace(-5, 5, 7), np.linspace(-4, 4, 5))

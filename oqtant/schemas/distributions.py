@@ -21,9 +21,9 @@ def round_sig(x: float, sig: int = 2) -> float:
     return round(x, sig - int(math.floor(math.log10(abs(x)))) - 1)
 
 
-def TF_dist_2D(  # noqa: N802 - the name notebooks use
+def TF_dist_2D(
     xy_mesh: tuple[np.ndarray, np.ndarray],
-    TFpOD: float,  # noqa: N803
+    TFpOD: float,
     xc: float,
     yc: float,
     rx: float,
@@ -39,27 +39,27 @@ def TF_dist_2D(  # noqa: N802 - the name notebooks use
     return (TFpOD * np.clip(inside, 0.0, None) ** 1.5 + os).ravel()
 
 
-def Gaussian_dist_2D(  # noqa: N802 - the name notebooks use
+def Gaussian_dist_2D(
     xy_mesh: tuple[np.ndarray, np.ndarray],
-    GpOD: float,  # noqa: N803
+    GpOD: float,
     xc: float,
     yc: float,
     sigx: float,
     sigy: float,
     os: float,
 ) -> np.ndarray:
-    """A Gaussian (thermal) cloud: peak OD ``GpOD`` at (xc, yc), widths sigx, sigy, offset ``os``."""
+    """A Gaussian (thermal) cloud: peak OD ``GpOD`` at (xc, yc), widths sigx, sigy, offset os."""
     x, y = (np.asarray(a, dtype=float) for a in xy_mesh)
     exponent = -0.5 * ((x - xc) / sigx) ** 2 - 0.5 * ((y - yc) / sigy) ** 2
     return (GpOD * np.exp(exponent) + os).ravel()
 
 
-def bimodal_dist_2D(  # noqa: N802 - the name notebooks use
+def bimodal_dist_2D(
     xy_mesh: tuple[np.ndarray, np.ndarray],
-    GpOD: float,  # noqa: N803
+    GpOD: float,
     sigx: float,
     sigy: float,
-    TFpOD: float,  # noqa: N803
+    TFpOD: float,
     rx: float,
     ry: float,
     xc: float,

@@ -223,7 +223,7 @@ class Barrier(_ShowsPotential, _UserModel, job_schema.Barrier):
         return round_time_ms(self.death - self.birth)
 
     def is_active(self, time: float) -> bool:
-        """Whether the barrier exists at ``time`` (ms; from its first to its last time, included)."""
+        """Whether the barrier exists at ``time`` (ms), its first and last times included."""
         return self.birth - 1e-9 <= float(time) <= self.death + 1e-9
 
     @property
@@ -550,7 +550,7 @@ class Laser(_UserModel, job_schema.Laser):
 
     @property
     def detuning_triggers(self) -> list[float]:
-        """When (ms) each pulse's detuning is set: 0 for the first, then the end of the one before."""
+        """When (ms) each pulse's detuning is set: 0, then the end of the pulse before."""
         return [0.0, *[float(p.times_ms[-1]) for p in self.pulses]][: len(self.pulses)]
 
     def get_intensity_waveform(

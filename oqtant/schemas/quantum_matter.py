@@ -36,9 +36,12 @@ from oqtant.schemas.job import (
     InputValues,
     JobName,
     JobNote,
+    NonPlotOutput,
     OqtantJob,
+    PlotOutput,
     TimeOfFlightMs,
 )
+from oqtant.schemas.limits import ProjectionSettings as ProjectedSettings
 from oqtant.schemas.limits import pset, tset
 from oqtant.schemas.optical import (
     Barrier,
@@ -48,8 +51,6 @@ from oqtant.schemas.optical import (
     Snapshot,
     _finish_plot,
 )
-from oqtant.schemas.job import NonPlotOutput, PlotOutput
-from oqtant.schemas.limits import ProjectionSettings as ProjectedSettings
 from oqtant.schemas.output import OqtantNonPlotOutput, OqtantPlotOutput
 from oqtant.schemas.rf import STANDARD_EVAPORATION, ConversionError, RfEvap, RfSequence, RfShield
 
@@ -714,7 +715,9 @@ class QuantumMatterFactory:
 
         file_path = kwargs.get("file_path", args[0] if args else None)
         if file_path is None:
-            raise ValidationError("file_path: give the job file to load", [("file_path", "required")])
+            raise ValidationError(
+                "file_path: give the job file to load", [("file_path", "required")]
+            )
         job = read_job_file(file_path)
         return QuantumMatter.from_oqtant_job(job, self.client)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
-import re
 import json
+import re
 from pathlib import Path
 
 __all__ = ["load", "surface_problems", "signature_problems", "signature_of"]

@@ -122,7 +122,8 @@ def test_small_names_match_the_reference():
         rf.RfShield.from_input(job.RfEvaporation(times_ms=[-10, 0], frequencies_mhz=[1, 0.5],
                                                  powers_mw=[1, 1]))
     constants = HELPERS["constants"]
-    assert quantum_matter.TEMPERATURE_TO_EVAP_FREQUENCY == constants["TEMPERATURE_TO_EVAP_FREQUENCY"]
+    per_nk = quantum_matter.TEMPERATURE_TO_EVAP_FREQUENCY
+    assert per_nk == constants["TEMPERATURE_TO_EVAP_FREQUENCY"]
     assert quantum_matter.DEFAULT_NAME == constants["DEFAULT_NAME"]
     assert quantum_matter.DEFAULT_LIFETIME == constants["DEFAULT_LIFETIME"]
     assert quantum_matter.DEFAULT_TOF == constants["DEFAULT_TOF"]
