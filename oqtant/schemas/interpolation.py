@@ -11,6 +11,12 @@ Kinds (names of the wire format):
     QUADRATIC, CUBIC     splines of that order (lower order when too few points)
     SMOOTH               a monotone cubic (PCHIP): smooth, and never overshoots
                          the values the user gave
+
+A point given twice (the same position, or the same time) is a step there: the
+points before it and the points after it are read as two programs, joined by a
+jump at the repeated point (where the second value already holds). So a
+snapshot [-60, 0, 0, 60] um -> [0, 0, 5, 5] kHz is 0 left of 0 um and 5 from
+0 um on, as the reference client reads it, whatever the kind.
 """
 
 from __future__ import annotations
