@@ -57,8 +57,3 @@ IN_TRAP_CROSS_SECTION_M2 = detuned_cross_section_m2(IN_TRAP_PROBE_DETUNING_MHZ)
 
 KHZ_TO_J = H_PLANCK * 1e3  # an energy E/h of 1 kHz, in joules
 
-# Ratio of the RF knife depth to k_B T that forced evaporation settles at. Used to
-# map a target temperature to the last RF frequency (the knife depth above the
-# trap bottom: h * f for the |F=1, m_F=-1> state).
-TRUNCATION_PARAMETER_ETA = 10.0
-__all__.append("TRUNCATION_PARAMETER_ETA")
