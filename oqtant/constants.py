@@ -56,4 +56,3 @@ def detuned_cross_section_m2(detuning_mhz: float) -> float:
 IN_TRAP_CROSS_SECTION_M2 = detuned_cross_section_m2(IN_TRAP_PROBE_DETUNING_MHZ)
 
 KHZ_TO_J = H_PLANCK * 1e3  # an energy E/h of 1 kHz, in joules
-
