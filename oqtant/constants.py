@@ -72,9 +72,3 @@ IN_TRAP_IMAGE_SHAPE = (148, 503)
 IN_TRAP_PIXCAL_UM = 0.344
 SIMULATOR_IN_TRAP_IMAGE_SHAPE = (148, 512)
 MOT_PIXCAL_UM = 1.0
-
-# Ratio of the RF knife depth to k_B T that forced evaporation settles at. Used to
-# map a target temperature to the last RF frequency (the knife depth above the
-# trap bottom: h * f for the |F=1, m_F=-1> state).
-TRUNCATION_PARAMETER_ETA = 10.0
-__all__.append("TRUNCATION_PARAMETER_ETA")

@@ -10,20 +10,22 @@ the atoms feel at a time is
 1. the *ideal* (requested) profile: the sum of the barriers and the landscape,
    read at the last update of the projector (updates every 0.1 ms; the light
    is held between updates);
-2. turned into non-negative spot weights: neighbouring spots overlap, so using
-   the requested values directly as weights would paint a flat top about 1.39
-   times too high. The weights deconvolve the overlap (a linear solve, then
-   multiplicative Richardson-Lucy corrections that keep light non-negative)
-   so that the rendering reaches the request at every spot; then each weight
-   is rescaled so that the highest rendered value in its 1 um bin equals the
-   highest requested one: the rendered peaks match the requested peaks, also
-   for a narrow barrier between two spots, and sharp edges do not overshoot;
+2. turned into spot weights: neighbouring spots overlap, so using the
+   requested values directly as weights would paint a flat top about 1.39
+   times too high. Each weight is the requested value at its spot rescaled so
+   that the highest rendered value in its 1 um bin (sampled every 0.1 um)
+   equals the highest requested one: rendered peaks match requested peaks,
+   also for a narrow barrier between two spots;
 3. rendered as the sum of the weighted spots, and clipped to 0..100 kHz.
 
 What the projector cannot do stays visible: features narrower than 2.2 um
-are widened to about that size (a NATIVE barrier centred on a spot is exactly
-one spot), edges are blurred over about 1 um, and a flat top ripples by 1%
-between spots.
+are widened to about that size (a NATIVE barrier centred on a spot lights it
+and a little of its two neighbours, about 3 um across), edges are blurred
+over about 1 um, and a flat top ripples by 1% between spots.
+
+This is the model of the reference client (the same weights and bins), so the
+potentials drawn here are those notebooks written for it show; the parity
+tests (tests/reference) hold it to the reference's values within 1e-6 kHz.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import math
 
 import numpy as np
 
-from oqtant.constants import KHZ_TO_J, RB87_MASS_KG, TRAP_FREQUENCY_AXIAL_HZ
+from oqtant.constants import TRAP_FREQUENCY_AXIAL_HZ
 from oqtant.errors import ValidationError
 from oqtant.schemas.interpolation import interpolate_1d
 from oqtant.schemas.job import InputValues, ShapeType
@@ -70,14 +72,11 @@ SPOT_SIGMA_UM: float = pset.resolution_um / 4.0
 TERMINATOR_RADIUS_UM: float = pset.terminator_width / 2.0
 """1/e^2 intensity radius of the terminator beam, um."""
 
-# Richardson-Lucy corrections after the linear first guess; the loop stops for
-# each time as soon as every spot matches to _MATCH_TOLERANCE of its peak.
-_MAX_ITERATIONS = 40
-# with the peak matching to follow, fewer are needed (it does the fine work)
-_MAX_ITERATIONS_BEFORE_PEAKS = 10
-_MATCH_TOLERANCE = 1e-4
-# spots further than this many sigma apart do not overlap to float precision
-_KERNEL_CUTOFF_SIGMA = 8.0
+# the display convention of the trap: 87 u and h = 6.626e-34 J s, as notebooks
+# written for the reference client draw it (0.1% from the exact Rb-87 values,
+# well within the calibration of the 50 Hz trap frequency)
+_DISPLAY_MASS_KG = 87 * 1.66054e-27
+_DISPLAY_H_J_S = 6.626e-34
 
 
 def _as_1d(values, name: str) -> np.ndarray:
@@ -95,11 +94,11 @@ def _as_1d(values, name: str) -> np.ndarray:
 def magnetic_potential_khz(positions_um) -> np.ndarray:
     """The harmonic magnetic trap along x, E/h in kHz, zero at x = 0.
 
-    V(x) = m omega_x^2 x^2 / 2 with omega_x = 2 pi 50 Hz.
+    V(x) = m omega_x^2 x^2 / 2 with omega_x = 2 pi 50 Hz, m = 87 u, over h = 6.626e-34 J s.
     """
     x_m = _as_1d(positions_um, "positions_um") * 1e-6
     omega = 2.0 * math.pi * TRAP_FREQUENCY_AXIAL_HZ
-    return 0.5 * RB87_MASS_KG * omega**2 * x_m**2 / KHZ_TO_J
+    return 0.5 * _DISPLAY_MASS_KG * omega**2 * x_m**2 / _DISPLAY_H_J_S / 1e3
 
 
 # --------------------------------------------------------------------------- ideal profile
@@ -143,7 +142,11 @@ def barrier_profile_khz(
 
 
 def barriers_ideal_khz(barriers, times_ms, positions_um) -> np.ndarray:
-    """The requested profile of a list of barriers (wire Barrier objects), (nt, nx) kHz."""
+    """The requested profile of a list of barriers (wire Barrier objects), (nt, nx) kHz.
+
+    A barrier exists from its first to its last time; its position, height and
+    width are those of its program at the last 0.1 ms update of the projector.
+    """
     times_ms = _as_1d(times_ms, "times_ms")
     positions_um = _as_1d(positions_um, "positions_um")
     total = np.zeros((times_ms.size, positions_um.size))
@@ -152,7 +155,8 @@ def barriers_ideal_khz(barriers, times_ms, positions_um) -> np.ndarray:
         active = (times_ms >= ts[0] - 1e-9) & (times_ms <= ts[-1] + 1e-9)
         if not active.any():
             continue
-        t_on = times_ms[active]
+        # the projector shows the program as it was at its last 0.1 ms update
+        t_on = update_times_ms(times_ms[active])
         kind = barrier.interpolation
         centres = interpolate_1d(ts, barrier.positions_um, t_on, kind)
         # splines may overshoot: a barrier cannot be negative nor narrower than allowed
@@ -244,101 +248,59 @@ def ideal_potential_khz(values: InputValues, times_ms, positions_um) -> np.ndarr
 def _spot_kernel(positions_um: np.ndarray) -> np.ndarray:
     """(nx, 121) intensity of each unit-weight spot at each position."""
     d = (positions_um[:, None] - SPOT_POSITIONS_UM[None, :]) / SPOT_SIGMA_UM
-    kernel = np.exp(-0.5 * d**2)
-    kernel[np.abs(d) > _KERNEL_CUTOFF_SIGMA] = 0.0
-    return kernel
+    return np.exp(-0.5 * d**2)
 
 
-_SPOT_OVERLAP = _spot_kernel(SPOT_POSITIONS_UM)  # (121, 121), symmetric
-
-BIN_OFFSETS_UM: np.ndarray = np.array([-0.4, -0.2, 0.0, 0.2, 0.4])
-"""Where each spot's 1 um wide bin is sampled, relative to the spot, to find its peak."""
-BIN_POSITIONS_UM: np.ndarray = (SPOT_POSITIONS_UM[:, None] + BIN_OFFSETS_UM[None, :]).ravel()
-"""(121 * 5,) sample positions of all bins, spot by spot; every fifth is a spot centre."""
-_BIN_KERNEL_T = _spot_kernel(BIN_POSITIONS_UM).T  # (121, 605)
-# passes of the peak matching: neighbouring spots share light, so each pass
-# moves the others a little; three bring every bin peak within 0.5%
-_PEAK_PASSES = 3
-# The overlap matrix is well conditioned (its eigenvalues lie between 0.62 and
-# 1.39), so its inverse is a stable first guess for the weights.
-_SPOT_OVERLAP_INVERSE = np.linalg.inv(_SPOT_OVERLAP)
+BIN_SAMPLES = 10
+"""Samples per 1 um bin (one bin per spot) where the peaks are compared."""
+BIN_POSITIONS_UM: np.ndarray = np.arange(
+    pset.min_position - pset.position_step_um / 2,
+    pset.max_position + pset.position_step_um / 2,
+    pset.position_step_um / BIN_SAMPLES,
+)
+"""(121 * 10,) sample positions of all bins, spot by spot: spot - 0.5 um to spot + 0.4 um."""
+BIN_OFFSETS_UM: np.ndarray = BIN_POSITIONS_UM[:BIN_SAMPLES] - SPOT_POSITIONS_UM[0]
+"""Where each spot's bin is sampled, relative to the spot."""
+_BIN_KERNEL_T = _spot_kernel(BIN_POSITIONS_UM).T  # (121, 1210)
 
 
 def spot_weights_khz(ideal_at_spots_khz, ideal_in_bins_khz=None) -> np.ndarray:
-    """Non-negative spot weights whose rendering matches the request at the spots and its peaks.
+    """Spot weights: the request at each spot, rescaled so each bin's peak is the requested one.
 
-    First guess: the exact deconvolution of the spot overlap (a linear solve),
-    with dark requests kept dark and negative weights (ringing next to sharp
-    edges) removed, since light cannot be negative. Then multiplicative
-    (Richardson-Lucy) corrections, each weight rescaled by requested / rendered
-    at its spot, until every spot matches; they keep the weights non-negative.
-
-    With ``ideal_in_bins_khz`` a last correction makes the rendered peaks match
-    the requested peaks: each weight is rescaled by (highest requested value
-    in its 1 um bin) / (highest rendered value there). A narrow barrier
-    between two spots then keeps its height, and no sharp edge overshoots.
+    Neighbouring spots overlap, so weights equal to the request would paint a
+    flat top about 1.39 times too high. Each spot's weight is its requested
+    value times (highest requested value in its 1 um bin) / (highest value
+    rendered there by the unscaled weights); a bin with nothing rendered gets 0.
 
     Args:
-        ideal_at_spots_khz: (..., 121) requested energies at the spots; negative
-            values are treated as 0.
-        ideal_in_bins_khz: optional (..., 121, 5) requested energies at
-            ``BIN_POSITIONS_UM`` (each spot's bin, sampled at ``BIN_OFFSETS_UM``).
+        ideal_at_spots_khz: (..., 121) requested energies at the spots.
+        ideal_in_bins_khz: (..., 121, 10) requested energies at ``BIN_POSITIONS_UM``
+            (each spot's bin); None samples the request at the spots only.
 
     Returns:
         (..., 121) weights in kHz.
     """
-    ideal = np.clip(np.asarray(ideal_at_spots_khz, dtype=float), 0.0, None)
-    if ideal.shape[-1] != pset.num_projected_spots:
+    ideal = np.asarray(ideal_at_spots_khz, dtype=float)
+    n_spots = pset.num_projected_spots
+    if ideal.shape[-1] != n_spots:
         raise ValidationError(
-            f"ideal_at_spots_khz must have {pset.num_projected_spots} values on its last axis, "
+            f"ideal_at_spots_khz must have {n_spots} values on its last axis, "
             f"got shape {ideal.shape}"
         )
-    lead = ideal.shape[:-1]
-    ideal = ideal.reshape(-1, pset.num_projected_spots)
-    lit = ideal > 0.0
-    weights = ideal @ _SPOT_OVERLAP_INVERSE
-    # a requested spot whose linear weight came out <= 0 restarts from a small
-    # positive value, so that the multiplicative corrections can still move it
-    weights = np.where(lit, np.maximum(weights, 1e-3 * ideal), 0.0)
-    tolerance = _MATCH_TOLERANCE * np.maximum(ideal.max(axis=1, initial=0.0), 1e-12)
-    todo = np.arange(ideal.shape[0])
-    previous = np.full(ideal.shape, np.inf)
-    iterations = _MAX_ITERATIONS if ideal_in_bins_khz is None else _MAX_ITERATIONS_BEFORE_PEAKS
-    for _ in range(iterations):
-        rendered = weights[todo] @ _SPOT_OVERLAP
-        target = ideal[todo]
-        # a time is done when every spot matches, or when the corrections have
-        # stalled: next to sharp edges no non-negative weights match exactly
-        mismatch = np.max(np.abs(rendered - target), axis=1, initial=0.0)
-        change = np.max(np.abs(rendered - previous[todo]), axis=1, initial=0.0)
-        off = (mismatch > tolerance[todo]) & (change > tolerance[todo])
-        if not off.any():
-            break
-        todo, rendered, target = todo[off], rendered[off], target[off]
-        previous[todo] = rendered
-        ratio = np.divide(target, rendered, out=np.zeros_like(target), where=rendered > 1e-12)
-        weights[todo] *= ratio
-    if ideal_in_bins_khz is not None:
-        weights = _match_bin_peaks(weights, ideal_in_bins_khz)
-    return weights.reshape(*lead, pset.num_projected_spots)
-
-
-def _match_bin_peaks(weights: np.ndarray, ideal_in_bins_khz) -> np.ndarray:
-    """Rescale each spot so the highest rendered value in its bin is the highest requested."""
-    n_spots, n_offsets = pset.num_projected_spots, BIN_OFFSETS_UM.size
-    bins = np.asarray(ideal_in_bins_khz, dtype=float)
-    if bins.shape[-2:] != (n_spots, n_offsets):
-        raise ValidationError(
-            f"ideal_in_bins_khz must end with shape ({n_spots}, {n_offsets}), got {bins.shape}"
-        )
-    target = np.clip(bins.reshape(-1, n_spots, n_offsets), 0.0, None).max(axis=-1)
-    if target.shape[0] != weights.shape[0]:
-        raise ValidationError("ideal_in_bins_khz and ideal_at_spots_khz must cover the same times")
-    for _ in range(_PEAK_PASSES):
-        rendered = (weights @ _BIN_KERNEL_T).reshape(-1, n_spots, n_offsets).max(axis=-1)
-        ratio = np.divide(target, rendered, out=np.zeros_like(target), where=rendered > 1e-12)
-        weights = weights * ratio
-    return weights
+    if ideal_in_bins_khz is None:
+        target = ideal
+    else:
+        bins = np.asarray(ideal_in_bins_khz, dtype=float)
+        if bins.shape[-2:] != (n_spots, BIN_SAMPLES) or bins.shape[:-2] != ideal.shape[:-1]:
+            raise ValidationError(
+                f"ideal_in_bins_khz must have shape {(*ideal.shape[:-1], n_spots, BIN_SAMPLES)}, "
+                f"got {bins.shape}"
+            )
+        target = bins.max(axis=-1)
+    rendered = (ideal @ _BIN_KERNEL_T).reshape(*ideal.shape[:-1], n_spots, BIN_SAMPLES)
+    peaks = rendered.max(axis=-1)
+    scaling = np.divide(target, peaks, out=np.zeros_like(target), where=peaks != 0.0)
+    return scaling * ideal
 
 
 def render_spots_khz(weights_khz, positions_um) -> np.ndarray:
@@ -392,9 +354,11 @@ def projected_from_ideal_khz(ideal_khz, times_ms, positions_um) -> np.ndarray:
     x = _as_1d(positions_um, "positions_um")
     unique_t, inverse = np.unique(t_update, return_inverse=True)
     in_bins = np.asarray(ideal_khz(unique_t, BIN_POSITIONS_UM)).reshape(
-        unique_t.size, pset.num_projected_spots, BIN_OFFSETS_UM.size
+        unique_t.size, pset.num_projected_spots, BIN_SAMPLES
     )
-    at_spots = in_bins[:, :, int(np.flatnonzero(BIN_OFFSETS_UM == 0.0)[0])]
+    at_spots = np.asarray(ideal_khz(unique_t, SPOT_POSITIONS_UM)).reshape(
+        unique_t.size, pset.num_projected_spots
+    )
     rendered = project_profile(at_spots, x, in_bins)
     return np.clip(rendered, 0.0, pset.max_energy)[inverse.reshape(-1)]
 

@@ -11,6 +11,12 @@ Kinds (names of the wire format):
     QUADRATIC, CUBIC     splines of that order (lower order when too few points)
     SMOOTH               a monotone cubic (PCHIP): smooth, and never overshoots
                          the values the user gave
+
+A point given twice (the same position, or the same time) is a step there: the
+points before it and the points after it are read as two programs, joined by a
+jump at the repeated point (where the second value already holds). So a
+snapshot [-60, 0, 0, 60] um -> [0, 0, 5, 5] kHz is 0 left of 0 um and 5 from
+0 um on, as the reference client reads it, whatever the kind.
 """
 
 from __future__ import annotations
@@ -34,13 +40,45 @@ INTERPOLATION_KINDS = (
 )
 
 
-def _unique_sorted(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _sorted(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(xs, kind="stable")
-    xs, ys = xs[order], ys[order]
-    # Repeated abscissae (a step painted as two points at one position) keep the
-    # last value given, which is what a step drawn left to right means.
-    keep = np.append(np.diff(xs) != 0, True)
-    return xs[keep], ys[keep]
+    return xs[order], ys[order]
+
+
+def _pieces(xs: np.ndarray) -> list[slice]:
+    """The runs of points between repeated abscissae.
+
+    A position (or time) given twice is a step there: the program is the curve
+    of the points up to the first of the two, then the curve of the points from
+    the second on. Each run has distinct abscissae.
+    """
+    cuts = np.flatnonzero(np.diff(xs) == 0) + 1
+    bounds = [0, *cuts.tolist(), xs.size]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _evaluate(kind: str, xs: np.ndarray, ys: np.ndarray, x_new: np.ndarray) -> np.ndarray:
+    """One run of distinct, sorted points read with ``kind``; end values held outside."""
+    if xs.size == 1:
+        return np.full(x_new.shape, ys[0])
+    if kind in ("LINEAR", "SLINEAR"):
+        return np.interp(x_new, xs, ys)
+    if kind in ("OFF", "ZERO", "PREVIOUS"):
+        idx = np.clip(np.searchsorted(xs, x_new, side="right") - 1, 0, xs.size - 1)
+        return ys[idx]
+    if kind == "NEXT":
+        idx = np.clip(np.searchsorted(xs, x_new, side="left"), 0, xs.size - 1)
+        return ys[idx]
+    if kind == "NEAREST":
+        right = np.clip(np.searchsorted(xs, x_new), 1, xs.size - 1)
+        left = right - 1
+        choose_left = np.abs(x_new - xs[left]) <= np.abs(xs[right] - x_new)
+        return np.where(choose_left, ys[left], ys[right])
+    if kind == "SMOOTH":
+        return PchipInterpolator(xs, ys, extrapolate=False)(np.clip(x_new, xs[0], xs[-1]))
+    order = min({"QUADRATIC": 2, "CUBIC": 3}[kind], xs.size - 1)
+    spline = make_interp_spline(xs, ys, k=order)
+    return spline(np.clip(x_new, xs[0], xs[-1]))
 
 
 def interpolate_1d(
@@ -53,7 +91,9 @@ def interpolate_1d(
     """Evaluate the program given by points ``(xs, ys)`` at ``x_new``.
 
     Args:
-        xs, ys: the points, shape (n,); need not be sorted.
+        xs, ys: the points, shape (n,); need not be sorted. An abscissa given
+            twice is a step (a jump in time) there: the value before is the
+            first one's, from it on the second one's.
         x_new: where to evaluate, any shape.
         interpolation: one of INTERPOLATION_KINDS (an enum member or its name).
         fill_value: value outside [min(xs), max(xs)]; None holds the end values.
@@ -68,29 +108,17 @@ def interpolate_1d(
     xs = np.asarray(xs, dtype=float)
     ys = np.asarray(ys, dtype=float)
     x_new = np.asarray(x_new, dtype=float)
-    xs, ys = _unique_sorted(xs, ys)
-    if xs.size == 1:
-        out = np.full(x_new.shape, ys[0])
-    elif kind in ("LINEAR", "SLINEAR"):
-        out = np.interp(x_new, xs, ys)
-    elif kind in ("OFF", "ZERO", "PREVIOUS"):
-        idx = np.clip(np.searchsorted(xs, x_new, side="right") - 1, 0, xs.size - 1)
-        out = ys[idx]
-    elif kind == "NEXT":
-        idx = np.clip(np.searchsorted(xs, x_new, side="left"), 0, xs.size - 1)
-        out = ys[idx]
-    elif kind == "NEAREST":
-        right = np.clip(np.searchsorted(xs, x_new), 1, xs.size - 1)
-        left = right - 1
-        choose_left = np.abs(x_new - xs[left]) <= np.abs(xs[right] - x_new)
-        out = np.where(choose_left, ys[left], ys[right])
-    elif kind == "SMOOTH":
-        out = PchipInterpolator(xs, ys, extrapolate=False)(np.clip(x_new, xs[0], xs[-1]))
-    else:  # QUADRATIC, CUBIC
-        order = {"QUADRATIC": 2, "CUBIC": 3}[kind]
-        order = min(order, xs.size - 1)
-        spline = make_interp_spline(xs, ys, k=order)
-        out = spline(np.clip(x_new, xs[0], xs[-1]))
+    xs, ys = _sorted(xs, ys)
+    if kind in ("OFF", "ZERO", "PREVIOUS"):
+        # a held value already steps at each point: of repeated points the last holds
+        keep = np.append(np.diff(xs) != 0, True)
+        xs, ys = xs[keep], ys[keep]
+    pieces = _pieces(xs)
+    out = _evaluate(kind, xs[pieces[0]], ys[pieces[0]], x_new)
+    for piece in pieces[1:]:
+        # from the repeated point on, this run's values
+        later = x_new >= xs[piece.start]
+        out = np.where(later, _evaluate(kind, xs[piece], ys[piece], x_new), out)
     out = np.asarray(out, dtype=float)
     if fill_value is not None:
         outside = (x_new < xs[0]) | (x_new > xs[-1])

@@ -20,12 +20,31 @@ from oqtant.errors import ValidationError, format_pydantic_error
 from oqtant.schemas import job as job_schema
 from oqtant.schemas.interpolation import interpolate_1d
 from oqtant.schemas.job import round_time_ms
-from oqtant.schemas.limits import pset, tset
+from oqtant.schemas.limits import ProjectionSettings, pset, tset
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["Barrier", "Snapshot", "Landscape", "Pulse", "Laser"]
+__all__ = [
+    "Barrier",
+    "Snapshot",
+    "Landscape",
+    "Pulse",
+    "Laser",
+    "ProjectionSettings",
+    "decimal_to_float",
+]
+
+
+def decimal_to_float(d) -> float:
+    """A time (Decimal, int or float) as a float."""
+    return float(d)
+
+
+def _kind_name(interpolation) -> str:
+    """The scipy-style name of an interpolation kind: OFF is "zero", the others lower case."""
+    name = str(getattr(interpolation, "value", interpolation)).upper()
+    return "zero" if name == "OFF" else name.lower()
 
 _XLIMITS = [pset.min_position - 1, pset.max_position + 1]
 _YLIMITS = [-1.0, pset.max_energy + 1]
@@ -201,9 +220,44 @@ class Barrier(_ShowsPotential, _UserModel, job_schema.Barrier):
         """How long (ms) the barrier exists."""
         return round_time_ms(self.death - self.birth)
 
-    def is_active(self, time_ms: float) -> bool:
-        """Whether the barrier exists at ``time_ms`` (from its first to its last time, included)."""
-        return self.birth - 1e-9 <= float(time_ms) <= self.death + 1e-9
+    def is_active(self, time: float) -> bool:
+        """Whether the barrier exists at ``time`` (ms), its first and last times included."""
+        return self.birth - 1e-9 <= float(time) <= self.death + 1e-9
+
+    @property
+    def is_precision(self) -> bool:
+        """Whether this is a NATIVE barrier (one projected spot, the sharpest there is)."""
+        return self.shape == job_schema.ShapeType.NATIVE
+
+    @property
+    def interpolation_kind(self) -> str:
+        """The interpolation in time, by its scipy name ("zero" for OFF)."""
+        return _kind_name(self.interpolation)
+
+    def get_params(self, time_ms: float) -> dict:
+        """``{"position_um", "width_um", "height_khz"}`` of the program at ``time_ms`` (not
+        snapped to the update grid)."""
+        t = _times([time_ms])
+        read = lambda values: float(  # noqa: E731
+            interpolate_1d(self.times_ms, values, t, self.interpolation, fill_value=0.0)[0]
+        )
+        return {"position_um": read(self.positions_um), "width_um": read(self.widths_um),
+                "height_khz": read(self.heights_khz)}
+
+    def evaluate_position_spectrum(self, h: float, x0: float, w: float, positions_um) -> np.ndarray:
+        """This barrier's shape of height ``h`` (kHz) at ``x0`` (um), width ``w`` (um)."""
+        x = np.atleast_1d(np.asarray(positions_um, dtype=float))
+        if h == 0.0 or w == 0.0:
+            return np.zeros_like(x)
+        return projection.barrier_profile_khz(self.shape, x, [x0], [h], [w])[0]
+
+    def get_position_spectrum(self, time_ms: float, positions_um) -> np.ndarray:
+        """The requested profile (kHz) at ``time_ms`` at the positions (um)."""
+        return self._ideal([time_ms], positions_um)[0]
+
+    def get_position_spectra(self, times_ms: list, positions_um) -> np.ndarray:
+        """(times, positions) requested profiles (kHz)."""
+        return self._ideal(times_ms, positions_um)
 
     # ---- program
 
@@ -241,18 +295,20 @@ class Barrier(_ShowsPotential, _UserModel, job_schema.Barrier):
         )
 
     def _program(self, values, times) -> np.ndarray:
-        return interpolate_1d(self.times_ms, values, _times(times), self.interpolation)
+        """The program at the projector's last 0.1 ms update before each time; 0 outside."""
+        t = projection.update_times_ms(_times(times))
+        return interpolate_1d(self.times_ms, values, t, self.interpolation, fill_value=0.0)
 
     def get_positions(self, times: list[float]) -> np.ndarray:
-        """Centre (um) at each time, following the interpolation (end values held outside)."""
+        """Centre (um) at each time (on the 0.1 ms update grid); 0 before birth and after death."""
         return self._program(self.positions_um, times)
 
     def get_heights(self, times: list[float]) -> np.ndarray:
-        """Height (kHz) at each time, following the interpolation (end values held outside)."""
+        """Height (kHz) at each time (on the 0.1 ms update grid); 0 outside the program."""
         return self._program(self.heights_khz, times)
 
     def get_widths(self, times: list[float]) -> np.ndarray:
-        """Width (um) at each time, following the interpolation (end values held outside)."""
+        """Width (um) at each time (on the 0.1 ms update grid); 0 outside the program."""
         return self._program(self.widths_um, times)
 
     def get_position(self, time: float) -> float:
@@ -335,6 +391,15 @@ class Snapshot(_UserModel, job_schema.Landscape):
             projection.snapshot_ideal_khz(self, positions), (_times(times).size, len(positions))
         )
 
+    @property
+    def interpolation_kind(self) -> str:
+        """The interpolation in space, by its scipy name ("zero" for OFF)."""
+        return _kind_name(self.spatial_interpolation)
+
+    def get_position_spectrum(self, positions_um) -> np.ndarray:
+        """The requested profile (kHz) at the positions (um): 0 outside the painted points."""
+        return projection.snapshot_ideal_khz(self, positions_um)
+
     def get_potential(
         self, positions: list[float] = projection.SPOT_POSITIONS_UM
     ) -> np.ndarray:
@@ -364,7 +429,7 @@ class Landscape(_ShowsPotential, _UserModel, job_schema.OpticalLandscape):
     @classmethod
     def new(
         cls,
-        snapshots: list[Snapshot] | None = None,
+        snapshots: list[Snapshot] = [Snapshot.new(time=0), Snapshot.new(time=2)],  # noqa: B006,B008
         interpolation: job_schema.InterpolationType = job_schema.InterpolationType.LINEAR,
     ) -> Landscape:
         """A landscape from its snapshots (default: two flat, dark snapshots at 0 and 2 ms)."""
@@ -396,6 +461,15 @@ class Landscape(_ShowsPotential, _UserModel, job_schema.OpticalLandscape):
     def is_active(self, time_ms: float) -> bool:
         """Whether the landscape is projected at ``time_ms``."""
         return self.birth - 1e-9 <= float(time_ms) <= self.death + 1e-9
+
+    @property
+    def interpolation_kind(self) -> str:
+        """The interpolation in time, by its scipy name ("zero" for OFF)."""
+        return _kind_name(self.interpolation)
+
+    def get_position_spectra(self, times_ms: list, positions_um) -> np.ndarray:
+        """(times, positions) requested profiles (kHz)."""
+        return self._ideal(times_ms, positions_um)
 
     def _ideal(self, times, positions) -> np.ndarray:
         return projection.landscape_ideal_khz(self, times, positions)
@@ -466,6 +540,30 @@ class Laser(_UserModel, job_schema.Laser):
     def is_on(self, time_ms: float) -> bool:
         """Whether any pulse is on at ``time_ms``."""
         return any(Pulse.from_input(p).is_on(time_ms) for p in self.pulses)
+
+    @property
+    def detunings(self) -> list[float]:
+        """The detuning (MHz) of each pulse."""
+        return [p.detuning_mhz for p in self.pulses]
+
+    @property
+    def detuning_triggers(self) -> list[float]:
+        """When (ms) each pulse's detuning is set: 0, then the end of the pulse before."""
+        return [0.0, *[float(p.times_ms[-1]) for p in self.pulses]][: len(self.pulses)]
+
+    def get_intensity_waveform(
+        self, tstart_ms: float, tend_ms: float, sample_rate_hz: float
+    ) -> np.ndarray:
+        """The beam's intensity (mW/cm^2) sampled at ``sample_rate_hz`` from ``tstart_ms`` to
+        ``tend_ms``: each pulse's program while it is on, 0 between pulses."""
+        dt_ms = 1e3 / float(sample_rate_hz)
+        t = tstart_ms + dt_ms * np.arange(int(np.floor((tend_ms - tstart_ms) / dt_ms)))
+        out = np.zeros_like(t)
+        for pulse in self.pulses:
+            on = (t >= float(pulse.times_ms[0])) & (t < float(pulse.times_ms[-1]))
+            out[on] = interpolate_1d(pulse.times_ms, pulse.intensities_mw_per_cm2, t[on],
+                                     pulse.interpolation, fill_value=0.0)
+        return out
 
     def get_intensity(self, time_ms: float, positions: list[float]) -> np.ndarray:
         """Relative intensity (0..1) of the beam at the positions (um) at ``time_ms``."""

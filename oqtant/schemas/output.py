@@ -72,7 +72,15 @@ from oqtant.constants import (
 from oqtant._plotting import finish_figure
 from oqtant.errors import FitError, JobError, ValidationError
 from oqtant.schemas import job as job_schema
-from oqtant.schemas.job import Image, LineChart, OutputImageType, TofFit
+from oqtant.schemas.distributions import (
+    Gaussian_dist_2D,
+    TF_dist_2D,
+    bimodal_dist_2D,
+    in_trap_check,
+    round_sig,
+)
+from oqtant.schemas.job import Image, LineChart, OutputImageType, TofFit, print_keys
+from oqtant.util.exceptions import JobPlotFitError, JobPlotFitMismatchError, JobReadError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -103,6 +111,15 @@ __all__ = [
     "OqtantPlotOutput",
     "OqtantNonPlotOutput",
     "output_from_values",
+    "TF_dist_2D",
+    "Gaussian_dist_2D",
+    "bimodal_dist_2D",
+    "round_sig",
+    "in_trap_check",
+    "print_keys",
+    "JobPlotFitError",
+    "JobPlotFitMismatchError",
+    "JobReadError",
 ]
 
 # --------------------------------------------------------------------------- facts of the camera

@@ -12,6 +12,8 @@ temperatures in nK.
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -22,14 +24,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     field_validator,
     model_validator,
 )
 from pydantic import ValidationError as PydanticValidationError
 
 from oqtant import projection
-from oqtant.constants import H_PLANCK, K_B, TRUNCATION_PARAMETER_ETA
 from oqtant.errors import JobError, JobWriteError, ValidationError, format_pydantic_error
 from oqtant.login import Login
 from oqtant.schemas import job as job_schema
@@ -39,10 +39,12 @@ from oqtant.schemas.job import (
     InputValues,
     JobName,
     JobNote,
+    NonPlotOutput,
     OqtantJob,
+    PlotOutput,
     TimeOfFlightMs,
-    round_time_ms,
 )
+from oqtant.schemas.limits import ProjectionSettings as ProjectedSettings
 from oqtant.schemas.limits import pset, tset
 from oqtant.schemas.optical import (
     Barrier,
@@ -52,7 +54,8 @@ from oqtant.schemas.optical import (
     Snapshot,
     _finish_plot,
 )
-from oqtant.schemas.rf import RfEvap, RfSequence, RfShield
+from oqtant.schemas.output import OqtantNonPlotOutput, OqtantPlotOutput
+from oqtant.schemas.rf import STANDARD_EVAPORATION, ConversionError, RfEvap, RfSequence, RfShield
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -60,15 +63,40 @@ if TYPE_CHECKING:
 __all__ = [
     "QuantumMatter",
     "QuantumMatterFactory",
+    "OqtantLogin",
     "temperature_to_final_frequency_mhz",
     "rf_coupling",
     "DEFAULT_NAME",
+    "DEFAULT_LIFETIME",
+    "DEFAULT_TOF",
+    "DEFAULT_IMAGE",
+    "DEFAULT_RF_EVAP",
     "DEFAULT_TIME_OF_FLIGHT_MS",
+    "TEMPERATURE_TO_EVAP_FREQUENCY",
     "RF_CHAIN_CORNER_MHZ",
+    "ConversionError",
+    "ProjectedSettings",
+    "NonPlotOutput",
+    "PlotOutput",
+    "OqtantNonPlotOutput",
+    "OqtantPlotOutput",
 ]
 
 DEFAULT_NAME = "quantum matter"
-DEFAULT_TIME_OF_FLIGHT_MS = 8.0  # the standard BEC job
+DEFAULT_LIFETIME = 10.0
+"""Length (ms) of the experiment stage of a QuantumMatter given no ``lifetime``."""
+DEFAULT_TOF = 12.0
+"""Time of flight (ms) of a QuantumMatter given no ``time_of_flight``."""
+DEFAULT_TIME_OF_FLIGHT_MS = DEFAULT_TOF
+DEFAULT_IMAGE = ImageType.TIME_OF_FLIGHT
+DEFAULT_RF_EVAP = RfEvap.new(
+    times=STANDARD_EVAPORATION["times_ms"],
+    powers=STANDARD_EVAPORATION["powers_mw"],
+    frequencies=STANDARD_EVAPORATION["frequencies_mhz"],
+)
+"""The evaporation of a QuantumMatter given no ``rf_evap`` (``rf.STANDARD_EVAPORATION``)."""
+TEMPERATURE_TO_EVAP_FREQUENCY = 0.067 / 200
+"""MHz per nK: a ``temperature`` sets the last evaporation frequency to this times it."""
 RF_CHAIN_CORNER_MHZ = 15.0
 """Corner frequency of the RF chain's first-order roll-off (see :func:`rf_coupling`)."""
 
@@ -86,13 +114,24 @@ MatterLifetimeMs = Annotated[EndTimeMs, AfterValidator(_as_decimal)]
 MatterTimeOfFlightMs = Annotated[TimeOfFlightMs, AfterValidator(_as_decimal)]
 
 
-def temperature_to_final_frequency_mhz(temperature_nk: float) -> float:
-    """The last RF frequency (MHz) that makes a cloud of ``temperature_nk``.
+@dataclass
+class OqtantLogin:
+    """The access token a factory logged in with (None before logging in); repr hides it."""
 
-    Forced evaporation settles where the knife depth above the trap bottom is
-    about ETA k_B T: f = ETA k_B T / h.
+    access_token: str | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        state = "token hidden" if self.access_token else "not logged in"
+        return f"OqtantLogin({state})"
+
+
+def temperature_to_final_frequency_mhz(temperature_nk: float) -> float:
+    """The last RF frequency (MHz) that makes a cloud of ``temperature_nk`` (nK).
+
+    Linear in the temperature: ``TEMPERATURE_TO_EVAP_FREQUENCY`` MHz per nK
+    (0.067 MHz at 200 nK), as the reference service calibrates it.
     """
-    return TRUNCATION_PARAMETER_ETA * K_B * float(temperature_nk) * 1e-9 / H_PLANCK / 1e6
+    return TEMPERATURE_TO_EVAP_FREQUENCY * float(temperature_nk)
 
 
 def rf_coupling(frequency_mhz):
@@ -117,11 +156,10 @@ def _wire_copy(objects, wire_cls):
 class QuantumMatter(BaseModel):
     """One experiment: how the matter is made, what it lives through, how it is imaged.
 
-    ``temperature`` (nK) is a shortcut for the evaporation: it sets the last
-    frequency of the standard ramp, so it cannot be given together with
-    ``rf_evap``. ``lifetime`` (ms) is the length of the experiment stage;
-    when not given it is just long enough for every optical object and the RF
-    shield (0 ms for a plain BEC). No object may outlive it.
+    ``temperature`` (nK) sets the last frequency of the evaporation (the
+    standard ramp, or ``rf_evap`` with a warning). ``lifetime`` (ms, default
+    10) is the length of the experiment stage: no barrier, snapshot or pulse
+    may outlive it; an RF shield is held for all of it.
     """
 
     model_config = ConfigDict(
@@ -130,9 +168,9 @@ class QuantumMatter(BaseModel):
 
     name: JobName = DEFAULT_NAME
     temperature: Temperature | None = None
-    lifetime: MatterLifetimeMs | None = None
-    image: ImageType = ImageType.TIME_OF_FLIGHT
-    time_of_flight: MatterTimeOfFlightMs = _as_decimal(DEFAULT_TIME_OF_FLIGHT_MS)
+    lifetime: MatterLifetimeMs = _as_decimal(DEFAULT_LIFETIME)
+    image: ImageType = DEFAULT_IMAGE
+    time_of_flight: MatterTimeOfFlightMs = _as_decimal(DEFAULT_TOF)
     rf_evap: RfEvap | None = None
     rf_shield: RfShield | None = None
     barriers: Annotated[list[Barrier], Field(max_length=pset.max_barriers)] | None = None
@@ -147,8 +185,6 @@ class QuantumMatter(BaseModel):
     sim: Any = None
     run: int = Field(default=1, ge=1)
 
-    _auto_lifetime: bool = PrivateAttr(default=False)
-
     def __init__(self, **data: Any) -> None:
         try:
             super().__init__(**data)
@@ -159,16 +195,13 @@ class QuantumMatter(BaseModel):
         if name not in type(self).model_fields:
             super().__setattr__(name, value)
             return
-        before = (dict(self.__dict__), self._auto_lifetime)
-        if name == "lifetime":
-            self._auto_lifetime = value is None
+        before = dict(self.__dict__)
         try:
             super().__setattr__(name, value)
         except PydanticValidationError as err:
             # a rejected assignment leaves the matter as it was
             self.__dict__.clear()
-            self.__dict__.update(before[0])
-            self._auto_lifetime = before[1]
+            self.__dict__.update(before)
             raise format_pydantic_error(err, f"Invalid QuantumMatter.{name}") from None
 
     # ---- accept wire objects where user objects are expected
@@ -219,15 +252,11 @@ class QuantumMatter(BaseModel):
     @model_validator(mode="after")
     def _rules(self) -> QuantumMatter:
         if self.temperature is not None and self.rf_evap is not None:
-            raise ValueError(
-                "temperature and rf_evap: give one or the other; a target temperature sets "
-                "the last frequency of the standard evaporation ramp"
+            warnings.warn(
+                "temperature and rf_evap both given: the temperature replaces the last "
+                "frequency of rf_evap",
+                stacklevel=2,
             )
-        if self.__dict__.get("lifetime") is None:
-            self._auto_lifetime = True
-        if self._auto_lifetime:
-            end = max((t for _, t in self._object_ends()), default=0.0)
-            self.__dict__["lifetime"] = _as_decimal(round_time_ms(end))
         problems = self._lifetime_problems()
         if problems:
             raise ValueError("; ".join(problems))
@@ -246,8 +275,6 @@ class QuantumMatter(BaseModel):
             for j, pulse in enumerate(laser.pulses):
                 name = f"lasers[{i}].pulses[{j}] (terminator pulse)"
                 ends.append((name, float(max(pulse.times_ms))))
-        if self.rf_shield is not None:
-            ends.append(("rf_shield", float(self.rf_shield.lifetime)))
         return ends
 
     def _lifetime_problems(self) -> list[str]:
@@ -298,17 +325,22 @@ class QuantumMatter(BaseModel):
 
     @property
     def rf_evaporation(self) -> job_schema.RfEvaporation:
-        """The wire RF program: the evaporation (with the temperature shortcut) then the shield."""
-        evap = self.rf_evap if self.rf_evap is not None else RfEvap.new()
+        """The wire RF program: the evaporation (with the temperature shortcut) then the shield.
+
+        The shield is one point at the end of the lifetime: its knife is held
+        through the whole experiment stage.
+        """
+        evap = self.rf_evap if self.rf_evap is not None else DEFAULT_RF_EVAP
         times = list(evap.times_ms)
         frequencies = list(evap.frequencies_mhz)
         powers = list(evap.powers_mw)
         if self.temperature is not None:
             frequencies[-1] = temperature_to_final_frequency_mhz(self.temperature)
         if self.rf_shield is not None:
-            times += list(self.rf_shield.times_ms)
-            frequencies += list(self.rf_shield.frequencies_mhz)
-            powers += list(self.rf_shield.powers_mw)
+            lifetime = float(self.lifetime)
+            times.append(int(lifetime) if lifetime == int(lifetime) else lifetime)
+            frequencies.append(self.rf_shield.frequency)
+            powers.append(self.rf_shield.power)
         try:
             return job_schema.RfEvaporation(
                 times_ms=times,
@@ -751,12 +783,18 @@ class QuantumMatterFactory:
         """Submit several QuantumMatter as one job of several runs."""
         return self._require_client("submit_list_as_batch").submit_list_as_batch(*args, **kwargs)
 
-    def load_matter_from_file(
-        self, file_path: str | Path, *args: Any, **kwargs: Any
-    ) -> QuantumMatter:
-        """The QuantumMatter of a job file (its first run, with results if the file has them)."""
+    def load_matter_from_file(self, *args: Any, **kwargs: Any) -> QuantumMatter:
+        """The QuantumMatter of a job file (its first run, with results if the file has them).
+
+        ``load_matter_from_file(file_path)`` (or ``file_path=...``).
+        """
         from oqtant.jobfiles import read_job_file
 
+        file_path = kwargs.get("file_path", args[0] if args else None)
+        if file_path is None:
+            raise ValidationError(
+                "file_path: give the job file to load", [("file_path", "required")]
+            )
         job = read_job_file(file_path)
         return QuantumMatter.from_oqtant_job(job, self.client)
 
@@ -817,7 +855,7 @@ class QuantumMatterFactory:
 
     @staticmethod
     def create_landscape(
-        snapshots: list[Snapshot] | None = None,
+        snapshots: list[Snapshot] = [Snapshot.new(time=0), Snapshot.new(time=2)],  # noqa: B006,B008
         interpolation: job_schema.InterpolationType = "LINEAR",
     ) -> Landscape:
         return Landscape.new(snapshots, interpolation)
@@ -844,6 +882,12 @@ class QuantumMatterFactory:
     @staticmethod
     def create_terminator(time_on: float, time_off: float) -> Laser:
         """The terminator beam, on from ``time_on`` to ``time_off`` (ms)."""
+        if not float(time_off) > float(time_on):
+            raise ValidationError(
+                f"time_off: the terminator goes off after it goes on (time_on {time_on} ms, "
+                f"time_off {time_off} ms)",
+                [("time_off", "must be after time_on")],
+            )
         return Laser.new(pulses=[Pulse.new(times_ms=[time_on, time_off])])
 
     @staticmethod
@@ -852,9 +896,9 @@ class QuantumMatterFactory:
 
     @staticmethod
     def create_rf_sequence(
-        times: list | None = None,
-        powers: list | None = None,
-        frequencies: list | None = None,
+        times: list = [0],  # noqa: B006 - never mutated
+        powers: list = [0],  # noqa: B006
+        frequencies: list = [0],  # noqa: B006
         interpolation: str = "LINEAR",
     ) -> RfSequence:
         return RfSequence.new(times, powers, frequencies, interpolation)
@@ -865,9 +909,9 @@ class QuantumMatterFactory:
 
     @staticmethod
     def create_rf_evap(
-        times: list | None = None,
-        powers: list | None = None,
-        frequencies: list | None = None,
+        times: list = [0],  # noqa: B006 - never mutated
+        powers: list = [0],  # noqa: B006
+        frequencies: list = [0],  # noqa: B006
         interpolation: str = "LINEAR",
     ) -> RfEvap:
         return RfEvap.new(times, powers, frequencies, interpolation)
@@ -878,7 +922,9 @@ class QuantumMatterFactory:
 
     @staticmethod
     def create_rf_shield(power: float = 0, frequency: float = 0, lifetime: float = 1.0) -> RfShield:
-        return RfShield.new(lifetime=lifetime, frequency=frequency, power=power)
+        """An RF shield (a constant knife, OFF interpolation) of ``lifetime`` whole ms."""
+        return RfShield.new(lifetime=lifetime, frequency=frequency, power=power,
+                            interpolation="OFF")
 
     @staticmethod
     def create_rf_shield_from_input(input: job_schema.RfEvaporation) -> RfShield:  # noqa: A002

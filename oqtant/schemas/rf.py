@@ -21,14 +21,45 @@ from oqtant.schemas.interpolation import interpolate_1d
 from oqtant.schemas.limits import jset, tset
 from oqtant.schemas.optical import _UserModel
 
-__all__ = ["RfSequence", "RfEvap", "RfShield", "STANDARD_EVAPORATION"]
+__all__ = [
+    "RfSequence",
+    "RfEvap",
+    "RfShield",
+    "STANDARD_EVAPORATION",
+    "ConversionError",
+    "RfInterpolationType",
+    "interpolate_1d_list",
+]
+
+RfInterpolationType = job_schema.RfInterpolationType
 
 STANDARD_EVAPORATION = {
-    "times_ms": [-1600, -1200, -800, -400, 0],
-    "frequencies_mhz": [17.0, 8.0, 4.0, 1.2, 0.045],
-    "powers_mw": [500.0, 500.0, 475.0, 360.0, 220.0],
+    "times_ms": [-1100, -1050, -800, -300, 0],
+    "frequencies_mhz": [21.12, 12.12, 5.12, 0.62, 0.02],
+    "powers_mw": [600.0, 800.0, 600.0, 400.0, 400.0],
 }
-"""The evaporation ramp of the standard BEC job."""
+"""The evaporation ramp a QuantumMatter uses when given no ``rf_evap`` (the one home of it).
+
+A ``temperature`` replaces its last frequency (see
+``oqtant.schemas.quantum_matter.TEMPERATURE_TO_EVAP_FREQUENCY``).
+"""
+
+
+class ConversionError(ValidationError):
+    """A wire RF program has no part of the kind asked for (no evaporation, or no shield)."""
+
+    def __init__(self, message: str = "the RF program has no part of that kind", errors=None):
+        super().__init__(message, errors)
+
+
+def interpolate_1d_list(xs, ys, x_values, interpolation="LINEAR") -> list[float]:
+    """The program of points ``(xs, ys)`` read at ``x_values``; 0 outside ``[min(xs), max(xs)]``.
+
+    A list version of :func:`oqtant.schemas.interpolation.interpolate_1d` (repeated
+    abscissae are steps there).
+    """
+    values = np.atleast_1d(np.asarray(x_values, dtype=float))
+    return [float(v) for v in interpolate_1d(xs, ys, values, interpolation, fill_value=0.0)]
 
 
 def _points(rf_evaporation: job_schema.RfEvaporation, keep: list[int]) -> dict:
@@ -42,8 +73,13 @@ def _points(rf_evaporation: job_schema.RfEvaporation, keep: list[int]) -> dict:
 
 
 def _evaluate(model, values, times) -> np.ndarray:
+    """A program read at ``times`` (ms): 0 outside its first and last time."""
     return interpolate_1d(
-        model.times_ms, values, np.atleast_1d(np.asarray(times, dtype=float)), model.interpolation
+        model.times_ms,
+        values,
+        np.atleast_1d(np.asarray(times, dtype=float)),
+        model.interpolation,
+        fill_value=0.0,
     )
 
 
@@ -53,21 +89,20 @@ class RfSequence(_UserModel, job_schema.RfEvaporation):
     @classmethod
     def new(
         cls,
-        times: list[float] | None = None,
-        powers: list[float] | None = None,
-        frequencies: list[float] | None = None,
-        interpolation: job_schema.RfInterpolationType = job_schema.RfInterpolationType.LINEAR,
+        times: list[float] = [0],  # noqa: B006 - never mutated
+        powers: list[float] = [0],  # noqa: B006
+        frequencies: list[float] = [0],  # noqa: B006
+        interpolation: job_schema.RfInterpolationType = "LINEAR",
     ) -> RfSequence:
         """A program of ``frequencies`` (MHz) and ``powers`` (mW) at ``times`` (ms).
 
-        Lists not given are those of the standard evaporation ramp.
+        The one-point defaults are not a valid program (it needs two points at or
+        before 0 ms): give the lists. ``STANDARD_EVAPORATION`` is the usual ramp.
         """
         return cls(
-            times_ms=list(STANDARD_EVAPORATION["times_ms"] if times is None else times),
-            powers_mw=list(STANDARD_EVAPORATION["powers_mw"] if powers is None else powers),
-            frequencies_mhz=list(
-                STANDARD_EVAPORATION["frequencies_mhz"] if frequencies is None else frequencies
-            ),
+            times_ms=list(times),
+            powers_mw=list(powers),
+            frequencies_mhz=list(frequencies),
             interpolation=interpolation,
         )
 
@@ -101,17 +136,18 @@ class RfEvap(RfSequence):
     @classmethod
     def new(
         cls,
-        times: list[float] | None = None,
-        powers: list[float] | None = None,
-        frequencies: list[float] | None = None,
-        interpolation: job_schema.RfInterpolationType = job_schema.RfInterpolationType.LINEAR,
+        times: list[float] = [0],  # noqa: B006 - never mutated
+        powers: list[float] = [0],  # noqa: B006
+        frequencies: list[float] = [0],  # noqa: B006
+        interpolation: job_schema.RfInterpolationType = "LINEAR",
     ) -> RfEvap:
-        """An evaporation ramp. Lists not given are those of the standard ramp.
+        """An evaporation ramp; the times are shifted so that the last one is 0 ms.
 
-        Times may be given forwards from the start (e.g. 0, 400, ..., 1600): a
-        ramp with any time > 0 is shifted to end at 0 ms.
+        So times may be given forwards from the start (0, 50, ..., 1100) or as
+        times before the experiment stage (-1100, ..., 0): both make the same ramp.
         """
-        if times is not None and len(times) and max(times) > 0:
+        times = list(times)
+        if times:
             end = max(times)
             times = [t - end for t in times]
         return super().new(times, powers, frequencies, interpolation)  # type: ignore[return-value]
@@ -120,6 +156,11 @@ class RfEvap(RfSequence):
     def from_input(cls, rf_evaporation: job_schema.RfEvaporation) -> RfEvap:
         """The evaporation part (t <= 0) of a wire RF program."""
         keep = [i for i, t in enumerate(rf_evaporation.times_ms) if t <= 0]
+        if not keep:
+            raise ConversionError(
+                "rf_evaporation.times_ms: no point at or before 0 ms, so there is no evaporation",
+                [("rf_evaporation.times_ms", "needs a time <= 0 for an evaporation")],
+            )
         return cls(**_points(rf_evaporation, keep))
 
     @property
@@ -197,7 +238,7 @@ class RfShield(_UserModel, BaseModel):
         """The shield part (t > 0) of a wire RF program; an error if it has none."""
         keep = [i for i, t in enumerate(rf_evaporation.times_ms) if t > 0]
         if not keep:
-            raise ValidationError(
+            raise ConversionError(
                 "rf_evaporation.times_ms: no point after 0 ms, so there is no RF shield",
                 [("rf_evaporation.times_ms", "needs a time > 0 for a shield")],
             )
@@ -210,21 +251,21 @@ class RfShield(_UserModel, BaseModel):
 
     @property
     def frequency(self) -> float:
-        """The shield's knife frequency (MHz)."""
-        return float(self.frequencies_mhz[-1])
+        """The shield's knife frequency (MHz): its first point's."""
+        return float(self.frequencies_mhz[0])
 
     @property
     def power(self) -> float:
-        """The shield's RF power (mW)."""
-        return float(self.powers_mw[-1])
+        """The shield's RF power (mW): its first point's."""
+        return float(self.powers_mw[0])
 
     def frequencies(self, times: list[float]) -> np.ndarray:
-        """Knife frequency (MHz) at the times (ms): constant for a one-point shield."""
-        return _evaluate(self, self.frequencies_mhz, times)
+        """Knife frequency (MHz) at the times (ms): the shield's, held at every time."""
+        return np.full(np.atleast_1d(np.asarray(times, dtype=float)).shape, self.frequency)
 
     def powers(self, times: list[float]) -> np.ndarray:
-        """RF power (mW) at the times (ms): constant for a one-point shield."""
-        return _evaluate(self, self.powers_mw, times)
+        """RF power (mW) at the times (ms): the shield's, held at every time."""
+        return np.full(np.atleast_1d(np.asarray(times, dtype=float)).shape, self.power)
 
     # the names of RfSequence, for code that treats both alike
     get_frequencies = frequencies

@@ -15,7 +15,6 @@ from PIL import Image
 
 from oqtant import errors
 from oqtant import projection as P
-from oqtant.constants import H_PLANCK, K_B, TRUNCATION_PARAMETER_ETA
 from oqtant.schemas import job
 from oqtant.schemas.optical import Barrier, Landscape, Laser, Snapshot
 from oqtant.schemas.quantum_matter import (
@@ -30,10 +29,10 @@ from tests.conftest import REAL_JOBS_DIR
 REAL_JOBS = sorted(REAL_JOBS_DIR.glob("*.json.gz"))
 
 STANDARD_BEC = {
-    "time_of_flight_ms": 8.0, "image_type": "TIME_OF_FLIGHT", "end_time_ms": 0.0,
-    "rf_evaporation": {"times_ms": [-1600, -1200, -800, -400, 0],
-                       "frequencies_mhz": [17.0, 8.0, 4.0, 1.2, 0.045],
-                       "powers_mw": [500.0, 500.0, 475.0, 360.0, 220.0], "interpolation": "LINEAR"},
+    "time_of_flight_ms": 12.0, "image_type": "TIME_OF_FLIGHT", "end_time_ms": 10.0,
+    "rf_evaporation": {"times_ms": [-1100, -1050, -800, -300, 0],
+                       "frequencies_mhz": [21.12, 12.12, 5.12, 0.62, 0.02],
+                       "powers_mw": [600.0, 800.0, 600.0, 400.0, 400.0], "interpolation": "LINEAR"},
     "optical_barriers": None, "optical_landscape": None, "lasers": None,
 }
 
@@ -72,7 +71,7 @@ def rich_matter(qmf) -> QuantumMatter:
     land = qmf.create_landscape([qmf.create_snapshot(1.0, [-50, -40], [0, 20]),
                                  qmf.create_snapshot(12.0, [-50, -40], [0, 60])])
     return qmf.create_quantum_matter(
-        name="rich", image="IN_TRAP", barriers=[moving, spot], landscape=land,
+        name="rich", image="IN_TRAP", lifetime=15, barriers=[moving, spot], landscape=land,
         lasers=[qmf.create_terminator(4.0, 6.0)], rf_shield=qmf.create_rf_shield(120.0, 0.2, 15),
         rf_evap=qmf.create_rf_evap(times=[0, 800, 1600], frequencies=[17.0, 3.0, 0.05],
                                    powers=[500, 400, 200]),
@@ -88,7 +87,7 @@ def test_defaults_make_the_standard_bec_job(qmf):
     standard = job.InputValues(**STANDARD_BEC)
     assert matter.input.model_dump(mode="json") == standard.model_dump(mode="json")
     assert matter.job_type == job.JobType.BEC
-    assert matter.lifetime == 0.0 and matter.name == "quantum matter"
+    assert matter.lifetime == 10.0 and matter.name == "quantum matter"
     assert matter.status is None and matter.run_count is None and matter.time_submit is None
 
 
@@ -104,7 +103,7 @@ def test_round_trip_user_wire_user(qmf):
     wire = matter.input
     assert isinstance(wire, job.InputValues)
     assert type(wire.optical_barriers[0]) is job.Barrier  # plain wire objects
-    assert wire.rf_evaporation.times_ms == [-1600, -800, 0, 15]
+    assert wire.rf_evaporation.times_ms == [-1600, -800, 0, 15]  # the shield: to the lifetime
     back = QuantumMatter.from_input("rich", wire, note=matter.note)
     assert isinstance(back.barriers[0], Barrier) and isinstance(back.landscape, Landscape)
     assert isinstance(back.lasers[0], Laser) and isinstance(back.rf_shield, RfShield)
@@ -156,16 +155,20 @@ def test_temperature_shortcut_sets_the_last_frequency(qmf):
     cold = qmf.create_quantum_matter(temperature=50.0).rf_evaporation.frequencies_mhz
     warm = qmf.create_quantum_matter(temperature=200.0).rf_evaporation.frequencies_mhz
     assert cold[:-1] == warm[:-1] == STANDARD_BEC["rf_evaporation"]["frequencies_mhz"][:-1]
-    assert cold[-1] < warm[-1]
-    expected = TRUNCATION_PARAMETER_ETA * K_B * 200e-9 / H_PLANCK / 1e6
-    assert warm[-1] == pytest.approx(expected, rel=1e-12)
-    assert temperature_to_final_frequency_mhz(200.0) == pytest.approx(expected, rel=1e-12)
-    assert 0.03 < expected < 0.05  # tens of kHz above the trap bottom
+    assert warm[-1] == pytest.approx(0.067, rel=1e-12)  # 0.000335 MHz per nK
+    assert cold[-1] == pytest.approx(0.01675, rel=1e-12)
+    assert temperature_to_final_frequency_mhz(200.0) == pytest.approx(0.067, rel=1e-12)
+    # the shared default ramp is not changed by a temperature
+    assert qmf.create_quantum_matter().rf_evaporation.frequencies_mhz[-1] == 0.02
 
 
 def test_temperature_rules(qmf):
-    with pytest.raises(errors.ValidationError, match="temperature and rf_evap"):
-        qmf.create_quantum_matter(temperature=100.0, rf_evap=qmf.create_rf_evap())
+    ramp = qmf.create_rf_evap(times=[0, 500, 1000], powers=[500, 400, 300],
+                              frequencies=[20.0, 5.0, 0.5])
+    with pytest.warns(UserWarning, match="temperature and rf_evap"):
+        both = qmf.create_quantum_matter(temperature=100.0, rf_evap=ramp)
+    assert both.rf_evaporation.frequencies_mhz == [20.0, 5.0, pytest.approx(0.0335)]
+    assert ramp.frequencies_mhz[-1] == 0.5  # the ramp given is left as it was
     with pytest.raises(errors.ValidationError, match="temperature"):
         qmf.create_quantum_matter(temperature=600.0)
     with pytest.raises(errors.ValidationError, match="temperature"):
@@ -178,7 +181,6 @@ def test_temperature_rules(qmf):
         ({"barriers": "late_barrier"}, r"barriers\[0\] ends at 12 ms"),
         ({"landscape": "late_landscape"}, r"landscape snapshot 1"),
         ({"lasers": "late_laser"}, r"lasers\[0\]\.pulses\[0\]"),
-        ({"rf_shield": "late_shield"}, r"rf_shield ends at 11 ms"),
     ],
 )
 def test_lifetime_violations_name_the_object(qmf, kwargs, named):
@@ -188,18 +190,27 @@ def test_lifetime_violations_name_the_object(qmf, kwargs, named):
             [qmf.create_snapshot(0.0), qmf.create_snapshot(10.5)]
         ),
         "late_laser": [qmf.create_terminator(5.0, 10.2)],
-        "late_shield": qmf.create_rf_shield(1.0, 0.1, 11),
     }
     (field, key), = kwargs.items()
     with pytest.raises(errors.ValidationError, match=named):
         qmf.create_quantum_matter(lifetime=10.0, **{field: objects[key]})
-    # without a lifetime, the matter lives just long enough
-    fits = qmf.create_quantum_matter(**{field: objects[key]})
-    assert fits.lifetime > 10.0 and fits.input.end_time_ms == float(fits.lifetime)
+    # the default lifetime is 10 ms too
+    with pytest.raises(errors.ValidationError, match=named):
+        qmf.create_quantum_matter(**{field: objects[key]})
+    fits = qmf.create_quantum_matter(lifetime=20.0, **{field: objects[key]})
+    assert fits.input.end_time_ms == 20.0
+
+
+def test_rf_shield_is_held_for_the_whole_lifetime(qmf):
+    shield = qmf.create_rf_shield(120.0, 0.2, 11)  # its own lifetime does not limit the matter
+    matter = qmf.create_quantum_matter(lifetime=25.0, rf_shield=shield)
+    rf = matter.rf_evaporation
+    assert rf.times_ms[-1] == 25 and rf.frequencies_mhz[-1] == 0.2 and rf.powers_mw[-1] == 120.0
 
 
 def test_lifetime_assignment_is_checked_and_undone_on_error(qmf):
-    matter = qmf.create_quantum_matter(barriers=[qmf.create_barrier(times=[0.0, 12.0])])
+    matter = qmf.create_quantum_matter(lifetime=12.0,
+                                       barriers=[qmf.create_barrier(times=[0.0, 12.0])])
     assert matter.lifetime == 12.0
     with pytest.raises(errors.ValidationError, match=r"barriers\[0\]"):
         matter.lifetime = 5.0
@@ -208,8 +219,8 @@ def test_lifetime_assignment_is_checked_and_undone_on_error(qmf):
     matter.barriers[0].evolve(25.0)  # now ends at 37 ms: caught when the wire is built
     with pytest.raises(errors.ValidationError, match=r"barriers\[0\] ends at 37 ms"):
         _ = matter.input
-    matter.lifetime = None  # back to "just long enough"
-    assert matter.lifetime == 37.0 and matter.input.end_time_ms == 37.0
+    matter.lifetime = 37.0
+    assert matter.input.end_time_ms == 37.0
 
 
 def test_other_rules_name_the_field(qmf):
@@ -374,7 +385,9 @@ def test_factory_creates_every_part(qmf):
     assert isinstance(qmf.create_landscape(), Landscape)
     assert isinstance(qmf.create_barrier(), Barrier)
     assert isinstance(qmf.create_terminator(1.0, 2.0), Laser)
-    assert isinstance(qmf.create_rf_evap(), RfEvap)
+    with pytest.raises(errors.ValidationError):  # one point is no ramp, as in the reference
+        qmf.create_rf_evap()
+    assert isinstance(qmf.create_rf_evap([0, 10], [1, 1], [2, 1]), RfEvap)
     assert isinstance(qmf.create_rf_shield(1.0, 0.1, 5), RfShield)
     seq = qmf.create_rf_sequence(times=[-10, 0, 5], powers=[1, 1, 1], frequencies=[1, 0.5, 0.5])
     wire = job.RfEvaporation(**seq.model_dump())

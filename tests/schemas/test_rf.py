@@ -21,11 +21,15 @@ def test_sequence_is_wire_and_reads_the_program():
     seq = RfSequence.from_input(WIRE)
     assert isinstance(seq, job.RfEvaporation)
     assert seq.model_dump() == WIRE.model_dump()
-    np.testing.assert_allclose(seq.get_frequencies([-1600, -1200, 0, 2.5, 100]),
-                               [17.0, 10.5, 0.1, 0.15, 0.2])
+    np.testing.assert_allclose(seq.get_frequencies([-1600, -1200, 0, 2.5, 100, -1700]),
+                               [17.0, 10.5, 0.1, 0.15, 0.0, 0.0])  # 0 outside the program
     np.testing.assert_allclose(seq.get_powers([-400]), [347.5])
-    default = RfSequence.new()
-    assert default.times_ms == STANDARD_EVAPORATION["times_ms"]
+    with pytest.raises(errors.ValidationError):  # the one-point defaults are no program
+        RfSequence.new()
+    standard = RfSequence.new(times=STANDARD_EVAPORATION["times_ms"],
+                              powers=STANDARD_EVAPORATION["powers_mw"],
+                              frequencies=STANDARD_EVAPORATION["frequencies_mhz"])
+    assert standard.times_ms == [-1100, -1050, -800, -300, 0]
 
 
 def test_sequence_previous_interpolation_steps():
@@ -45,8 +49,9 @@ def test_evap_keeps_the_points_up_to_zero():
 def test_evap_given_forwards_is_shifted_to_end_at_zero():
     evap = RfEvap.new(times=[0, 400, 1600], frequencies=[10.0, 2.0, 0.05], powers=[500, 400, 200])
     assert evap.times_ms == [-1600, -1200, 0]
-    kept = RfEvap.new(times=[-1000, -200], frequencies=[10.0, 2.0], powers=[500, 400])
-    assert kept.times_ms == [-1000, -200]
+    # times before 0 are shifted too: the last one is always 0 ms
+    shifted = RfEvap.new(times=[-1000, -200], frequencies=[10.0, 2.0], powers=[500, 400])
+    assert shifted.times_ms == [-800, 0]
 
 
 def test_evap_rules_name_the_field():
