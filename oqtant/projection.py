@@ -215,7 +215,7 @@ def landscape_ideal_khz(landscape, times_ms, positions_um) -> np.ndarray:
     if kind != "SMOOTH":
         return _time_weights(snap_times, times_ms, kind) @ profiles
     out = np.empty((times_ms.size, positions_um.size))
-    for j in range(positions_um.size):  # PCHIP is not linear in the values
+    for j in range(positions_um.size):  # a spline through all the snapshots, position by position
         out[:, j] = interpolate_1d(snap_times, profiles[:, j], times_ms, kind, fill_value=0.0)
     return out
 

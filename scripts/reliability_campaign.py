@@ -139,6 +139,8 @@ def probe_login_burst(tmp: Path) -> list[Row]:
             codes = list(pool.map(lambda p: _password_grant(srv.url, p), passwords))
         checked = sum(1 for c in codes if c in (200, 400, 401))
         right = codes[30]
+    with server(tmp / "forwarded", FAST) as srv:  # a fresh address budget
+        account(tmp / "forwarded", "alice")
         xff = [
             _password_grant(srv.url, "wrong", {"X-Forwarded-For": f"203.0.113.{i}"})
             for i in range(30)

@@ -9,8 +9,9 @@ Kinds (names of the wire format):
     NEXT                 steps: each value applies from the previous point on
     NEAREST              the value of the nearest point
     QUADRATIC, CUBIC     splines of that order (lower order when too few points)
-    SMOOTH               a monotone cubic (PCHIP): smooth, and never overshoots
-                         the values the user gave
+    SMOOTH               the cubic spline, as the reference client reads it (it
+                         may overshoot between points; the projection clips the
+                         light at zero)
 
 A point given twice (the same position, or the same time) is a step there: the
 points before it and the points after it are read as two programs, joined by a
@@ -22,7 +23,7 @@ snapshot [-60, 0, 0, 60] um -> [0, 0, 5, 5] kHz is 0 left of 0 um and 5 from
 from __future__ import annotations
 
 import numpy as np
-from scipy.interpolate import PchipInterpolator, make_interp_spline
+from scipy.interpolate import make_interp_spline
 
 __all__ = ["interpolate_1d", "INTERPOLATION_KINDS"]
 
@@ -74,9 +75,7 @@ def _evaluate(kind: str, xs: np.ndarray, ys: np.ndarray, x_new: np.ndarray) -> n
         left = right - 1
         choose_left = np.abs(x_new - xs[left]) <= np.abs(xs[right] - x_new)
         return np.where(choose_left, ys[left], ys[right])
-    if kind == "SMOOTH":
-        return PchipInterpolator(xs, ys, extrapolate=False)(np.clip(x_new, xs[0], xs[-1]))
-    order = min({"QUADRATIC": 2, "CUBIC": 3}[kind], xs.size - 1)
+    order = min({"QUADRATIC": 2, "CUBIC": 3, "SMOOTH": 3}[kind], xs.size - 1)
     spline = make_interp_spline(xs, ys, k=order)
     return spline(np.clip(x_new, xs[0], xs[-1]))
 
