@@ -237,25 +237,28 @@ def test_sigterm_to_a_worker_finishes_its_run_and_exits_0(tmp_path):
 
 @pytest.mark.slow
 def test_timeout_with_two_runs_in_flight_requeues_the_other_one(tmp_path, monkeypatch):
-    monkeypatch.setenv("OQTANT_TEST_RUN_SECONDS", "2")  # inherited by the spawned workers
+    log = tmp_path / "runs.log"
+    monkeypatch.setenv("OQTANT_TEST_RUN_SECONDS", "4")  # inherited by the spawned workers
+    monkeypatch.setenv("OQTANT_TEST_RUN_LOG", str(log))
     settings = make_settings(
         tmp_path,
         backend=FAULTY,
         executor="process",
         workers=2,
-        run_timeout_seconds=7.0,
+        run_timeout_seconds=6.0,
         poll_seconds=0.05,
     )
     app = create_app(settings)
     from tests.server.conftest import add_account
 
     alice = add_account(app, "alice")
-    # on a warm pool, run 2 hangs on one process while runs 1, 3, 4, 5 (2 s each) follow
-    # each other on the other: run 5 is halfway when run 2 times out and the pool is killed
-    job = job_dict(runs=5)
+    # on a warm pool, run 2 hangs on one process while runs 1, 3, 4 (4 s each) follow each
+    # other on the other: run 3 (4 to 8 s) is halfway when run 2 times out (6 s of its own
+    # running time) and the pool is killed
+    job = job_dict(runs=4)
     for values, final_mhz in zip(
         (i["values"] for i in job["inputs"]),
-        (FAULT_SLOW_MHZ, FAULT_HANG_MHZ, FAULT_SLOW_MHZ, FAULT_SLOW_MHZ, FAULT_SLOW_MHZ),
+        (FAULT_SLOW_MHZ, FAULT_HANG_MHZ, FAULT_SLOW_MHZ, FAULT_SLOW_MHZ),
         strict=True,
     ):
         values["rf_evaporation"]["frequencies_mhz"][-1] = final_mhz
@@ -267,16 +270,25 @@ def test_timeout_with_two_runs_in_flight_requeues_the_other_one(tmp_path, monkey
 
         warm = client.post(f"{alice.base}/jobs", json=job_dict(runs=2), headers=alice.headers)
         assert wait_for(lambda: status(warm.json()["job_id"]), 60, "warm-up") == "COMPLETE"
+        log.write_text("")  # from here on, the job's runs only
         job_id = client.post(f"{alice.base}/jobs", json=job, headers=alice.headers).json()["job_id"]
-        assert wait_for(lambda: status(job_id), 60, "the job") == "INCOMPLETE"
+        assert wait_for(lambda: status(job_id), 90, "the job") == "INCOMPLETE"
         good = client.post(f"{alice.base}/jobs", json=job_dict(), headers=alice.headers)
         assert wait_for(lambda: status(good.json()["job_id"]), 30, "a good job") == "COMPLETE"
     runs = _runs(tmp_path, job_id)
-    # run 2 hung and failed; the run killed with the pool was run again and stored once
+    # run 2 hung and failed; the runs stored completed once each
     assert [(r, s) for r, s, *_ in runs] == [(1, "COMPLETE"), (2, "FAILED")] + [
-        (r, "COMPLETE") for r in (3, 4, 5)
+        (r, "COMPLETE") for r in (3, 4)
     ]
-    assert sorted(attempts for _, _, attempts, *_ in runs) == [1, 1, 1, 1, 2]
+    # a run that was executing when the pool was killed was run again: it started twice
+    # and is stored once with two attempts; every other run ran once
+    starts = Counter(seed for event, seed, _ in read_run_log(log) if event == "start")
+    seeds = {run: seed for run, _, _, _, seed in runs}
+    interrupted = {run for run in (1, 3, 4) if starts[seeds[run]] == 2}
+    assert interrupted, "no run was executing beside the hung one when it timed out"
+    for run, _, attempts, _, _ in runs:
+        if run != 2:
+            assert attempts == (2 if run in interrupted else 1), (run, attempts, dict(starts))
 
 
 @pytest.mark.server
