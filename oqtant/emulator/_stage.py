@@ -40,6 +40,7 @@ __all__ = [
 
 TERMINATOR_LOSS_PER_S = 1e5  # at full intensity (100 / ms, as the simulator)
 _LIGHT_GRID_UM = np.arange(-80.0, 80.0 + 1e-9, 0.1)
+SPOT_LO, SPOT_HI = float(pset.min_position), float(pset.max_position)
 
 
 class Light:
@@ -71,6 +72,7 @@ class Light:
             self.weights = rows
             self.row_of_update = row_of.reshape(-1)[inverse.reshape(-1)]
         self.dark = not np.any(self.weights)
+        self._rendered: dict[tuple, np.ndarray] = {}
         self.has_terminator = bool(values.lasers) and n > 0
 
     def rows_khz(self, x_um) -> np.ndarray:
@@ -78,7 +80,15 @@ class Light:
         from oqtant.projection import render_spots_khz
 
         x = np.asarray(x_um, dtype=float)
-        return np.clip(render_spots_khz(self.weights, x), 0.0, pset.max_energy)
+        key = (x.size, float(x[0]), float(x[-1])) if x.size else (0,)
+        if key not in self._rendered:
+            lit = np.flatnonzero(np.any(self.weights > 0, axis=0))
+            rows = np.zeros((self.weights.shape[0], x.size))
+            if lit.size:  # only the spots that are ever lit, only where they reach
+                near = np.abs(x - 0.5 * (SPOT_LO + SPOT_HI)) <= 0.5 * (SPOT_HI - SPOT_LO) + 6.0
+                rows[:, near] = render_spots_khz(self.weights, x[near])
+            self._rendered[key] = np.clip(rows, 0.0, pset.max_energy)
+        return self._rendered[key]
 
     def potential_khz(self, times_ms, x_um) -> np.ndarray:
         """(nt, nx) potential at update times ``times_ms`` (the simulator's ``potential_khz``)."""

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
@@ -70,6 +70,7 @@ class Particles:
     j: np.ndarray
     omegas: tuple[float, float, float]
     t_s: float = 0.0
+    _r2: tuple | None = field(default=None, repr=False)
 
     @property
     def size(self) -> int:
@@ -78,8 +79,20 @@ class Particles:
     def copy(self) -> Particles:
         return Particles(
             self.x.copy(), self.vx.copy(), self.y0, self.vy0, self.z0, self.vz0,
-            self.weight.copy(), self.j, self.omegas, self.t_s,
+            self.weight.copy(), self.j, self.omegas, self.t_s, self._r2,
         )
+
+    def radial_squared(self) -> np.ndarray:
+        """``y^2 + z^2`` at ``t_s`` (equal radial frequencies: A + B cos 2wt + C sin 2wt)."""
+        if self._r2 is None:
+            w = self.omegas[1]
+            a = 0.5 * (self.y0**2 + self.z0**2 + (self.vy0**2 + self.vz0**2) / w**2)
+            b = 0.5 * (self.y0**2 + self.z0**2 - (self.vy0**2 + self.vz0**2) / w**2)
+            c = (self.y0 * self.vy0 + self.z0 * self.vz0) / w
+            self._r2 = (a, b, c)
+        a, b, c = self._r2
+        phase = 2 * self.omegas[1] * self.t_s
+        return a + b * math.cos(phase) + c * math.sin(phase)
 
     def radial(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(y, vy, z, vz) at ``t_s``: harmonic motion at the radial frequencies."""
@@ -93,26 +106,26 @@ class Particles:
         return y, vy, z, vz
 
 
-@dataclass(frozen=True)
 class AxialTable:
     """Values on an even axial grid, one row per projector update (SI units).
 
-    Read by linear interpolation; zero outside the grid.
+    Read by linear interpolation; beyond the grid the edge values hold (the
+    tables are built wide enough to vanish at their edges).
     """
 
-    x0_m: float
-    dx_m: float
-    rows: np.ndarray  # (n_rows, nx)
-    row_of_update: np.ndarray  # (n_updates,) index into rows
+    def __init__(self, x0_m: float, dx_m: float, rows: np.ndarray, row_of_update: np.ndarray):
+        self.x0_m = float(x0_m)
+        self.dx_m = float(dx_m)
+        self.rows = np.asarray(rows, dtype=float)  # (n_rows, nx)
+        self.row_of_update = np.asarray(row_of_update, dtype=np.int64)
+        self._slopes = np.diff(self.rows, axis=1)
 
     def at(self, k: int, x: np.ndarray) -> np.ndarray:
-        row = self.rows[self.row_of_update[k]]
-        u = (x - self.x0_m) / self.dx_m
-        i = np.floor(u).astype(np.int64)
-        inside = (i >= 0) & (i < row.size - 1)
-        i = np.where(inside, i, 0)
-        f = u - i
-        return np.where(inside, row[i] * (1.0 - f) + row[i + 1] * f, 0.0)
+        r = self.row_of_update[k]
+        n = self.rows.shape[1]
+        u = np.clip((x - self.x0_m) / self.dx_m, 0.0, n - 1.0)
+        i = np.minimum(u.astype(np.int64), n - 2)
+        return np.take(self.rows[r], i) + (u - i) * np.take(self._slopes[r], i)
 
     def is_zero(self) -> bool:
         return not np.any(self.rows)
