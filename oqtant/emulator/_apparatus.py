@@ -2,9 +2,10 @@
 
 Stages (each in its own module): MOT loading and fluorescence image
 (:mod:`._imaging`), RF evaporation kinetics (:mod:`._evaporation`), degeneracy
-and the cloud's profiles (:mod:`._cloud`), the experiment stage (here: the
-condensate follows the Gross-Pitaevskii simulator when light or the terminator
-acts on it, the thermal cloud is in equilibrium in the same potential), imaging
+and the cloud's profiles (:mod:`._cloud`), the experiment stage (:mod:`._stage`:
+the condensate follows the Gross-Pitaevskii simulator when light or the
+terminator acts on it; :mod:`._thermal`: the thermal cloud moves as test
+particles in the same potential), imaging
 (:mod:`._imaging`) and the analysis users run
 (:func:`oqtant.schemas.output.fit_bimodal_2d`).
 """
