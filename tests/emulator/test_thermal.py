@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import gzip
+import json
 import math
 import warnings
 
@@ -20,7 +22,7 @@ from oqtant.emulator._thermal import (
     sample_particles,
 )
 from oqtant.schemas.job import InputValues
-from tests.conftest import ULTRACOLD_MATTER_JOB
+from tests.conftest import REAL_JOBS_DIR, ULTRACOLD_MATTER_JOB
 
 PERIOD_S = 1e-4  # one projector update
 
@@ -203,3 +205,25 @@ def test_the_thermal_cloud_of_a_run_follows_a_barrier_kick():
     profile = od.sum(axis=0)
     centre = float(np.sum(profile * x) / np.sum(profile))
     assert centre > 1.0  # microns to the right
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Solitons_FritschSolitons_Data_Dark_DS_hold_time_0_rep_0",
+        "Solitons_FritschSolitons_Data_Dark_FourLine_DS_hold_time_40_rep_0",
+    ],
+)
+def test_the_fit_reads_emulations_of_real_light_sequences_within_ten_percent(name):
+    # real inputs with barriers and a landscape (a mild imprint, then 0 or 40 ms of hold):
+    # the analysis finds the emulator's truth (it read the temperature 13 to 18 % low
+    # when such runs were rendered by another path)
+    job = json.loads(gzip.open(REAL_JOBS_DIR / f"{name}.json.gz").read())
+    values = InputValues.model_validate(job["inputs"][0]["values"])
+    assert values.optical_barriers or values.optical_landscape
+    run = APPARATUS.simulate(values, seed=0)
+    truth, out = run.truth, run.output.values
+    assert truth.used_simulator
+    assert out.tof_atom_number == pytest.approx(truth.atom_number, rel=0.1)
+    assert out.temperature_nk == pytest.approx(truth.temperature_nk, rel=0.1)
+    assert out.condensed_atom_number == pytest.approx(truth.condensed_atom_number, rel=0.1)
