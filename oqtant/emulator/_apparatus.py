@@ -20,8 +20,8 @@ from pydantic import ValidationError as PydanticValidationError
 
 from oqtant.backend import RunResult
 from oqtant.constants import (
-    RB87_MASS_KG,
     IN_TRAP_PROBE_DETUNING_MHZ,
+    RB87_MASS_KG,
     RESONANT_CROSS_SECTION_M2,
     detuned_cross_section_m2,
 )
@@ -33,6 +33,12 @@ from oqtant.emulator._cloud import (
     thermal_column_density,
 )
 from oqtant.emulator._evaporation import EvaporationModel, EvaporationResult, evaporate
+from oqtant.emulator._imaging import (
+    AbsorptionFrames,
+    CameraSettings,
+    absorption_frames,
+    mot_image,
+)
 from oqtant.emulator._stage import (
     Light,
     column_from_line_density,
@@ -47,12 +53,6 @@ from oqtant.emulator._thermal import (
     evolve_particles,
     image_positions_um,
     sample_particles,
-)
-from oqtant.emulator._imaging import (
-    AbsorptionFrames,
-    CameraSettings,
-    absorption_frames,
-    mot_image,
 )
 from oqtant.errors import FitError, SimulationError, ValidationError, format_pydantic_error
 from oqtant.schemas.job import (
@@ -131,7 +131,9 @@ class ApparatusSettings:
     in_trap_thermal_kernel_um: float = 0.6  # and in the trap (the optics blur by 1 um too)
 
     def thermal_kernel_um(self, time_of_flight_ms: float) -> float:
-        return self.tof_thermal_kernel_um if time_of_flight_ms > 0 else self.in_trap_thermal_kernel_um
+        if time_of_flight_ms > 0:
+            return self.tof_thermal_kernel_um
+        return self.in_trap_thermal_kernel_um
 
     @property
     def tof_cross_section_factor(self) -> float:
@@ -552,9 +554,11 @@ class _Profiles:
         velocity = np.where(held, current / np.where(held, density, 1.0), 0.0)
         velocity *= length_m / (TIME_MS * 1e-3)
         self.v1 = np.interp(self.line_x_m, x_m, velocity, left=0.0, right=0.0)
-        save_every = max(1, round(evolution.tsave[1] * TIME_MS / tset.resolution_ms)) if len(
-            evolution.tsave
-        ) > 1 else 1
+        save_every = (
+            max(1, round(evolution.tsave[1] * TIME_MS / tset.resolution_ms))
+            if len(evolution.tsave) > 1
+            else 1
+        )
         self.mean_field = _CondensateMeanField(
             self.line_x_m, equilibrium, snapshots, save_every, self.light.n_updates
         )
@@ -665,15 +669,24 @@ class _ThermalCloud:
 
         period = tset.resolution_ms * 1e-3
         evolve_particles(
-            p, period, light.n_updates, accel=accel, loss_rate=light.loss_table(),
+            p,
+            period,
+            light.n_updates,
+            accel=accel,
+            loss_rate=light.loss_table(),
             substeps=s.thermal_substeps,
         )
         if v0 is None:
             drift_harmonic(ref, light.n_updates * period)
         else:  # the equilibrium in the potential of t = 0 stays put: the same steps, frozen light
-            frozen = AxialTable(table.x0_m, table.dx_m, table.rows, np.zeros_like(table.row_of_update))
+            frozen = AxialTable(
+                table.x0_m, table.dx_m, table.rows, np.zeros_like(table.row_of_update)
+            )
             evolve_particles(
-                ref, period, light.n_updates, accel=lambda k, q: frozen.at(k, q.x),
+                ref,
+                period,
+                light.n_updates,
+                accel=lambda k, q: frozen.at(k, q.x),
                 substeps=s.thermal_substeps,
             )
         self.particles, self.reference = p, ref
@@ -684,7 +697,10 @@ class _ThermalCloud:
         if end.thermal_atom_number <= 0:
             return np.zeros((np.size(y_um), np.size(x_um)))
         column = thermal_column_density(
-            x_um, y_um, end, time_of_flight_ms=tof_ms,
+            x_um,
+            y_um,
+            end,
+            time_of_flight_ms=tof_ms,
             potential_x_khz=self.potential_khz,
             potential_grid_um=self.grid_um if self.potential_khz is not None else None,
         )
@@ -693,11 +709,17 @@ class _ThermalCloud:
         kernel = self.settings.thermal_kernel_um(tof_ms)
         per_particle = end.thermal_atom_number / self.particles.size
         moved = deposit_column(
-            np.asarray(x_um), np.asarray(y_um), *image_positions_um(self.particles, tof_ms),
-            self.particles.weight * per_particle, kernel,
+            np.asarray(x_um),
+            np.asarray(y_um),
+            *image_positions_um(self.particles, tof_ms),
+            self.particles.weight * per_particle,
+            kernel,
         )
         still = deposit_column(
-            np.asarray(x_um), np.asarray(y_um), *image_positions_um(self.reference, tof_ms),
-            np.full(self.reference.size, per_particle), kernel,
+            np.asarray(x_um),
+            np.asarray(y_um),
+            *image_positions_um(self.reference, tof_ms),
+            np.full(self.reference.size, per_particle),
+            kernel,
         )
         return np.clip(column + moved - still, 0.0, None)

@@ -93,7 +93,8 @@ class Light:
     def potential_khz(self, times_ms, x_um) -> np.ndarray:
         """(nt, nx) potential at update times ``times_ms`` (the simulator's ``potential_khz``)."""
         t = np.atleast_1d(np.asarray(times_ms, dtype=float))
-        k = np.clip(np.floor(t / tset.resolution_ms + 1e-6).astype(int), 0, self.row_of_update.size - 1)
+        k = np.floor(t / tset.resolution_ms + 1e-6).astype(int)
+        k = np.clip(k, 0, self.row_of_update.size - 1)
         return self.rows_khz(x_um)[self.row_of_update[k]]
 
     def at_start_khz(self, x_um) -> np.ndarray:
@@ -124,9 +125,7 @@ class Light:
         grid = np.arange(-150.0, 150.0 + 1e-9, 0.25)
         intensity = np.asarray(terminator_intensity(self.values, self.update_times_ms, grid))
         rows, row_of = np.unique(intensity, axis=0, return_inverse=True)
-        return AxialTable(
-            grid[0] * 1e-6, 0.25e-6, rows * TERMINATOR_LOSS_PER_S, row_of.reshape(-1)
-        )
+        return AxialTable(grid[0] * 1e-6, 0.25e-6, rows * TERMINATOR_LOSS_PER_S, row_of.reshape(-1))
 
 
 def tf_line_density(condensed_atom_number: float, x_m: np.ndarray) -> np.ndarray:

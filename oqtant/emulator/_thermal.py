@@ -78,8 +78,17 @@ class Particles:
 
     def copy(self) -> Particles:
         return Particles(
-            self.x.copy(), self.vx.copy(), self.y0, self.vy0, self.z0, self.vz0,
-            self.weight.copy(), self.j, self.omegas, self.t_s, self._r2,
+            self.x.copy(),
+            self.vx.copy(),
+            self.y0,
+            self.vy0,
+            self.z0,
+            self.vz0,
+            self.weight.copy(),
+            self.j,
+            self.omegas,
+            self.t_s,
+            self._r2,
         )
 
     def radial_squared(self) -> np.ndarray:
@@ -173,8 +182,15 @@ def sample_particles(
     if data.shape[1] < n:  # a potential that rejects nearly everything: take what there is
         data = data[:, rng.integers(0, data.shape[1], n)] if data.shape[1] else np.zeros((7, n))
     return Particles(
-        x=data[0].copy(), vx=data[3].copy(), y0=data[1], vy0=data[4], z0=data[2], vz0=data[5],
-        weight=np.ones(n), j=data[6], omegas=tuple(omegas),
+        x=data[0].copy(),
+        vx=data[3].copy(),
+        y0=data[1],
+        vy0=data[4],
+        z0=data[2],
+        vz0=data[5],
+        weight=np.ones(n),
+        j=data[6],
+        omegas=tuple(omegas),
     )
 
 
@@ -234,7 +250,9 @@ def drift_harmonic(p: Particles, duration_s: float) -> Particles:
     return p
 
 
-def particle_energies_j(p: Particles, potential_x: Callable[[np.ndarray], np.ndarray] | None = None):
+def particle_energies_j(
+    p: Particles, potential_x: Callable[[np.ndarray], np.ndarray] | None = None
+) -> np.ndarray:
     """Energy of each particle in the trap (plus ``potential_x(x)``, J)."""
     y, vy, z, vz = p.radial()
     w = p.omegas

@@ -37,8 +37,16 @@ def _values(end_time_ms: float, **changes) -> InputValues:
 def _barrier(height_khz: float, width_um: float, end_ms: float, times=None, heights=None):
     times = times or [0.0, end_ms]
     heights = heights or [height_khz] * len(times)
-    return [{"times_ms": times, "positions_um": [0.0] * len(times), "heights_khz": heights,
-             "widths_um": [width_um] * len(times), "interpolation": "OFF", "shape": "GAUSSIAN"}]
+    return [
+        {
+            "times_ms": times,
+            "positions_um": [0.0] * len(times),
+            "heights_khz": heights,
+            "widths_um": [width_um] * len(times),
+            "interpolation": "OFF",
+            "shape": "GAUSSIAN",
+        }
+    ]
 
 
 def _forces(light: Light):
@@ -69,15 +77,27 @@ def test_a_barrier_kick_starts_a_thermal_kohn_mode_at_the_trap_frequency():
     # a 20 kHz, 8 um barrier just left of the centre for 2 ms pushes the cloud to the right;
     # afterwards the centre of mass oscillates at the axial trap frequency (Kohn)
     end = 100.0
-    kick = [{"times_ms": [0.0, 2.0, 2.1, end], "positions_um": [-12.0] * 4,
-             "heights_khz": [20.0, 20.0, 0.0, 0.0], "widths_um": [8.0] * 4,
-             "interpolation": "OFF", "shape": "GAUSSIAN"}]
+    kick = [
+        {
+            "times_ms": [0.0, 2.0, 2.1, end],
+            "positions_um": [-12.0] * 4,
+            "heights_khz": [20.0, 20.0, 0.0, 0.0],
+            "widths_um": [8.0] * 4,
+            "interpolation": "OFF",
+            "shape": "GAUSSIAN",
+        }
+    ]
     light = Light(_values(end, optical_barriers=kick))
     rng = np.random.default_rng(1)
     p = sample_particles(20_000, 200e-9, 1.0, TRAP_OMEGAS, rng)
     centre = []
-    evolve_particles(p, PERIOD_S, light.n_updates, accel=_forces(light),
-                     record=lambda k, q: centre.append((k * PERIOD_S, q.x.mean())))
+    evolve_particles(
+        p,
+        PERIOD_S,
+        light.n_updates,
+        accel=_forces(light),
+        record=lambda k, q: centre.append((k * PERIOD_S, q.x.mean())),
+    )
     t, x = np.array(centre).T
     after = t > 3e-3
     assert np.ptp(x[after]) > 1e-6  # it moves by microns (it stood still before)
@@ -171,12 +191,17 @@ APPARATUS = Apparatus()
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_zero_height_light_leaves_the_image_and_the_fit_as_without_light(seed):
-    dark_landscape = {"landscapes": [
-        {"time_ms": 0.0, "positions_um": [-40.0, 40.0], "potentials_khz": [0.0, 0.0]},
-        {"time_ms": 20.0, "positions_um": [-40.0, 40.0], "potentials_khz": [0.0, 0.0]}]}
+    dark_landscape = {
+        "landscapes": [
+            {"time_ms": 0.0, "positions_um": [-40.0, 40.0], "potentials_khz": [0.0, 0.0]},
+            {"time_ms": 20.0, "positions_um": [-40.0, 40.0], "potentials_khz": [0.0, 0.0]},
+        ]
+    }
     plain = APPARATUS.simulate(_values(20.0), seed)
-    for changes in ({"optical_barriers": _barrier(0.0, 1.0, 20.0)},
-                    {"optical_landscape": dark_landscape}):
+    for changes in (
+        {"optical_barriers": _barrier(0.0, 1.0, 20.0)},
+        {"optical_landscape": dark_landscape},
+    ):
         dark = APPARATUS.simulate(_values(20.0, **changes), seed)
         a, b = plain.output.values, dark.output.values
         assert b.temperature_nk == pytest.approx(a.temperature_nk, rel=0.02)
@@ -194,9 +219,16 @@ def test_the_thermal_cloud_of_a_run_follows_a_barrier_kick():
     # (the model before) it would sit at the trap centre
     rf = copy.deepcopy(ULTRACOLD_MATTER_JOB["inputs"][0]["values"]["rf_evaporation"])
     rf["frequencies_mhz"][-1] = 0.3
-    kick = [{"times_ms": [0.0, 2.0, 2.1, 7.0], "positions_um": [-15.0] * 4,
-             "heights_khz": [40.0, 40.0, 0.0, 0.0], "widths_um": [10.0] * 4,
-             "interpolation": "OFF", "shape": "GAUSSIAN"}]
+    kick = [
+        {
+            "times_ms": [0.0, 2.0, 2.1, 7.0],
+            "positions_um": [-15.0] * 4,
+            "heights_khz": [40.0, 40.0, 0.0, 0.0],
+            "widths_um": [10.0] * 4,
+            "interpolation": "OFF",
+            "shape": "GAUSSIAN",
+        }
+    ]
     values = _values(7.0, rf_evaporation=rf, optical_barriers=kick, image_type="IN_TRAP")
     run = APPARATUS.simulate(values, seed=0)
     assert run.truth.condensed_atom_number == 0
@@ -218,7 +250,8 @@ def test_the_fit_reads_emulations_of_real_light_sequences_within_ten_percent(nam
     # real inputs with barriers and a landscape (a mild imprint, then 0 or 40 ms of hold):
     # the analysis finds the emulator's truth (it read the temperature 13 to 18 % low
     # when such runs were rendered by another path)
-    job = json.loads(gzip.open(REAL_JOBS_DIR / f"{name}.json.gz").read())
+    with gzip.open(REAL_JOBS_DIR / f"{name}.json.gz") as f:
+        job = json.load(f)
     values = InputValues.model_validate(job["inputs"][0]["values"])
     assert values.optical_barriers or values.optical_landscape
     run = APPARATUS.simulate(values, seed=0)
