@@ -260,3 +260,31 @@ def test_the_fit_reads_emulations_of_real_light_sequences_within_ten_percent(nam
     assert out.tof_atom_number == pytest.approx(truth.atom_number, rel=0.1)
     assert out.temperature_nk == pytest.approx(truth.temperature_nk, rel=0.1)
     assert out.condensed_atom_number == pytest.approx(truth.condensed_atom_number, rel=0.1)
+
+
+def test_the_imaged_thermal_cloud_swings_at_the_axial_trap_frequency():
+    # the kicked hot cloud of the test above, imaged in the trap at 21 hold times: the
+    # centre of its column density oscillates at 50 Hz (Kohn), within 1 %
+    rf = copy.deepcopy(ULTRACOLD_MATTER_JOB["inputs"][0]["values"]["rf_evaporation"])
+    rf["frequencies_mhz"][-1] = 0.3
+    centres, times = [], np.arange(4.0, 45.0, 2.0)
+    for end in times:
+        kick = [
+            {
+                "times_ms": [0.0, 2.0, 2.1, float(end)],
+                "positions_um": [-15.0] * 4,
+                "heights_khz": [40.0, 40.0, 0.0, 0.0],
+                "widths_um": [10.0] * 4,
+                "interpolation": "OFF",
+                "shape": "GAUSSIAN",
+            }
+        ]
+        values = _values(float(end), rf_evaporation=rf, optical_barriers=kick, image_type="IN_TRAP")
+        od = APPARATUS.simulate(values, seed=0).od_noiseless
+        x = (np.arange(od.shape[1]) - od.shape[1] // 2) * 0.344
+        profile = od.sum(axis=0)
+        centres.append(float(np.sum(profile * x) / np.sum(profile)))
+    centres = np.array(centres)
+    assert np.ptp(centres) > 2.0
+    f = _frequency_hz(times * 1e-3, centres, 50.0)
+    assert f == pytest.approx(TRAP_OMEGAS[0] / (2 * math.pi), rel=0.01)
