@@ -91,8 +91,11 @@ class Particles:
             self._r2,
         )
 
-    def radial_squared(self) -> np.ndarray:
-        """``y^2 + z^2`` at ``t_s`` (equal radial frequencies: A + B cos 2wt + C sin 2wt)."""
+    def radial_squared(self, idx: np.ndarray | None = None) -> np.ndarray:
+        """``y^2 + z^2`` at ``t_s`` (of the particles ``idx``, default all).
+
+        The radial frequencies are equal, so it is ``A + B cos 2wt + C sin 2wt``.
+        """
         if self._r2 is None:
             w = self.omegas[1]
             a = 0.5 * (self.y0**2 + self.z0**2 + (self.vy0**2 + self.vz0**2) / w**2)
@@ -100,6 +103,8 @@ class Particles:
             c = (self.y0 * self.vy0 + self.z0 * self.vz0) / w
             self._r2 = (a, b, c)
         a, b, c = self._r2
+        if idx is not None:
+            a, b, c = a[idx], b[idx], c[idx]
         phase = 2 * self.omegas[1] * self.t_s
         return a + b * math.cos(phase) + c * math.sin(phase)
 
