@@ -9,8 +9,8 @@ Stages, each a physical model: MOT loading; forced RF evaporation as a kinetic
 model of N(t), T(t) (:func:`evaporate`); degeneracy (critical temperature,
 condensed fraction, Thomas-Fermi condensate, ideal Bose thermal cloud); the
 experiment stage (the condensate follows the Gross-Pitaevskii simulator under
-light and terminator); absorption imaging with shot and camera noise; the
-bimodal fit users run.
+light and terminator, the thermal cloud moves as collisionless test particles);
+absorption imaging with shot and camera noise; the bimodal fit users run.
 """
 
 from oqtant.emulator._apparatus import Apparatus, ApparatusSettings, EmulatedRun, RunTruth

@@ -50,6 +50,7 @@ __all__ = [
     "thermal_kept_fraction",
     "condensate_column_density",
     "condensate_column_density_in_potential",
+    "condensate_line_density_in_potential",
 ]
 
 TRAP_OMEGAS = (
@@ -338,3 +339,23 @@ def condensate_column_density_in_potential(
     a_line = np.clip(mu - v, 0.0, None) ** 2
     kept = float(np.sum(a_line * keep) / max(np.sum(a_line), 1e-300))
     return column / (lam[0] * lam[1]), mu, kept
+
+
+def condensate_line_density_in_potential(
+    condensed_atom_number: float, potential_x_khz, potential_grid_um, *, survival_x=None
+) -> np.ndarray:
+    """Axial line density (atoms / m) of the Thomas-Fermi condensate in trap plus light.
+
+    ``pi (mu - V(x))^2 / (g m omega_y omega_z)`` with ``mu`` fixed by the atom
+    number, then times ``survival_x`` (atoms kept after a resonant pulse).
+    """
+    grid = np.asarray(potential_grid_um, dtype=float) * 1e-6
+    if condensed_atom_number <= 0:
+        return np.zeros_like(grid)
+    _, mu, _ = condensate_column_density_in_potential(
+        np.zeros(1), np.zeros(1), condensed_atom_number, potential_x_khz, potential_grid_um
+    )
+    wx, wy, wz = TRAP_OMEGAS
+    v = 0.5 * RB87_MASS_KG * wx**2 * grid**2 + np.asarray(potential_x_khz, dtype=float) * KHZ_TO_J
+    line = math.pi * np.clip(mu - v, 0.0, None) ** 2 / (INTERACTION_J_M3 * RB87_MASS_KG * wy * wz)
+    return line if survival_x is None else line * np.asarray(survival_x, dtype=float)
