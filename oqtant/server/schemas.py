@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from oqtant.schemas.job import Input, JobName, JobStatus, JobType
 from oqtant.schemas.limits import jset
@@ -36,7 +36,7 @@ class JobSubmit(BaseModel):
 
     name: JobName
     inputs: Annotated[list[Input], Field(min_length=jset.min_runs, max_length=jset.max_runs)]
-    sim: bool = False
+    sim: StrictBool = False  # true or false only: 1 or "yes" are refused, not read as true
     job_type: JobType | None = None
     input_count: int | None = None
 

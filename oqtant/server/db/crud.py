@@ -242,6 +242,8 @@ def create_user(
 
 
 def get_user_by_name(*, session: Session, name: str) -> User | None:
+    if "\x00" in name:  # no name holds NUL (PostgreSQL cannot even compare with it)
+        return None
     return session.execute(select(User).where(User.name == name)).scalar_one_or_none()
 
 
@@ -407,6 +409,8 @@ def submit_job(
 
 def get_job(*, session: Session, user_id: int, external_id: str) -> Job | None:
     """The user's job with that id, or None (another user's job is None too)."""
+    if "\x00" in external_id:  # no id holds NUL (PostgreSQL cannot even compare with it)
+        return None
     return session.execute(
         _Q_JOB, {"external_id": external_id, "user_id": user_id}
     ).scalar_one_or_none()

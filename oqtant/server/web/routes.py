@@ -88,6 +88,8 @@ _DONE_MESSAGES = {
     "finished": "The job had already finished: nothing to cancel.",
     "limits": "Limits saved.",
 }
+RunQuery = Query(ge=1, le=1000, description="which run (1-based)")
+RunNumber = Annotated[int, RunQuery]
 STATIC_FILES = {"app.css": "text/css", "app.js": "text/javascript", "compose.js": "text/javascript"}
 
 
@@ -323,8 +325,11 @@ class _Filters:
         page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     ):
         self.problems: list[str] = []
-        self.name = name or None
-        self.notes = notes or None
+        for label, text in (("name", name), ("notes", notes)):
+            if text and "\x00" in text:  # no database stores it: searched for, it could not match
+                self.problems.append(f"{label}: must not contain the NUL character (\\x00)")
+        self.name = (name or "").replace("\x00", "") or None
+        self.notes = (notes or "").replace("\x00", "") or None
         types = {str(t) for t in JobType}
         self.job_type = job_type if job_type in types else None
         if job_type and job_type not in types:
@@ -575,7 +580,9 @@ def _runs_table(summaries) -> dict | None:
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
-async def job_page(request: Request, job_id: str, run: int = 1, done: str | None = None):
+async def job_page(
+    request: Request, job_id: str, run: RunNumber = 1, done: str | None = None
+):
     def work(session):
         user = _require_user(session, request)
         job = _job_or_none(session, user, job_id)
@@ -744,7 +751,7 @@ async def job_file(request: Request, job_id: str):
 
 
 @router.get("/jobs/{job_id}/raw")
-async def job_raw(request: Request, job_id: str, run: Annotated[int | None, Query(ge=1)] = None):
+async def job_raw(request: Request, job_id: str, run: Annotated[int | None, RunQuery] = None):
     """The raw absorption frames (absolute, background, dark) of one run or of every run."""
 
     def work(session):
@@ -828,14 +835,39 @@ async def new_job_page(
     return _page(request, "new.html", context, user=user)
 
 
+class _BadBody(Exception):
+    """A composed job that is not readable JSON: answered 400 with the reason."""
+
+
 async def _json_body(request: Request) -> object:
     raw = await request.body()
     if len(raw) > 1_000_000:
         raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail="job too large")
     try:
         return json.loads(raw or b"null")
-    except ValueError:
-        return None
+    except RecursionError:
+        raise _BadBody("the JSON is nested too deeply") from None
+    except json.JSONDecodeError:
+        return None  # not JSON: answered as "expected a JSON object"
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise _BadBody(f"the JSON holds an unreadable value: {exc}") from None
+
+
+def _bad_body(exc: _BadBody) -> JSONResponse:
+    return JSONResponse(
+        {"ok": False, "errors": [{"field": "(job)", "rule": str(exc)}]},
+        status_code=status.HTTP_400_BAD_REQUEST,
+    )
+
+
+async def _composed(request: Request) -> tuple[object, list[dict], JSONResponse | None]:
+    """The composed job checked (see :func:`check_job`), or the 400 answer of a bad body."""
+    try:
+        payload = await _json_body(request)
+    except _BadBody as exc:
+        return None, [], _bad_body(exc)
+    job, problems = check_job(payload)
+    return job, problems, None
 
 
 def _preview_figures(name: str, values: InputValues) -> dict[str, str]:
@@ -859,7 +891,9 @@ async def check_new_job(request: Request):
 
     await in_db(request, auth)
     _require_csrf(request, request.headers.get(CSRF_HEADER))
-    job, problems = check_job(await _json_body(request))
+    job, problems, refused = await _composed(request)
+    if refused is not None:
+        return refused
     if job is None:
         return JSONResponse({"ok": False, "errors": problems})
     try:
@@ -874,7 +908,9 @@ async def check_new_job(request: Request):
 async def submit_new_job(request: Request):
     """Submit a composed job (checked exactly as ``/new/check`` does) to the queue."""
     _require_csrf(request, request.headers.get(CSRF_HEADER))
-    job, problems = check_job(await _json_body(request))
+    job, problems, refused = await _composed(request)
+    if refused is not None:
+        return refused
     if job is None:
         return JSONResponse({"ok": False, "errors": problems}, status_code=422)
     job.sim = False
