@@ -29,8 +29,9 @@ __all__ = [
 
 DEFAULT_CACHE_CONTROL = "private, no-store"
 #: where the OAuth login form may send the browser on: this server, then the client's
-#: loopback redirect URI (browsers check form-action on the redirect too)
-_OAUTH_FORM_TARGETS = "'self' http://localhost:* http://127.0.0.1:* http://[::1]:*"
+#: loopback redirect URI (browsers check form-action on the redirect too). CSP cannot name
+#: an IPv6 literal: a redirect to http://[::1] is blocked by browsers (use localhost).
+_OAUTH_FORM_TARGETS = "'self' http://localhost:* http://127.0.0.1:*"
 _INLINE = {
     "script": re.compile(rb"<script(?![^>]*\ssrc=)[^>]*>(.*?)</script>", re.S | re.I),
     "style": re.compile(rb"<style[^>]*>(.*?)</style>", re.S | re.I),

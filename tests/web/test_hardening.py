@@ -1,4 +1,4 @@
-"""Security and caching headers of the pages, downloads and /docs; bad bodies to the composer."""
+"""Security and caching headers of the pages, downloads and /docs; bad input to the console."""
 
 from __future__ import annotations
 
@@ -132,3 +132,12 @@ def test_job_list_refuses_nul_in_a_filter(browser_of, alice):
     r = client.get("/jobs?name=a%00b")
     assert r.status_code == 200
     assert "must not contain the NUL character" in r.text
+
+
+@pytest.mark.parametrize("path", ["/jobs/{job}?run={run}", "/jobs/{job}/raw?run={run}"])
+def test_huge_run_numbers_are_422_naming_run(browser_of, submit_as, alice, path):
+    job = submit_as(alice)
+    client, _ = browser_of(alice)
+    r = client.get(path.format(job=job, run=10**20))
+    assert r.status_code == 422, r.text[:200]
+    assert r.json()["errors"][0]["field"] == "run"
