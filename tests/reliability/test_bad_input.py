@@ -150,6 +150,8 @@ def test_oversized_chunked_body_is_cut_off_with_413(client, app, alice):
         {"max_runs_per_job": 10**12},
         {"max_pending_jobs": "many"},
         {"daily_limit": math.inf},
+        {"daily_limit": True},  # JSON Schema says integer: a boolean is not read as 1
+        {"max_pending_jobs": "5"},
     ],
 )
 def test_absurd_limits_are_refused_and_nothing_changes(client, app, admin, alice, limits):
@@ -186,6 +188,8 @@ def test_absurd_limits_are_refused_and_nothing_changes(client, app, admin, alice
         f"offset={2**31}",
         "name=a%00b",
         "notes=%00",
+        "submit_start=1700000000",  # a number is not an ISO date-time (pydantic read seconds)
+        "submit_end=0.5",
     ],
 )
 def test_bad_search_parameters_are_422_naming_the_parameter(client, alice, query):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -976,6 +977,12 @@ async def admin_page(request: Request, done: str | None = None):
     )
 
 
+def _form_number(text: str) -> int | str | None:
+    """A form field as a whole number when it is one (else as typed, refused by the model)."""
+    text = text.strip()
+    return int(text) if re.fullmatch(r"-?[0-9]+", text) else (text or None)
+
+
 @router.post("/admin/users/{name}/limits")
 async def admin_set_limits(
     request: Request,
@@ -986,9 +993,9 @@ async def admin_set_limits(
     csrf: Annotated[str | None, Form(max_length=200)] = None,
 ):
     form = {
-        "daily_limit": daily_limit.strip() or None,
-        "max_runs_per_job": max_runs_per_job.strip() or None,
-        "max_pending_jobs": max_pending_jobs.strip() or None,
+        "daily_limit": _form_number(daily_limit),
+        "max_runs_per_job": _form_number(max_runs_per_job),
+        "max_pending_jobs": _form_number(max_pending_jobs),
     }
     problems: list[str] = []
     try:

@@ -7,11 +7,13 @@ in one worker thread (:func:`~oqtant.server.api.deps.in_db`).
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
+from pydantic import BeforeValidator
 
 from oqtant.schemas.job import NO_NUL_PATTERN, JobCreateResponse, JobStatus, JobType, NoNul
 from oqtant.server.api.deps import Subject, in_db, owner_in_session
@@ -46,6 +48,17 @@ NotesFilter = Annotated[
     Query(max_length=500, pattern=NO_NUL_PATTERN, description="part of the notes"),
     NoNul,
 ]
+
+
+def _not_a_number(value: Any) -> Any:
+    # pydantic would read "1700000000" or "0.5" as seconds since 1970
+    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?[0-9]*\.?[0-9]+\s*", value):
+        raise ValueError("must be an ISO 8601 date-time (e.g. 2026-12-04T18:00:00Z), not a number")
+    return value
+
+
+#: a time filter, as ISO 8601 text only
+SubmitTime = Annotated[datetime | None, Query(), BeforeValidator(_not_a_number)]
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -126,8 +139,8 @@ async def search_jobs(
     subject: Subject,
     job_type: JobType | None = None,
     name: NameFilter = None,
-    submit_start: datetime | None = None,
-    submit_end: datetime | None = None,
+    submit_start: SubmitTime = None,
+    submit_end: SubmitTime = None,
     notes: NotesFilter = None,
     limit: Limit = 100,
     offset: Offset = 0,
@@ -160,8 +173,8 @@ async def queue_status(
     subject: Subject,
     job_type: JobType | None = None,
     name: NameFilter = None,
-    submit_start: datetime | None = None,
-    submit_end: datetime | None = None,
+    submit_start: SubmitTime = None,
+    submit_end: SubmitTime = None,
     notes: NotesFilter = None,
     note: Annotated[
         str | None,
