@@ -122,7 +122,13 @@ def fuzz_run(fuzz_app):
             stop = event.stop_reason
             failures += [str(f) for f in event.failures]
     operations = [result.ok().label for result in schema.get_all_operations()]
-    return {"failures": failures, "errors": errors, "tested": tested, "ops": operations, "stop": stop}
+    return {
+        "failures": failures,
+        "errors": errors,
+        "tested": tested,
+        "ops": operations,
+        "stop": stop,
+    }
 
 
 def test_every_answer_passes_every_check(fuzz_run):

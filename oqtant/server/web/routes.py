@@ -581,9 +581,7 @@ def _runs_table(summaries) -> dict | None:
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
-async def job_page(
-    request: Request, job_id: str, run: RunNumber = 1, done: str | None = None
-):
+async def job_page(request: Request, job_id: str, run: RunNumber = 1, done: str | None = None):
     def work(session):
         user = _require_user(session, request)
         job = _job_or_none(session, user, job_id)
