@@ -20,9 +20,15 @@ from pydantic import ValidationError as PydanticValidationError
 from oqtant.errors import JobFileError, JobWriteError, format_pydantic_error
 from oqtant.schemas.job import OqtantJob
 
-__all__ = ["write_job_file", "read_job_file", "default_job_file_name"]
+__all__ = ["MAX_JOB_FILE_BYTES", "write_job_file", "read_job_file", "default_job_file_name"]
+
+#: the most a job file may hold (decompressed, for gzip files): 256 MiB. The biggest real
+#: job files are a few MB a run, so even 30 runs with their images stay far below it; a
+#: file (or a small gzip file) that would expand past it is refused, not read into memory.
+MAX_JOB_FILE_BYTES = 256 * 1024 * 1024
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_CHUNK = 1024 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -101,33 +107,64 @@ def write_job_file(job: OqtantJob, file_path: str | os.PathLike) -> Path:
     return path
 
 
+def _too_big(path: Path, what: str) -> JobFileError:
+    limit_mib = MAX_JOB_FILE_BYTES // (1024 * 1024)
+    return JobFileError(f"{path}: not a job file ({what} more than the limit of {limit_mib} MiB)")
+
+
+def _gunzip_capped(path: Path, packed: bytes) -> bytes:
+    """Decompress gzip ``packed`` (possibly several members), refusing more than the limit."""
+    out = bytearray()
+    data = packed
+    try:
+        while data:
+            inflater = zlib.decompressobj(wbits=31)  # 31: a gzip header and trailer
+            chunk = inflater.decompress(data, MAX_JOB_FILE_BYTES + 1 - len(out))
+            out += chunk
+            if len(out) > MAX_JOB_FILE_BYTES or inflater.unconsumed_tail:
+                raise _too_big(path, "it expands to")
+            if not inflater.eof:
+                raise EOFError("the compressed data ends before its end marker")
+            data = inflater.unused_data.lstrip(b"\x00")  # members may be padded with zeros
+    except (EOFError, zlib.error) as exc:
+        raise JobFileError(
+            f"{path}: the compressed job file is truncated or corrupt ({exc})"
+        ) from exc
+    return bytes(out)
+
+
+def _read_capped(path: Path) -> bytes:
+    """The file's bytes (decompressed if gzip), at most :data:`MAX_JOB_FILE_BYTES`."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_JOB_FILE_BYTES + 1)
+    except OSError as exc:
+        raise JobFileError(f"{path}: cannot read the job file ({exc.strerror or exc})") from exc
+    if len(raw) > MAX_JOB_FILE_BYTES:
+        raise _too_big(path, "it holds")
+    if raw[:2] == _GZIP_MAGIC:
+        return _gunzip_capped(path, raw)
+    return raw
+
+
 def read_job_file(file_path: str | os.PathLike) -> OqtantJob:
     """Load a job file (JSON, or gzip-compressed JSON) written by oqtant or the reference client.
 
     The file is only read, never changed.
 
     Raises:
-        JobFileError: the file is missing, unreadable, truncated or corrupt, or is
-            not a job file; the message names the file and the problem.
+        JobFileError: the file is missing, unreadable, truncated or corrupt, larger than
+            :data:`MAX_JOB_FILE_BYTES` (decompressed), or is not a job file; the message
+            names the file and the problem.
     """
     path = Path(file_path)
     if not path.exists():
         raise JobFileError(f"{path}: no such job file")
     if path.is_dir():
         raise JobFileError(f"{path}: is a folder, not a job file")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise JobFileError(f"{path}: cannot read the job file ({exc.strerror or exc})") from exc
+    raw = _read_capped(path)
     if not raw.strip():
         raise JobFileError(f"{path}: the job file is empty")
-    if raw[:2] == _GZIP_MAGIC:
-        try:
-            raw = gzip.decompress(raw)
-        except (EOFError, OSError, zlib.error) as exc:
-            raise JobFileError(
-                f"{path}: the compressed job file is truncated or corrupt ({exc})"
-            ) from exc
     try:
         text = raw.decode("utf-8-sig")  # tolerate the byte-order mark some editors add
     except UnicodeDecodeError as exc:
@@ -148,6 +185,10 @@ def read_job_file(file_path: str | os.PathLike) -> OqtantJob:
         raise JobFileError(f"{path}: {problem}") from exc
     except RecursionError as exc:
         raise JobFileError(f"{path}: not a job file (JSON nested too deeply)") from exc
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise JobFileError(
+            f"{path}: not a job file (a value in the JSON is unreadable: {exc})"
+        ) from exc
     if not isinstance(data, dict) or "inputs" not in data or "name" not in data:
         kind = (
             type(data).__name__

@@ -26,6 +26,7 @@ from uuid import UUID
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -49,6 +50,8 @@ __all__ = [
     "OutputImageType",
     "JobName",
     "JobNote",
+    "NO_NUL_PATTERN",
+    "NoNul",
     "TimeMs",
     "EndTimeMs",
     "TimeOfFlightMs",
@@ -179,10 +182,30 @@ def round_time_ms(t: float) -> float:
 
 _Time = AfterValidator(round_time_ms)
 
+#: text without the NUL character, which databases (PostgreSQL) cannot store in text
+NO_NUL_PATTERN = r"^[^\x00]*$"
+
+
+def _no_nul(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain the NUL character (\\x00)")
+    return value
+
+
+#: refuses text holding the NUL character, with a clear message
+NoNul = BeforeValidator(_no_nul)
+
+# (NoNul after the constraints: it wraps them, so it runs first, and the pattern is described)
 JobName = Annotated[
-    str, StringConstraints(min_length=jset.min_name_length, max_length=jset.max_name_length)
+    str,
+    StringConstraints(
+        min_length=jset.min_name_length, max_length=jset.max_name_length, pattern=NO_NUL_PATTERN
+    ),
+    NoNul,
 ]
-JobNote = Annotated[str, StringConstraints(max_length=jset.max_note_length)]
+JobNote = Annotated[
+    str, StringConstraints(max_length=jset.max_note_length, pattern=NO_NUL_PATTERN), NoNul
+]
 TimeMs = Annotated[float, Field(ge=0.0, le=tset.max_exp_time_ms, allow_inf_nan=False), _Time]
 EndTimeMs = TimeMs
 TimeOfFlightMs = Annotated[

@@ -9,12 +9,14 @@ from fastapi import FastAPI
 
 from oqtant import __version__
 from oqtant.backend import Backend
+from oqtant.server.api import docs
 from oqtant.server.api.errors import install_error_handlers
 from oqtant.server.api.limits import RequestGuardMiddleware
 from oqtant.server.api.main import api_router
 from oqtant.server.auth.ratelimit import LoginLimiter
 from oqtant.server.db import check_schema_current, make_engine, make_session_factory
 from oqtant.server.db.migrate import upgrade_database
+from oqtant.server.headers import AllowHeaderMiddleware, SecurityHeadersMiddleware
 from oqtant.server.queue.dispatcher import Dispatcher
 from oqtant.server.web import web_router
 from oqtant.settings import Settings
@@ -91,6 +93,8 @@ def create_app(
         version=__version__,
         description="Queue, run and fetch quantum-matter experiments.",
         lifespan=lifespan,
+        docs_url=None,  # served by oqtant.server.api.docs, without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -100,6 +104,9 @@ def create_app(
     app.state.login_limiter = LoginLimiter.from_settings(session_factory, settings)
     install_error_handlers(app)
     app.add_middleware(RequestGuardMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AllowHeaderMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: on every answer
     app.include_router(api_router)
     app.include_router(web_router)
+    app.include_router(docs.router)
     return app

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 from oqtant.schemas.job import Input, JobName, JobStatus, JobType
 from oqtant.schemas.limits import jset
@@ -18,6 +18,7 @@ __all__ = [
     "JobSubmit",
     "JobSummary",
     "LimitsUpdate",
+    "NumberOnly",
     "QueueList",
     "TokenResponse",
     "UserPublic",
@@ -36,7 +37,7 @@ class JobSubmit(BaseModel):
 
     name: JobName
     inputs: Annotated[list[Input], Field(min_length=jset.min_runs, max_length=jset.max_runs)]
-    sim: bool = False
+    sim: StrictBool = False  # true or false only: 1 or "yes" are refused, not read as true
     job_type: JobType | None = None
     input_count: int | None = None
 
@@ -87,16 +88,27 @@ class JobLimits(BaseModel):
     sim_pending_jobs: int | None = None
 
 
+def _number_not_bool_or_text(value: Any) -> Any:
+    if isinstance(value, (bool, str)):
+        raise ValueError("must be a whole number (true, false and text are not numbers)")
+    return value
+
+
+#: refuses true, false and text where JSON Schema says integer (pydantic would read them);
+#: 5.0 stays 5, as in JSON Schema. Placed after the bounds, so that they are described.
+NumberOnly = BeforeValidator(_number_not_bool_or_text)
+
+
 class LimitsUpdate(BaseModel):
-    """Any of a user's limits, as an admin sets them."""
+    """Any of a user's limits, as an admin sets them (numbers, not booleans or text)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    daily_limit: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
-    max_runs_per_job: Annotated[int, Field(ge=1, le=jset.max_runs)] | None = None
-    max_pending_jobs: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
-    sim_daily_limit: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
-    sim_max_pending_jobs: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    daily_limit: Annotated[int, Field(ge=0, le=1_000_000), NumberOnly] | None = None
+    max_runs_per_job: Annotated[int, Field(ge=1, le=jset.max_runs), NumberOnly] | None = None
+    max_pending_jobs: Annotated[int, Field(ge=0, le=1_000_000), NumberOnly] | None = None
+    sim_daily_limit: Annotated[int, Field(ge=0, le=1_000_000), NumberOnly] | None = None
+    sim_max_pending_jobs: Annotated[int, Field(ge=0, le=1_000_000), NumberOnly] | None = None
 
 
 class UserPublic(BaseModel):

@@ -23,7 +23,8 @@ from pydantic import ValidationError as PydanticValidationError
 
 from oqtant.errors import JobFileError
 from oqtant.errors import ValidationError as OqtantValidationError
-from oqtant.jobfiles import read_job_file, write_job_file
+from oqtant import jobfiles
+from oqtant.jobfiles import MAX_JOB_FILE_BYTES, read_job_file, write_job_file
 from oqtant.oqtant_client import OqtantClient
 from oqtant.schemas.job import InputValues, OqtantJob
 from oqtant.server.db.models import Job, Run, User
@@ -32,6 +33,7 @@ from tests.conftest import ULTRACOLD_MATTER_JOB
 from tests.server.conftest import job_dict
 
 LIMIT_BYTES = 4 * 1024 * 1024
+MIB = 1024 * 1024
 
 
 def _with(path: str, value) -> dict:
@@ -42,6 +44,12 @@ def _with(path: str, value) -> dict:
     for key in parents:
         node = node[int(key)] if key.isdigit() else node[key]
     node[int(last) if last.isdigit() else last] = value
+    return job
+
+
+def _with_note(note: str) -> dict:
+    job = job_dict()
+    job["inputs"][0]["notes"] = note
     return job
 
 
@@ -97,6 +105,11 @@ BAD_REQUESTS = [
     ),
     ("long name", _raw({**job_dict(), "name": "n" * 10_000}), JSON, 422, "name"),
     ("wrong type", _raw(_with("image_type", 42)), JSON, 422, "image_type"),
+    # PostgreSQL cannot store NUL: refused as bad input, not a database error (503, retried)
+    ("NUL in name", _raw({**job_dict(), "name": "a\x00b"}), JSON, 422, "name: must not contain"),
+    ("NUL in notes", _raw(_with_note("run\x00one")), JSON, 422, "inputs.0.notes: must not"),
+    ("sim as a number", _raw({**job_dict(), "sim": 1}), JSON, 422, "sim"),
+    ("sim as a string", _raw({**job_dict(), "sim": "true"}), JSON, 422, "sim"),
 ]
 
 
@@ -137,6 +150,8 @@ def test_oversized_chunked_body_is_cut_off_with_413(client, app, alice):
         {"max_runs_per_job": 10**12},
         {"max_pending_jobs": "many"},
         {"daily_limit": math.inf},
+        {"daily_limit": True},  # JSON Schema says integer: a boolean is not read as 1
+        {"max_pending_jobs": "5"},
     ],
 )
 def test_absurd_limits_are_refused_and_nothing_changes(client, app, admin, alice, limits):
@@ -169,12 +184,31 @@ def test_absurd_limits_are_refused_and_nothing_changes(client, app, admin, alice
         "submit_start=yesterday",
         "job_type=" + "x" * 5000,
         "name=" + "n" * 5000,
+        f"offset={10**20}",  # was a 500 (SQLite) or 503 (PostgreSQL): the bound is 2**31 - 1
+        f"offset={2**31}",
+        "name=a%00b",
+        "notes=%00",
+        "submit_start=1700000000",  # a number is not an ISO date-time (pydantic read seconds)
+        "submit_end=0.5",
     ],
 )
 def test_bad_search_parameters_are_422_naming_the_parameter(client, alice, query):
     r = client.get(f"{alice.base}/jobs?{query}", headers=alice.headers)
     assert r.status_code == 422, r.text
     assert query.split("=")[0] in json.dumps(r.json()["errors"])
+
+
+def test_the_largest_offset_is_answered(client, alice):
+    r = client.get(f"{alice.base}/jobs?offset={2**31 - 1}", headers=alice.headers)
+    assert r.status_code == 200 and r.json()["items"] == []
+
+
+@pytest.mark.parametrize("query", ["note=%00", "notes=a%00", "name=%00"])
+def test_nul_in_a_queue_filter_is_422_naming_it(client, alice, query):
+    r = client.get(f"{alice.base}/queue?{query}", headers=alice.headers)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == query.split("=")[0]
+    assert "NUL" in r.json()["errors"][0]["rule"]
 
 
 # --------------------------------------------------------------------------- schemas
@@ -269,6 +303,10 @@ def _bad_files(tmp_path) -> dict:
         "another program's JSON": b'{"name": "left-pad", "version": "1.3.0"}',
         "a PNG": b"\x89PNG\r\n\x1a\n" + b"\x00" * 64,
         "job breaking the rules": json.dumps(broken).encode(),
+        # Python refuses to convert an integer of more than 4300 digits (a plain ValueError)
+        "a 5000-digit integer": text[:-1] + b', "x": ' + b"9" * 5000 + b"}",
+        # 260 kB that expand past the limit (gzip members of 1 MiB of spaces each)
+        "gzip bomb": gzip.compress(b" " * MIB, mtime=0) * (MAX_JOB_FILE_BYTES // MIB + 1),
     }
     out = {}
     for name, content in files.items():
@@ -292,4 +330,36 @@ def test_bad_job_files_raise_job_file_error_and_stay_untouched(tmp_path):
                 pytest.fail(f"{name}: loaded without an error")
             assert path.name in str(info.value), (name, str(info.value))
         assert _digest(path) == before, f"{name}: the file was changed"
-    assert len(list(tmp_path.iterdir())) == 11  # nothing written next to them
+    assert len(list(tmp_path.iterdir())) == 13  # nothing written next to them
+
+
+def test_job_file_errors_name_the_problem(tmp_path):
+    files = _bad_files(tmp_path)
+    for name, words in (("a 5000-digit integer", "digits"), ("gzip bomb", "256 MiB")):
+        with pytest.raises(JobFileError, match=words):
+            read_job_file(files[name])
+
+
+def test_a_small_gzip_file_expanding_past_the_limit_is_refused(tmp_path, monkeypatch):
+    """One gzip member expanding 1000-fold is cut off at the limit, not inflated whole."""
+    monkeypatch.setattr(jobfiles, "MAX_JOB_FILE_BYTES", MIB)
+    bomb = tmp_path / "bomb.json.gz"
+    bomb.write_bytes(gzip.compress(b'{"name": "' + b"x" * (8 * MIB) + b'"}', mtime=0))
+    assert bomb.stat().st_size < 20_000
+    with pytest.raises(JobFileError, match="expands to more than the limit of 1 MiB"):
+        read_job_file(bomb)
+    plain = tmp_path / "big.json"
+    plain.write_bytes(b'{"name": "' + b"x" * (2 * MIB) + b'"}')
+    with pytest.raises(JobFileError, match="holds more than the limit of 1 MiB"):
+        read_job_file(plain)
+
+
+def test_job_files_within_the_limit_still_load(tmp_path):
+    job = OqtantJob.model_validate(ULTRACOLD_MATTER_JOB)
+    packed = write_job_file(job, tmp_path / "job.json.gz")
+    assert read_job_file(packed).name == job.name
+    # several gzip members (as concatenated gzip streams are) read as one file
+    two = tmp_path / "two.json.gz"
+    text = job.model_dump_json().encode()
+    two.write_bytes(gzip.compress(text[:100]) + gzip.compress(text[100:]))
+    assert read_job_file(two).model_dump() == job.model_dump()

@@ -35,7 +35,8 @@ class LoginResult:
 def check_login(request: Request, username: str, password: str) -> LoginResult:
     """Check ``username``/``password`` under the login limiter (blocking: call from a thread)."""
     limiter = request.app.state.login_limiter
-    keys = (f"user:{username}", address_key(request))
+    # the key is stored: characters a database cannot hold (NUL) are escaped in it
+    keys = (f"user:{username.encode('unicode_escape').decode('ascii')}", address_key(request))
     wait = limiter.reserve(*keys)
     if wait:
         return LoginResult(retry_after=wait)

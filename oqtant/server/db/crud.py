@@ -276,6 +276,8 @@ def _or_default(value: int | None, setting: str) -> int:
 
 
 def get_user_by_name(*, session: Session, name: str) -> User | None:
+    if "\x00" in name:  # no name holds NUL (PostgreSQL cannot even compare with it)
+        return None
     return session.execute(select(User).where(User.name == name)).scalar_one_or_none()
 
 
@@ -472,6 +474,8 @@ def submit_job(
 
 def get_job(*, session: Session, user_id: int, external_id: str) -> Job | None:
     """The user's job with that id, or None (another user's job is None too)."""
+    if "\x00" in external_id:  # no id holds NUL (PostgreSQL cannot even compare with it)
+        return None
     return session.execute(
         _Q_JOB, {"external_id": external_id, "user_id": user_id}
     ).scalar_one_or_none()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -95,6 +96,9 @@ _DONE_MESSAGES = {
     "removed": "The account was deleted with its jobs.",
 }
 _ACCOUNT_ACTIONS = ("disable", "enable", "revoke-tokens", "delete")
+
+RunQuery = Query(ge=1, le=1000, description="which run (1-based)")
+RunNumber = Annotated[int, RunQuery]
 STATIC_FILES = {"app.css": "text/css", "app.js": "text/javascript", "compose.js": "text/javascript"}
 
 
@@ -341,8 +345,11 @@ class _Filters:
         page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     ):
         self.problems: list[str] = []
-        self.name = name or None
-        self.notes = notes or None
+        for label, text in (("name", name), ("notes", notes)):
+            if text and "\x00" in text:  # no database stores it: searched for, it could not match
+                self.problems.append(f"{label}: must not contain the NUL character (\\x00)")
+        self.name = (name or "").replace("\x00", "") or None
+        self.notes = (notes or "").replace("\x00", "") or None
         types = {str(t) for t in JobType}
         self.job_type = job_type if job_type in types else None
         if job_type and job_type not in types:
@@ -593,7 +600,7 @@ def _runs_table(summaries) -> dict | None:
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
-async def job_page(request: Request, job_id: str, run: int = 1, done: str | None = None):
+async def job_page(request: Request, job_id: str, run: RunNumber = 1, done: str | None = None):
     def work(session):
         user = _require_user(session, request)
         job = _job_or_none(session, user, job_id)
@@ -762,7 +769,7 @@ async def job_file(request: Request, job_id: str):
 
 
 @router.get("/jobs/{job_id}/raw")
-async def job_raw(request: Request, job_id: str, run: Annotated[int | None, Query(ge=1)] = None):
+async def job_raw(request: Request, job_id: str, run: Annotated[int | None, RunQuery] = None):
     """The raw absorption frames (absolute, background, dark) of one run or of every run."""
 
     def work(session):
@@ -846,14 +853,39 @@ async def new_job_page(
     return _page(request, "new.html", context, user=user)
 
 
+class _BadBody(Exception):
+    """A composed job that is not readable JSON: answered 400 with the reason."""
+
+
 async def _json_body(request: Request) -> object:
     raw = await request.body()
     if len(raw) > 1_000_000:
         raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, detail="job too large")
     try:
         return json.loads(raw or b"null")
-    except ValueError:
-        return None
+    except RecursionError:
+        raise _BadBody("the JSON is nested too deeply") from None
+    except json.JSONDecodeError:
+        return None  # not JSON: answered as "expected a JSON object"
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise _BadBody(f"the JSON holds an unreadable value: {exc}") from None
+
+
+def _bad_body(exc: _BadBody) -> JSONResponse:
+    return JSONResponse(
+        {"ok": False, "errors": [{"field": "(job)", "rule": str(exc)}]},
+        status_code=status.HTTP_400_BAD_REQUEST,
+    )
+
+
+async def _composed(request: Request) -> tuple[object, list[dict], JSONResponse | None]:
+    """The composed job checked (see :func:`check_job`), or the 400 answer of a bad body."""
+    try:
+        payload = await _json_body(request)
+    except _BadBody as exc:
+        return None, [], _bad_body(exc)
+    job, problems = check_job(payload)
+    return job, problems, None
 
 
 def _preview_figures(name: str, values: InputValues) -> dict[str, str]:
@@ -877,7 +909,9 @@ async def check_new_job(request: Request):
 
     await in_db(request, auth)
     _require_csrf(request, request.headers.get(CSRF_HEADER))
-    job, problems = check_job(await _json_body(request))
+    job, problems, refused = await _composed(request)
+    if refused is not None:
+        return refused
     if job is None:
         return JSONResponse({"ok": False, "errors": problems})
     try:
@@ -892,7 +926,9 @@ async def check_new_job(request: Request):
 async def submit_new_job(request: Request):
     """Submit a composed job (checked exactly as ``/new/check`` does) to the queue."""
     _require_csrf(request, request.headers.get(CSRF_HEADER))
-    job, problems = check_job(await _json_body(request))
+    job, problems, refused = await _composed(request)
+    if refused is not None:
+        return refused
     if job is None:
         return JSONResponse({"ok": False, "errors": problems}, status_code=422)
     job.sim = False
@@ -959,6 +995,12 @@ async def admin_page(request: Request, done: str | None = None):
     )
 
 
+def _form_number(text: str) -> int | str | None:
+    """A form field as a whole number when it is one (else as typed, refused by the model)."""
+    text = text.strip()
+    return int(text) if re.fullmatch(r"-?[0-9]+", text) else (text or None)
+
+
 @router.post("/admin/users/{name}/limits")
 async def admin_set_limits(
     request: Request,
@@ -971,11 +1013,11 @@ async def admin_set_limits(
     csrf: Annotated[str | None, Form(max_length=200)] = None,
 ):
     form = {
-        "daily_limit": daily_limit.strip() or None,
-        "max_runs_per_job": max_runs_per_job.strip() or None,
-        "max_pending_jobs": max_pending_jobs.strip() or None,
-        "sim_daily_limit": sim_daily_limit.strip() or None,
-        "sim_max_pending_jobs": sim_max_pending_jobs.strip() or None,
+        "daily_limit": _form_number(daily_limit),
+        "max_runs_per_job": _form_number(max_runs_per_job),
+        "max_pending_jobs": _form_number(max_pending_jobs),
+        "sim_daily_limit": _form_number(sim_daily_limit),
+        "sim_max_pending_jobs": _form_number(sim_max_pending_jobs),
     }
     problems: list[str] = []
     try:

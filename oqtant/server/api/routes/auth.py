@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from oqtant.server.api.deps import SessionDep
+from oqtant.server.api.responses import token_error_responses
 from oqtant.server.auth.login import check_login, login_code, login_problem
 from oqtant.server.auth.security import (
     check_csrf_token,
@@ -28,6 +29,7 @@ from oqtant.server.auth.security import (
 )
 from oqtant.server.db import crud
 from oqtant.server.db.models import User
+from oqtant.server.schemas import TokenResponse
 
 __all__ = ["issue_token", "router"]
 
@@ -41,6 +43,7 @@ templates = Jinja2Templates(
 )
 CSRF_COOKIE = "oqtant_csrf"
 CODE_TTL_SECONDS = 300.0
+GRANT_TYPES = ("authorization_code", "password")
 
 
 def issue_token(request: Request, user: User) -> dict:
@@ -126,7 +129,13 @@ def _login_page(
     return response
 
 
-@router.get("/oauth/authorize", response_class=HTMLResponse, summary="The login page")
+# the login pages are for browsers (HTML), not part of the API description
+@router.get(
+    "/oauth/authorize",
+    response_class=HTMLResponse,
+    summary="The login page",
+    include_in_schema=False,
+)
 def authorize_form(
     request: Request,
     response_type: str | None = None,
@@ -145,7 +154,9 @@ def authorize_form(
     return _login_page(request, params)
 
 
-@router.post("/oauth/authorize", summary="Log in and be redirected with a code")
+@router.post(
+    "/oauth/authorize", summary="Log in and be redirected with a code", include_in_schema=False
+)
 def authorize_submit(
     request: Request,
     session: SessionDep,
@@ -208,11 +219,16 @@ def _grant_error(error: str, description: str) -> JSONResponse:
     )
 
 
-@router.post("/oauth/token", summary="Exchange a code (with its PKCE verifier) or a password")
+@router.post(
+    "/oauth/token",
+    summary="Exchange a code (with its PKCE verifier) or a password",
+    response_model=TokenResponse,
+    responses=token_error_responses(),
+)
 def token(
     request: Request,
     session: SessionDep,
-    grant_type: Annotated[str, Form()],
+    grant_type: Annotated[str, Form(json_schema_extra={"enum": list(GRANT_TYPES)})],
     code: Annotated[str | None, Form(max_length=200)] = None,
     code_verifier: Annotated[str | None, Form(max_length=200)] = None,
     redirect_uri: Annotated[str | None, Form(max_length=2000)] = None,

@@ -15,7 +15,12 @@ __all__ = ["router"]
 router = APIRouter(tags=["meta"])
 
 
-@router.get("/healthz", response_model=Health, summary="Is the service and its database up")
+@router.get(
+    "/healthz",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "The database is unreachable"}},
+    summary="Is the service and its database up",
+)
 def healthz(session: SessionDep):
     try:
         session.execute(text("SELECT 1"))

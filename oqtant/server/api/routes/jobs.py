@@ -7,14 +7,17 @@ in one worker thread (:func:`~oqtant.server.api.deps.in_db`).
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
+from pydantic import BeforeValidator
 
-from oqtant.schemas.job import JobCreateResponse, JobStatus, JobType
+from oqtant.schemas.job import NO_NUL_PATTERN, JobCreateResponse, JobStatus, JobType, NoNul
 from oqtant.server.api.deps import Subject, in_db, owner_in_session
+from oqtant.server.api.responses import BODY_ERRORS, error_responses
 from oqtant.server.api.views import job_detail, job_summary
 from oqtant.server.db import begin_write, crud
 from oqtant.server.db.models import Job
@@ -22,10 +25,40 @@ from oqtant.server.schemas import JobList, JobSubmit, JobSummary, QueueList
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1/users/{uid}", tags=["jobs"])
+router = APIRouter(
+    prefix="/api/v1/users/{uid}", tags=["jobs"], responses=error_responses(401, 404, 422, 503)
+)
+
+#: the largest ``offset`` of a search (PostgreSQL's integer; far past any real listing)
+MAX_OFFSET = 2**31 - 1
 
 Limit = Annotated[int, Query(ge=1, le=100, description="at most this many jobs")]
 RunNumber = Annotated[int, Query(ge=1, le=1000, description="which run (1-based)")]
+Offset = Annotated[
+    int, Query(ge=0, le=MAX_OFFSET, description=f"skip this many jobs (at most {MAX_OFFSET})")
+]
+JobId = Annotated[str, Path(max_length=64, pattern=NO_NUL_PATTERN), NoNul]
+NameFilter = Annotated[
+    str | None,
+    Query(max_length=100, pattern=NO_NUL_PATTERN, description="part of the name"),
+    NoNul,
+]
+NotesFilter = Annotated[
+    str | None,
+    Query(max_length=500, pattern=NO_NUL_PATTERN, description="part of the notes"),
+    NoNul,
+]
+
+
+def _not_a_number(value: Any) -> Any:
+    # pydantic would read "1700000000" or "0.5" as seconds since 1970
+    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?[0-9]*\.?[0-9]+\s*", value):
+        raise ValueError("must be an ISO 8601 date-time (e.g. 2026-12-04T18:00:00Z), not a number")
+    return value
+
+
+#: a time filter, as ISO 8601 text only
+SubmitTime = Annotated[datetime | None, Query(), BeforeValidator(_not_a_number)]
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -55,6 +88,7 @@ def _summaries(request: Request, session, jobs: list) -> list[dict]:
     "/jobs",
     status_code=status.HTTP_201_CREATED,
     response_model=JobCreateResponse,
+    responses=error_responses(*BODY_ERRORS, 409, 429),
     summary="Submit a job (1 to 30 runs) to the queue",
 )
 async def submit_job(
@@ -83,7 +117,7 @@ async def submit_job(
 
 
 @router.get("/jobs/{job_id}", summary="A job with one run's input and output")
-async def get_job(request: Request, uid: str, job_id: str, subject: Subject, run: RunNumber = 1):
+async def get_job(request: Request, uid: str, job_id: JobId, subject: Subject, run: RunNumber = 1):
     def work(session) -> dict:
         user = owner_in_session(session, subject, uid)
         job = _job_or_404(session, user, job_id)
@@ -104,12 +138,12 @@ async def search_jobs(
     uid: str,
     subject: Subject,
     job_type: JobType | None = None,
-    name: Annotated[str | None, Query(max_length=100)] = None,
-    submit_start: datetime | None = None,
-    submit_end: datetime | None = None,
-    notes: Annotated[str | None, Query(max_length=500)] = None,
+    name: NameFilter = None,
+    submit_start: SubmitTime = None,
+    submit_end: SubmitTime = None,
+    notes: NotesFilter = None,
     limit: Limit = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     status_: Annotated[list[JobStatus] | None, Query(alias="status")] = None,
 ):
     def work(session) -> dict:
@@ -138,11 +172,15 @@ async def queue_status(
     uid: str,
     subject: Subject,
     job_type: JobType | None = None,
-    name: Annotated[str | None, Query(max_length=100)] = None,
-    submit_start: datetime | None = None,
-    submit_end: datetime | None = None,
-    notes: Annotated[str | None, Query(max_length=500)] = None,
-    note: Annotated[str | None, Query(max_length=500, description="same as notes")] = None,
+    name: NameFilter = None,
+    submit_start: SubmitTime = None,
+    submit_end: SubmitTime = None,
+    notes: NotesFilter = None,
+    note: Annotated[
+        str | None,
+        Query(max_length=500, pattern=NO_NUL_PATTERN, description="same as notes"),
+        NoNul,
+    ] = None,
     limit: Limit = 100,
     include_complete: bool = False,
     status_: Annotated[list[JobStatus] | None, Query(alias="status")] = None,
@@ -166,8 +204,13 @@ async def queue_status(
     return JSONResponse(await in_db(request, work))
 
 
-@router.put("/jobs/{job_id}/cancel", response_model=JobSummary, summary="Cancel a job")
-async def cancel_job(request: Request, uid: str, job_id: str, subject: Subject):
+@router.put(
+    "/jobs/{job_id}/cancel",
+    response_model=JobSummary,
+    responses=error_responses(*BODY_ERRORS, 409),
+    summary="Cancel a job",
+)
+async def cancel_job(request: Request, uid: str, job_id: JobId, subject: Subject):
     def work(session) -> dict:
         user = owner_in_session(session, subject, uid)
         job = crud.cancel_job(session=session, job_id=_job_or_404(session, user, job_id).id)
@@ -177,7 +220,7 @@ async def cancel_job(request: Request, uid: str, job_id: str, subject: Subject):
 
 
 @router.delete("/jobs/{job_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a job")
-async def delete_job(request: Request, uid: str, job_id: str, subject: Subject) -> Response:
+async def delete_job(request: Request, uid: str, job_id: JobId, subject: Subject) -> Response:
     def work(session) -> None:
         user = owner_in_session(session, subject, uid)
         crud.delete_job(session=session, job_id=_job_or_404(session, user, job_id).id)
@@ -190,7 +233,7 @@ async def delete_job(request: Request, uid: str, job_id: str, subject: Subject) 
 async def raw_images(
     request: Request,
     uid: str,
-    job_id: str,
+    job_id: JobId,
     subject: Subject,
     run: Annotated[int | None, Query(ge=1, le=1000)] = None,
 ):

@@ -6,12 +6,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from oqtant.server.api.deps import Subject, in_db, owner_in_session
+from oqtant.server.api.responses import error_responses
 from oqtant.server.db import crud
 from oqtant.server.schemas import JobLimits
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1/users/{uid}", tags=["users"])
+router = APIRouter(
+    prefix="/api/v1/users/{uid}", tags=["users"], responses=error_responses(401, 404, 422, 503)
+)
 
 
 @router.get("/job_limits", response_model=JobLimits, summary="The user's quotas and use")
