@@ -185,6 +185,12 @@ class ServiceEngine:
             try:
                 return self.client.submit_job(job, idempotency_key=key)
             except QuotaExceededError as err:
+                if self._out_for_today():
+                    raise QuotaExceededError(
+                        f"{err} (no jobs left today; the study is kept: run optimize() again "
+                        "with the same storage when your daily limit is renewed)",
+                        status_code=getattr(err, "status_code", 429),
+                    ) from err
                 waited = time.monotonic() - started
                 if waited + wait > self.quota_timeout_s:
                     raise QuotaExceededError(
@@ -194,6 +200,14 @@ class ServiceEngine:
                     ) from err
                 self.sleep(wait * (0.75 + random.random() / 2))
                 wait = min(2 * wait, 60.0)
+
+    def _out_for_today(self) -> bool:
+        """Whether the daily limit is what refused the job (waiting would not help)."""
+        try:
+            remaining = self.client.get_job_limits().get("daily_remaining")
+        except OqtantError:
+            return False
+        return remaining is not None and int(remaining) <= 0
 
     # ---- waiting and fetching
 
