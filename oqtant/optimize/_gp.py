@@ -106,6 +106,7 @@ class SklearnGPSampler(BaseSampler):
         self._search_space = IntersectionSearchSpace()
         self.n_startup_trials = n_startup_trials
         self.n_candidates = n_candidates
+        self._kernel = None  # the last fitted kernel: the next fit starts from it
 
     def reseed_rng(self) -> None:
         self._rng = np.random.default_rng()
@@ -137,7 +138,8 @@ class SklearnGPSampler(BaseSampler):
 
     def _next_point(self, encoder: _Encoder, x: np.ndarray, y: np.ndarray,
                     pending: Sequence[np.ndarray]) -> np.ndarray:
-        gp = _fit(x, y, self._rng)
+        gp = _fit(x, y, self._rng, start=self._kernel)
+        self._kernel = gp.kernel_
         if pending:  # kriging believer: the batch's other points count at their prediction
             xp = np.array(pending)
             x, y = np.vstack([x, xp]), np.concatenate([y, gp.predict(xp)])
@@ -168,19 +170,26 @@ def _has(trial: FrozenTrial, space: dict[str, BaseDistribution]) -> bool:
     return all(name in trial.params for name in space)
 
 
-def _fit(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, kernel=None):
+def _fit(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, kernel=None, start=None):
+    """A GP on (x, y): hyperparameters fitted (from ``start`` if given), or ``kernel`` as is."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.gaussian_process import GaussianProcessRegressor
     from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
     fixed = kernel is not None
-    if kernel is None:
+    warm = start is not None and not fixed
+    if warm and start.get_params().get("k1__k2__length_scale") is not None and np.size(
+            start.get_params()["k1__k2__length_scale"]) != x.shape[1]:
+        warm = False
+    if warm:
+        kernel = start
+    elif kernel is None:
         kernel = (ConstantKernel(1.0, (1e-2, 1e2))
                   * Matern(np.full(x.shape[1], 0.3), (1e-2, 1e1), nu=2.5)
                   + WhiteKernel(1e-2, (1e-6, 1.0)))
     gp = GaussianProcessRegressor(
         kernel=kernel, normalize_y=True, optimizer=None if fixed else "fmin_l_bfgs_b",
-        n_restarts_optimizer=0 if fixed else 2, random_state=int(rng.integers(2**31)),
+        n_restarts_optimizer=0 if fixed or warm else 1, random_state=int(rng.integers(2**31)),
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
