@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -161,7 +162,7 @@ class ServiceEngine:
             return str(known.pop())  # submitted before an interruption: fetch, never resubmit
         key = next((p.attrs[ATTR_KEY] for p in group if p.attrs.get(ATTR_KEY)), None)
         if key is None or any(p.attrs.get(ATTR_KEY) != key for p in group):
-            key = f"{self.study_name}:{group[0].number}-{group[-1].number}:{random.getrandbits(48):x}"
+            key = f"oqtant-optimize-{uuid.uuid4()}"  # a header value: short and ASCII
         inputs, runs = [], {}
         for point in group:
             runs[point.number] = []

@@ -92,7 +92,8 @@ def optimize(
         progress: show a progress bar over runs.
     """
     directions = _directions(direction)
-    _check_args(design, objective, runs, batch_size, repeats, client, sim, sampler, directions)
+    _check_args(design, objective, runs, batch_size, repeats, client, sim, sampler, directions,
+                study_name)
     parsed = parse_space(space)
     _probe_design(design, parsed)
     engine = _engine(client, sim, backend, seed, study_name, quota_timeout_s, job_timeout_s)
@@ -129,7 +130,8 @@ def _positive_int(name: str, value: Any) -> None:
                               [(name, ">= 1")])
 
 
-def _check_args(design, objective, runs, batch_size, repeats, client, sim, sampler, directions):
+def _check_args(design, objective, runs, batch_size, repeats, client, sim, sampler, directions,
+                study_name):
     for name, fn in (("design", design), ("objective", objective)):
         if not callable(fn):
             raise ValidationError(f"{name}: must be a function (got {fn!r})", [(name, "callable")])
@@ -138,6 +140,9 @@ def _check_args(design, objective, runs, batch_size, repeats, client, sim, sampl
     if runs < repeats:
         raise ValidationError(f"runs: a budget of {runs} run(s) is less than one point of "
                               f"{repeats} repeats", [("runs", ">= repeats")])
+    if not isinstance(study_name, str) or not study_name.strip():
+        raise ValidationError(f"study_name: must be non-empty text (got {study_name!r})",
+                              [("study_name", "non-empty text")])
     if sim and client is not None:
         raise ValidationError("sim: the simulator runs in this process; give client=None with "
                               "sim=True", [("sim", "only with client=None")])

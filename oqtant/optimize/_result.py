@@ -145,7 +145,7 @@ class OptimizationResult:
         self._require_single("plot_history")
         sign = 1.0 if self.study.direction.name == "MAXIMIZE" else -1.0
         trials = sorted(self.study.get_trials(deepcopy=False), key=lambda t: t.number)
-        fig, ax = plt.subplots(figsize=(7, 4))
+        fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
         xs, ys, errs, best_x, best_y, failed = [], [], [], [], [], []
         best = -math.inf
         for i, trial in enumerate(trials, start=1):
@@ -174,7 +174,6 @@ class OptimizationResult:
         ax.set_title(f"optimisation history of '{self.study.study_name}'")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        fig.tight_layout()
         return finish_figure(fig, file_name, dpi=110)
 
     def plot_parameters(self, file_name: str | None = None, objective_name: str = "objective"):
@@ -192,7 +191,8 @@ class OptimizationResult:
                                   [("trials", "at least one scored trial")])
         cols = min(3, len(names))
         rows = math.ceil(len(names) / cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
+        fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols + 1.0, 3.4 * rows),
+                                 squeeze=False, layout="constrained")
         order = np.array([t.number for t in done], dtype=float)
         best = self.best_trial
         for ax, name in zip(axes.flat, names):

@@ -87,6 +87,7 @@ def test_a_design_must_return_quantum_matter():
         ({"direction": "up"}, "direction: 'maximize' or 'minimize'"),
         ({"sim": True, "client": object()}, "sim: the simulator runs in this process"),
         ({"direction": ["maximize", "minimize"], "sampler": "gp"}, "sampler: 'gp' optimises one"),
+        ({"study_name": ""}, "study_name: must be non-empty text"),
     ],
 )
 def test_bad_arguments(kwargs, message):
