@@ -21,7 +21,6 @@ import numpy as np
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
-    FloatDistribution,
     IntDistribution,
 )
 from optuna.samplers import BaseSampler, RandomSampler
@@ -66,7 +65,7 @@ class _Encoder:
                 continue
             u = float(np.clip(point[i], 0.0, 1.0))
             i += 1
-            if isinstance(dist, FloatDistribution) and dist.log:
+            if dist.log:
                 value = dist.low * (dist.high / dist.low) ** u
             else:
                 value = dist.low + u * (dist.high - dist.low)

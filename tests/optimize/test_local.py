@@ -199,3 +199,30 @@ def test_plots_are_saved_and_returned(tmp_path):
     assert (tmp_path / "params.png").stat().st_size > 1000
     assert history.axes[0].get_xlabel() == "runs"
     assert {ax.get_xlabel() for ax in params.axes} >= {"final_mhz", "final_mw"}
+
+
+def test_progress_bar_counts_runs(capsys):
+    optimize(evap_design, tof_atoms, SPACE, runs=4, batch_size=2, repeats=2, sampler="random",
+             backend=CountingBackend(), progress=True)
+    err = capsys.readouterr().err
+    assert "runs" in err and "4/4" in err
+
+
+def test_gp_sampler_keeps_integers_logs_and_choices_in_their_space():
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=SklearnGPSampler(seed=2, n_startup_trials=4))
+    seen = []
+
+    def mixed(trial):
+        n = trial.suggest_int("n", 1, 64, log=True)
+        k = trial.suggest_int("k", 0, 10, step=2)
+        shape = trial.suggest_categorical("shape", ["GAUSSIAN", "SQUARE", "LORENTZIAN"])
+        w = trial.suggest_float("w", 0.5, 50.0, log=True)
+        seen.append((n, k, shape, w))
+        return abs(math.log(n / 8)) + abs(k - 4) + (shape != "SQUARE") + abs(math.log(w / 3))
+
+    study.optimize(mixed, n_trials=16)
+    assert all(isinstance(n, int) and 1 <= n <= 64 for n, _, _, _ in seen)
+    assert all(k in (0, 2, 4, 6, 8, 10) for _, k, _, _ in seen)
+    assert all(0.5 <= w <= 50.0 for _, _, _, w in seen)
+    assert study.best_value < min(t.value for t in study.trials[:4])  # the GP improved on its start
