@@ -300,8 +300,19 @@ class _Loop:
             if reasons:
                 set_attr(point.trial_id, ATTR_FAIL, "; ".join(sorted(set(reasons.values()))))
             self.study.tell(point.number, [float(m) for m in mean])
-            self.matters[point.number] = point.ok()[0]
+            self._keep(point)
         self.bar.update(self.repeats)
+
+    def _keep(self, point: Point) -> None:
+        """Keep the best point's matter (a simulated one holds its whole evolution)."""
+        if len(self.study.directions) > 1:
+            best = {t.number for t in self.study.best_trials}
+            self.matters = {n: m for n, m in self.matters.items() if n in best}
+            if point.number in best:
+                self.matters[point.number] = point.ok()[0]
+        elif self.study.best_trial.number == point.number:
+            self.matters.clear()
+            self.matters[point.number] = point.ok()[0]
 
     def _execute(self, points: list[Point]) -> None:
         points = [p for p in points if p is not None]
