@@ -53,8 +53,13 @@ class CountingBackend(FastBackend):
 
 
 class SlowBackend(FastBackend):
-    """FastBackend taking ``$OQTANT_TEST_RUN_DELAY_S`` (0.2 s) a run, so that jobs stay queued."""
+    """FastBackend taking ``$OQTANT_TEST_RUN_DELAY_S`` (0.2 s) a run, so that jobs stay queued.
+
+    A run whose last RF frequency is above 10 MHz fails (the amplifier trips).
+    """
 
     def run(self, input_values, seed: int = 0):
         time.sleep(float(os.environ.get("OQTANT_TEST_RUN_DELAY_S", "0.2")))
+        if input_values.rf_evaporation.frequencies_mhz[-1] > 10.0:
+            raise RuntimeError("the RF amplifier tripped")
         return super().run(input_values, seed)

@@ -134,6 +134,21 @@ def test_resume_after_the_optimizer_is_killed_repeats_no_run(server, tmp_path):
     assert killed_with_job in {r["job_id"] for r in rows}
 
 
+def test_failed_runs_on_the_service_are_marked_failed_not_scored(server):
+    """Runs above 10 MHz fail on this server's backend: their jobs end INCOMPLETE."""
+    client = _client(server, _user(server, "--max-runs-per-job", "8"))
+    result = optimize(evap_design, tof_atoms, {"final_mhz": (1.0, 20.0)}, runs=8, batch_size=8,
+                      sampler="random", seed=4, client=client, progress=False)
+    rows = result.trials
+    failed = [r for r in rows if r["state"] == "FAIL"]
+    scored = [r for r in rows if r["state"] == "COMPLETE"]
+    assert failed and scored
+    assert all(r["params_final_mhz"] > 10.0 and "failed" in r["fail_reason"] for r in failed)
+    assert all(r["params_final_mhz"] <= 10.0 for r in scored)
+    [job] = _jobs(client)
+    assert job["status"] == "INCOMPLETE" and job["input_count"] == 8
+
+
 @pytest.fixture(scope="module")
 def emulator_server(tmp_path_factory):
     with _server(tmp_path_factory.mktemp("optimize_emulator"), None) as srv:
