@@ -206,23 +206,40 @@ JobName = Annotated[
 JobNote = Annotated[
     str, StringConstraints(max_length=jset.max_note_length, pattern=NO_NUL_PATTERN), NoNul
 ]
-TimeMs = Annotated[float, Field(ge=0.0, le=tset.max_exp_time_ms, allow_inf_nan=False), _Time]
+def _not_bool(value):
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, not {str(value).lower()}")
+    return value
+
+
+#: refuses true and false where a number is meant (pydantic would read them as 1 and 0)
+NotBool = BeforeValidator(_not_bool)
+
+TimeMs = Annotated[
+    float, Field(ge=0.0, le=tset.max_exp_time_ms, allow_inf_nan=False), _Time, NotBool
+]
 EndTimeMs = TimeMs
 TimeOfFlightMs = Annotated[
-    float, Field(ge=tset.min_tof_ms, le=tset.max_tof_ms, allow_inf_nan=False), _Time
+    float, Field(ge=tset.min_tof_ms, le=tset.max_tof_ms, allow_inf_nan=False), _Time, NotBool
 ]
 ProjectedPosition = Annotated[
-    float, Field(ge=pset.min_position, le=pset.max_position, allow_inf_nan=False)
+    float, Field(ge=pset.min_position, le=pset.max_position, allow_inf_nan=False), NotBool
 ]
-ProjectedEnergy = Annotated[float, Field(ge=0.0, le=pset.max_energy, allow_inf_nan=False)]
+ProjectedEnergy = Annotated[
+    float, Field(ge=0.0, le=pset.max_energy, allow_inf_nan=False), NotBool
+]
 BarrierWidth = Annotated[
-    float, Field(ge=pset.min_barrier_width, le=pset.max_barrier_width, allow_inf_nan=False)
+    float,
+    Field(ge=pset.min_barrier_width, le=pset.max_barrier_width, allow_inf_nan=False),
+    NotBool,
 ]
-RfTime = Annotated[int, Field(ge=tset.min_evap_time_ms, le=int(tset.max_exp_time_ms))]
+RfTime = Annotated[int, Field(ge=tset.min_evap_time_ms, le=int(tset.max_exp_time_ms)), NotBool]
 RfFrequency = Annotated[
-    float, Field(ge=0.0, le=jset.max_rf_frequency_mhz, allow_inf_nan=False)
+    float, Field(ge=0.0, le=jset.max_rf_frequency_mhz, allow_inf_nan=False), NotBool
 ]
-RfPower = Annotated[float, Field(ge=0.0, le=jset.max_rf_power_mw, allow_inf_nan=False)]
+RfPower = Annotated[
+    float, Field(ge=0.0, le=jset.max_rf_power_mw, allow_inf_nan=False), NotBool
+]
 
 _WIRE = ConfigDict(validate_assignment=True, extra="forbid", use_enum_values=False)
 

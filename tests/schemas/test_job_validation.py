@@ -296,6 +296,11 @@ CASES = [
     ("0 runs", [("inputs", [])], "inputs"),
     ("31 runs", [("inputs", "THIRTYONE")], "inputs"),
     ("missing rf_evaporation", [(V + "rf_evaporation", "DELETE")], "rf_evaporation"),
+    # booleans are not numbers (pydantic alone would read true as 1)
+    ("end_time true", [(V + "end_time_ms", True)], "end_time_ms"),
+    ("time_of_flight true", [(V + "time_of_flight_ms", True)], "time_of_flight_ms"),
+    ("rf frequency false", [(V + "rf_evaporation.frequencies_mhz", [17.0, 8.0, 4.0, False, 0.1])],
+     "frequencies_mhz.3: must be a number"),
 ]
 
 
