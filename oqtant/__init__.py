@@ -33,8 +33,8 @@ _EXPORTS = {
     "JobType": "oqtant.schemas.job",
     "JobStatus": "oqtant.schemas.job",
     "ImageType": "oqtant.schemas.job",
-    "OqtantOutput": "oqtant.schemas.output",
-    "fit_bimodal_2d": "oqtant.schemas.output",
+    "OqtantOutput": "oqtant.matter.output",
+    "fit_bimodal_2d": "oqtant.analysis",
     "read_job_file": "oqtant.jobfiles",
     "write_job_file": "oqtant.jobfiles",
     "Simulator": "oqtant.simulator",
@@ -65,7 +65,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from oqtant.oqtant_client import OqtantClient, get_client, get_oqtant_client
     from oqtant.schemas.job import ImageType, InputValues, JobStatus, JobType, OqtantJob
     from oqtant.schemas.optical import Barrier, Landscape, Laser, Pulse, Snapshot
-    from oqtant.schemas.output import OqtantOutput, fit_bimodal_2d
+    from oqtant.analysis import fit_bimodal_2d
+    from oqtant.matter.output import OqtantOutput
     from oqtant.schemas.quantum_matter import QuantumMatter, QuantumMatterFactory
     from oqtant.schemas.rf import RfEvap, RfSequence, RfShield
     from oqtant.simulator import Simulator
