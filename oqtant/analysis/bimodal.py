@@ -84,7 +84,7 @@ def image_space(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
 
 
 THERMAL_PROFILES = ("bose", "gaussian")
-"""Thermal profiles of the fit: saturated ideal Bose gas (g_2 at fugacity 1) or classical Gaussian."""
+"""Thermal profiles of the fit: saturated ideal Bose gas (g_2 at fugacity 1), classical Gaussian."""
 
 
 def _rho(x, y, sigma_x, sigma_y, x_0, y_0):

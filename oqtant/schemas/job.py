@@ -41,6 +41,9 @@ __all__ = [
     "JobType",
     "ImageType",
     "JobStatus",
+    "ACTIVE_STATUSES",
+    "TERMINAL_STATUSES",
+    "STANDARD_RF_TIMES_MS",
     "RfInterpolationType",
     "InterpolationType",
     "LaserType",
@@ -80,7 +83,7 @@ __all__ = [
 # --------------------------------------------------------------------------- enums
 
 
-class _StrEnum(str, Enum):
+class _StrEnum(str, Enum):  # noqa: UP042 - str() and format() as the reference's enums
     def __str__(self) -> str:
         return str(self.value)
 
@@ -111,6 +114,17 @@ class JobStatus(_StrEnum):
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
     INCOMPLETE = "INCOMPLETE"
+
+
+ACTIVE_STATUSES = frozenset({JobStatus.PENDING, JobStatus.RUNNING})
+"""A job (or run) in these is waiting or running (equal to their strings, "PENDING", ...)."""
+TERMINAL_STATUSES = frozenset(
+    {JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.INCOMPLETE, JobStatus.CANCELLED}
+)
+"""A job in these has finished: it never changes again."""
+
+STANDARD_RF_TIMES_MS = (-1600, -1200, -800, -400, 0)
+"""The times (ms) of the standard RF ramp: the default of ``RfEvaporation.times_ms``."""
 
 
 class RfInterpolationType(_StrEnum):
@@ -244,7 +258,7 @@ class RfEvaporation(BaseModel):
 
     times_ms: Annotated[
         list[RfTime], Field(min_length=jset.min_rf_points, max_length=jset.max_rf_points)
-    ] = [-1600, -1200, -800, -400, 0]
+    ] = list(STANDARD_RF_TIMES_MS)
     frequencies_mhz: Annotated[
         list[RfFrequency], Field(min_length=jset.min_rf_points, max_length=jset.max_rf_points)
     ]

@@ -241,7 +241,8 @@ def animate(
             xs, _ = sim.get_grids(times[i])
             line.set_data(xs, values[i])
             ax.set_title(
-                f"{'axial density' if what == 'density' else 'axial current'}, t = {times[i]:.1f} ms"
+                f"{'axial density' if what == 'density' else 'axial current'}, "
+                f"t = {times[i]:.1f} ms"
             )
             return (line,)
 

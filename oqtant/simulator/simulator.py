@@ -199,7 +199,7 @@ class Simulator(SimulatorPlots):
         return np.round(np.arange(n) * tset.resolution_ms, 1)
 
     def optical_potential_khz(self, times_ms, positions_um=None) -> np.ndarray:
-        """(nt, nx) optical potential E/h in kHz at ``times_ms`` and ``positions_um`` (default grid)."""
+        """(nt, nx) optical potential E/h (kHz) at ``times_ms``, ``positions_um`` (default grid)."""
         t = np.atleast_1d(np.asarray(times_ms, dtype=float))
         x = self.x_um if positions_um is None else np.atleast_1d(np.asarray(positions_um, float))
         if self._potential_khz is not None:
@@ -275,7 +275,10 @@ class Simulator(SimulatorPlots):
                 total=round(n_updates * tset.resolution_ms, 1),
                 desc="simulated time",
                 unit="ms",
-                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} ms [{elapsed}<{remaining}]",
+                bar_format=(
+                    "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} ms "
+                    "[{elapsed}<{remaining}]"
+                ),
                 leave=False,
             )
         last = [0]
@@ -385,7 +388,7 @@ class Simulator(SimulatorPlots):
         return self.times_ms
 
     def get_density(self, time_ms: float) -> np.ndarray:
-        """(nr, nx) density in atoms/um^3 at the stored time nearest ``time_ms``, on ``get_grids``."""
+        """(nr, nx) density (atoms/um^3) at the stored time nearest ``time_ms`` (``get_grids``)."""
         psi, lx, lr, _ = self._snapshot(time_ms)
         return np.abs(psi) ** 2 / (lx * lr * lr) / LENGTH_UM**3
 
@@ -585,7 +588,7 @@ class Simulator(SimulatorPlots):
         return column * _IN_TRAP_CROSS_SECTION_UM2
 
     def tof_image(self, supersample: int = 4) -> np.ndarray:
-        """(100, 100) optical density after the time of flight, 4.4 um per pixel (pixel averages)."""
+        """(100, 100) optical density after the time of flight, 4.4 um pixels (pixel averages)."""
         self._require_run()
         rows, cols = TOF_IMAGE_SHAPE
         e = self._expansion(float(self.values.time_of_flight_ms))

@@ -361,7 +361,7 @@ class _Stepper:
     def set_coefficients(
         self, dt: float, inv_lx2: float, inv_lr2: float, inv_volume: float
     ) -> None:
-        """Step dt; kinetic coefficients 1/lambda_x^2, 1/lambda_r^2; trap and g scaled by 1/Lambda."""
+        """Step dt; kinetic coefficients 1/lambda_x^2, 1/lambda_r^2; trap, g scaled by 1/Lambda."""
         self.dt = dt
         self.g_eff = self.g * inv_volume
         # Split-step is unstable for modes whose kinetic phase per step is near
@@ -562,8 +562,9 @@ def axial_reach(grid: Grid, psi: np.ndarray, time: float, tail: float = 1e-6) ->
 
 def scaling_factors(t_end: float, *, aspect: float = TRAP_ASPECT):
     """Castin-Dum scale factors after release: dense solution of
-    lambda_x'' = 1 / (lambda_x Lambda), lambda_r'' = aspect^2 / (lambda_r Lambda), Lambda = lambda_x lambda_r^2,
-    with lambda = 1 and lambda' = 0 at release. Returns a callable t -> (lambda_x, lambda_r, dlambda_x, dlambda_r).
+    lambda_x'' = 1 / (lambda_x Lambda), lambda_r'' = aspect^2 / (lambda_r Lambda),
+    Lambda = lambda_x lambda_r^2, with lambda = 1 and lambda' = 0 at release. Returns a
+    callable t -> (lambda_x, lambda_r, dlambda_x, dlambda_r).
     """
 
     def rhs(_t, y):

@@ -1,0 +1,46 @@
+"""The import contract of pyproject.toml holds (`lint-imports`): layers point one way.
+
+errors/constants < schemas < analysis < projection < simulator < emulator < matter
+< client < server < cli; the client never imports the server, nor the server the client.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _lint_imports(*args: str) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("lint-imports")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [str(exe), "--no-cache", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+
+
+def test_the_import_contract_holds():
+    result = _lint_imports()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+def test_the_contract_names_every_layer_of_the_package():
+    # a package that no contract places could grow upward imports unnoticed
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layers = next(c for c in config["contracts"] if c["type"] == "layers")["layers"]
+    placed = {name.strip() for layer in layers for name in layer.replace(":", "|").split("|")}
+    shims = {"oqtant.oqtant_client", "oqtant.login", "oqtant.jobfiles"}
+    package = ROOT / "oqtant"
+    top = {
+        f"oqtant.{p.stem if p.is_file() else p.name}"
+        for p in package.iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").exists()
+    }
+    assert top - shims - placed == set()
