@@ -59,6 +59,7 @@ __all__ = [
     "saturate_od",
     "thermal_profile_of",
     "residual_and_jacobian",
+    "parameter_vector",
 ]
 
 FIT_PARAMETER_NAMES = (
@@ -375,3 +376,15 @@ def residual_and_jacobian(
         return reduce(jac)
 
     return residual, jacobian
+
+
+def parameter_vector(values, name: str) -> np.ndarray:
+    """9 values (no NaN) in FIT_PARAMETER_NAMES order as a float vector; ``name`` names them."""
+    arr = np.asarray(values, dtype=float).ravel()
+    if arr.size != 9:
+        raise ValidationError(
+            f"{name}: expected 9 values in the order {FIT_PARAMETER_NAMES}, got {arr.size}"
+        )
+    if np.any(np.isnan(arr)):
+        raise ValidationError(f"{name}: values must not be NaN")
+    return arr

@@ -20,6 +20,7 @@ from oqtant.analysis.bimodal import (
     FIT_PARAMETER_NAMES,
     bimodal_od,
     image_space,
+    parameter_vector,
     residual_and_jacobian,
     thermal_profile_of,
 )
@@ -177,17 +178,6 @@ class _Problem:
 # --------------------------------------------------------------------------- steps of the fit
 
 
-def _as_vector(values, name: str) -> np.ndarray:
-    arr = np.asarray(values, dtype=float).ravel()
-    if arr.size != 9:
-        raise ValidationError(
-            f"{name}: expected 9 values in the order {FIT_PARAMETER_NAMES}, got {arr.size}"
-        )
-    if np.any(np.isnan(arr)):
-        raise ValidationError(f"{name}: values must not be NaN")
-    return arr
-
-
 def _prepare_image(od_image) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(data, finite mask, weight) of an image; a few missing pixels are left out."""
     data = np.asarray(od_image, dtype=float)
@@ -216,8 +206,8 @@ def _bounds(data, x, y, lower, upper) -> tuple[np.ndarray, np.ndarray]:
     if upper is None:
         upper = [10 * od_range, span, span, 10 * od_range, span, span,
                  float(x.max()), float(y.max()), od_range]  # fmt: skip
-    lower = _as_vector(lower, "lower")
-    upper = _as_vector(upper, "upper")
+    lower = parameter_vector(lower, "lower")
+    upper = parameter_vector(upper, "upper")
     if np.any(lower >= upper):
         bad = [n for n, lo, hi in zip(FIT_PARAMETER_NAMES, lower, upper, strict=True) if lo >= hi]
         raise ValidationError(
@@ -402,7 +392,7 @@ def _fit(od_image, pixcal_um, initial, lower, upper, options: FitOptions) -> Bim
     problem = _Problem(x, y, data, finite, weight, lower, upper, options, resolution_px)
     if initial is not None:
         chosen = "bimodal" if options.model == "auto" else options.model
-        start, fugacity = _as_vector(initial, "initial"), 1.0
+        start, fugacity = parameter_vector(initial, "initial"), 1.0
     else:
         chosen, start, fugacity = _choose_model(problem, detection)
     params, jac, chosen, profile, tiny = _refine(problem, chosen, start, fugacity)

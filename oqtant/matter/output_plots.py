@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from oqtant._plotting import finish_figure
-from oqtant.analysis.bimodal import bimodal_od, image_space, thermal_profile_of
-from oqtant.analysis.fit import _as_vector
+from oqtant.analysis.bimodal import bimodal_od, image_space, parameter_vector, thermal_profile_of
 from oqtant.constants import TOF_IMAGE_SHAPE
 from oqtant.errors import FitError, JobError, ValidationError
 from oqtant.schemas.job import OutputImageType
@@ -76,7 +75,7 @@ class OutputPlots:
         key = str(model).lower()
         if key not in _MODEL_PARTS:
             raise ValidationError(f"model: must be 'bimodal', 'gaussian' or 'TF', got {model!r}")
-        params = np.array(_as_vector(fit_params, "fit_params"))
+        params = np.array(parameter_vector(fit_params, "fit_params"))
         profile = thermal_profile_of(params, None)  # the fit's rule, before parts are removed
         thermal, condensed = _MODEL_PARTS[key]
         if not thermal:
