@@ -257,7 +257,9 @@ def _design(out: Path) -> dict[str, Any]:
 
 
 def _image(img) -> np.ndarray:
-    return np.asarray(img.pixels, dtype=float).reshape(img.rows, img.columns)
+    from oqtant.schemas.images import image_array
+
+    return image_array(img)
 
 
 def _plot_tof(values, title: str, path: Path) -> Path:

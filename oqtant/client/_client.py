@@ -49,7 +49,15 @@ from oqtant.errors import (
     ValidationError,
     format_pydantic_error,
 )
-from oqtant.schemas.job import TERMINAL_STATUSES, Input, JobStatus, JobType, OqtantJob, RawImages
+from oqtant.schemas.job import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    Input,
+    JobStatus,
+    JobType,
+    OqtantJob,
+    RawImages,
+)
 from oqtant.standard_jobs import barrier_manipulator_job, ultracold_matter_job
 
 if TYPE_CHECKING:
@@ -451,7 +459,7 @@ class OqtantClient(Transport, MatterCalls):
                 ["Name", "Status", "Position", "Submitted", "ID"],
                 [
                     [short(j.get("name")), j.get("status"),
-                     j.get("queue_position") if j.get("status") in ("PENDING", "RUNNING") else "",
+                     j.get("queue_position") if j.get("status") in ACTIVE_STATUSES else "",
                      format_time(j.get("time_submit")), j.get("external_id")]
                     for j in items
                 ],

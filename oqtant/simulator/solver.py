@@ -29,13 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft as sfft
 from scipy.integrate import solve_ivp
+from threadpoolctl import threadpool_limits
 
 from oqtant.errors import SimulationError
-
-try:  # small matrix products are slower with several BLAS threads
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover - threadpoolctl comes with scipy's usual installs
-    threadpool_limits = None
 from oqtant.simulator._checks import check_positive, check_shape
 from oqtant.simulator.grid import (
     TRAP_ASPECT,
@@ -146,13 +142,14 @@ class Expansion:
 
 
 def _one_blas_thread(func):
-    """Run ``func`` with one BLAS thread (its matrices are tiny; threads only add latency)."""
+    """Run ``func`` with one BLAS thread (its matrices are tiny; threads only add latency).
+
+    The limits are set at each call, so BLAS libraries loaded after import are limited too.
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        if threadpool_limits is None:
-            return func(*args, **kwargs)
-        with threadpool_limits(1, user_api="blas"):
+        with threadpool_limits(limits=1, user_api="blas"):
             return func(*args, **kwargs)
 
     return wrapper
