@@ -7,6 +7,7 @@ errors/constants < schemas < analysis < projection < simulator < emulator < matt
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,11 +15,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _lint_imports(*args: str) -> subprocess.CompletedProcess:
+def _lint_imports(root: Path = ROOT) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).with_name("lint-imports")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(root)}
     return subprocess.run(
-        [str(exe), "--no-cache", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+        [str(exe), "--no-cache"], cwd=root, env=env, capture_output=True, text=True,
         timeout=300,
     )  # fmt: skip
 
@@ -27,6 +28,18 @@ def test_the_import_contract_holds():
     result = _lint_imports()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+def test_the_contract_refuses_an_upward_import(tmp_path):
+    # the same package and contract, with the wire format importing the client
+    shutil.copytree(ROOT / "oqtant", tmp_path / "oqtant",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    limits = tmp_path / "oqtant" / "schemas" / "limits.py"
+    limits.write_text(limits.read_text() + "\nimport oqtant.client  # noqa\n")
+    result = _lint_imports(tmp_path)
+    assert result.returncode != 0
+    assert "oqtant.schemas.limits -> oqtant.client" in result.stdout
 
 
 def test_the_contract_names_every_layer_of_the_package():
