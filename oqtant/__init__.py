@@ -15,28 +15,28 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS = {
-    "OqtantClient": "oqtant.oqtant_client",
-    "get_oqtant_client": "oqtant.oqtant_client",
-    "get_client": "oqtant.oqtant_client",
-    "QuantumMatter": "oqtant.schemas.quantum_matter",
-    "QuantumMatterFactory": "oqtant.schemas.quantum_matter",
-    "Barrier": "oqtant.schemas.optical",
-    "Snapshot": "oqtant.schemas.optical",
-    "Landscape": "oqtant.schemas.optical",
-    "Pulse": "oqtant.schemas.optical",
-    "Laser": "oqtant.schemas.optical",
-    "RfSequence": "oqtant.schemas.rf",
-    "RfEvap": "oqtant.schemas.rf",
-    "RfShield": "oqtant.schemas.rf",
+    "OqtantClient": "oqtant.client",
+    "get_oqtant_client": "oqtant.client",
+    "get_client": "oqtant.client",
+    "QuantumMatter": "oqtant.matter",
+    "QuantumMatterFactory": "oqtant.matter",
+    "Barrier": "oqtant.matter",
+    "Snapshot": "oqtant.matter",
+    "Landscape": "oqtant.matter",
+    "Pulse": "oqtant.matter",
+    "Laser": "oqtant.matter",
+    "RfSequence": "oqtant.matter",
+    "RfEvap": "oqtant.matter",
+    "RfShield": "oqtant.matter",
     "OqtantJob": "oqtant.schemas.job",
     "InputValues": "oqtant.schemas.job",
     "JobType": "oqtant.schemas.job",
     "JobStatus": "oqtant.schemas.job",
     "ImageType": "oqtant.schemas.job",
-    "OqtantOutput": "oqtant.schemas.output",
-    "fit_bimodal_2d": "oqtant.schemas.output",
-    "read_job_file": "oqtant.jobfiles",
-    "write_job_file": "oqtant.jobfiles",
+    "OqtantOutput": "oqtant.matter",
+    "fit_bimodal_2d": "oqtant.analysis",
+    "read_job_file": "oqtant.client.jobfiles",
+    "write_job_file": "oqtant.client.jobfiles",
     "Simulator": "oqtant.simulator",
     "Apparatus": "oqtant.emulator",
     "OqtantError": "oqtant.errors",
@@ -59,13 +59,23 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from oqtant.analysis import fit_bimodal_2d
+    from oqtant.client import OqtantClient, get_client, get_oqtant_client
+    from oqtant.client.jobfiles import read_job_file, write_job_file
     from oqtant.emulator import Apparatus
     from oqtant.errors import OqtantError
-    from oqtant.jobfiles import read_job_file, write_job_file
-    from oqtant.oqtant_client import OqtantClient, get_client, get_oqtant_client
+    from oqtant.matter import (
+        Barrier,
+        Landscape,
+        Laser,
+        OqtantOutput,
+        Pulse,
+        QuantumMatter,
+        QuantumMatterFactory,
+        RfEvap,
+        RfSequence,
+        RfShield,
+        Snapshot,
+    )
     from oqtant.schemas.job import ImageType, InputValues, JobStatus, JobType, OqtantJob
-    from oqtant.schemas.optical import Barrier, Landscape, Laser, Pulse, Snapshot
-    from oqtant.schemas.output import OqtantOutput, fit_bimodal_2d
-    from oqtant.schemas.quantum_matter import QuantumMatter, QuantumMatterFactory
-    from oqtant.schemas.rf import RfEvap, RfSequence, RfShield
     from oqtant.simulator import Simulator

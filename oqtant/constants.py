@@ -17,6 +17,8 @@ __all__ = [
     "RB87_SCATTERING_LENGTH_M",
     "TRAP_FREQUENCY_AXIAL_HZ",
     "TRAP_FREQUENCY_RADIAL_HZ",
+    "OMEGA_BAR",
+    "TERMINATOR_LOSS_RATE_PER_MS",
     "IMAGING_WAVELENGTH_M",
     "RESONANT_CROSS_SECTION_M2",
     "NATURAL_LINEWIDTH_MHZ",
@@ -42,6 +44,11 @@ RB87_SCATTERING_LENGTH_M = 98.0 * 5.29177210903e-11  # 98 a0, about 5.19 nm
 
 TRAP_FREQUENCY_AXIAL_HZ = 50.0  # along x, the axis of the projected light
 TRAP_FREQUENCY_RADIAL_HZ = 400.0
+OMEGA_BAR = 2 * math.pi * (TRAP_FREQUENCY_AXIAL_HZ * TRAP_FREQUENCY_RADIAL_HZ**2) ** (1 / 3)
+"""Geometric mean of the angular trap frequencies (rad/s)."""
+
+TERMINATOR_LOSS_RATE_PER_MS = 100.0
+"""Loss rate (1/ms) of atoms in the terminator beam at full intensity: e^-10 left after 0.1 ms."""
 
 IMAGING_WAVELENGTH_M = 780.241e-9
 RESONANT_CROSS_SECTION_M2 = 3.0 * IMAGING_WAVELENGTH_M**2 / (2.0 * math.pi)

@@ -171,7 +171,7 @@ def design_standard_matter(qmf) -> dict[str, Any]:
     Returns:
         ``{"bec": QuantumMatter, "barrier": QuantumMatter, "sweep": [QuantumMatter, ...]}``
     """
-    from oqtant.oqtant_client import barrier_manipulator_job, ultracold_matter_job
+    from oqtant.standard_jobs import barrier_manipulator_job, ultracold_matter_job
 
     ramp = ultracold_matter_job["inputs"][0]["values"]["rf_evaporation"]
     rf_bec = qmf.create_rf_evap(
@@ -226,9 +226,9 @@ def _save(plot, path: Path, **kwargs: Any) -> Path:
 
 
 def _design(out: Path) -> dict[str, Any]:
-    from oqtant.oqtant_client import barrier_manipulator_job, ultracold_matter_job
+    from oqtant.matter import QuantumMatterFactory
     from oqtant.schemas.job import InputValues
-    from oqtant.schemas.quantum_matter import QuantumMatterFactory
+    from oqtant.standard_jobs import barrier_manipulator_job, ultracold_matter_job
 
     print("== 1. Designing the standard jobs with QuantumMatterFactory")
     qmf = QuantumMatterFactory()
@@ -257,7 +257,9 @@ def _design(out: Path) -> dict[str, Any]:
 
 
 def _image(img) -> np.ndarray:
-    return np.asarray(img.pixels, dtype=float).reshape(img.rows, img.columns)
+    from oqtant.schemas.images import image_array
+
+    return image_array(img)
 
 
 def _plot_tof(values, title: str, path: Path) -> Path:
@@ -329,8 +331,8 @@ def _plot_sweep(profiles: list[tuple[float, np.ndarray, np.ndarray]], path: Path
 
 
 def _run_service(out: Path, matter: dict[str, Any], workers: int) -> list[Path]:
-    from oqtant.login import ClientSettings, password_login
-    from oqtant.oqtant_client import OqtantClient
+    from oqtant.client import OqtantClient
+    from oqtant.client.login import ClientSettings, password_login
 
     written: list[Path] = []
     print("\n== 2. Starting an embedded server (SQLite in the output directory)")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from oqtant.oqtant_client import barrier_manipulator_job, ultracold_matter_job
+from oqtant.standard_jobs import barrier_manipulator_job, ultracold_matter_job
 
 __all__ = ["ULTRACOLD_MATTER_JOB", "BARRIER_MANIPULATOR_JOB", "REAL_JOBS_DIR"]
 
@@ -38,11 +38,11 @@ BARRIER_MANIPULATOR_JOB = barrier_manipulator_job
 @pytest.fixture(autouse=True)
 def _no_current_client():
     """Each test starts without the client an earlier get_client() made current."""
-    from oqtant import oqtant_client
+    from oqtant.client import _session
 
-    oqtant_client._current.clear()
+    _session._current.clear()
     yield
-    oqtant_client._current.clear()
+    _session._current.clear()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ the condensate follows the Gross-Pitaevskii simulator when light or the
 terminator acts on it; :mod:`._thermal`: the thermal cloud moves as test
 particles in the same potential), imaging
 (:mod:`._imaging`) and the analysis users run
-(:func:`oqtant.schemas.output.fit_bimodal_2d`).
+(:func:`oqtant.analysis.fit_bimodal_2d`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from oqtant.constants import (
     IN_TRAP_PROBE_DETUNING_MHZ,
     RB87_MASS_KG,
     RESONANT_CROSS_SECTION_M2,
+    TERMINATOR_LOSS_RATE_PER_MS,
     TOF_IMAGE_SHAPE,
     TOF_PIXCAL_UM,
     detuned_cross_section_m2,
@@ -59,6 +60,7 @@ from oqtant.emulator._thermal import (
     sample_particles,
 )
 from oqtant.errors import FitError, SimulationError, ValidationError, format_pydantic_error
+from oqtant.schemas.images import wire_image as _wire_image
 from oqtant.schemas.job import (
     Image,
     ImageType,
@@ -121,7 +123,7 @@ class ApparatusSettings:
     in_trap_detuning_mhz: float = IN_TRAP_PROBE_DETUNING_MHZ
     position_jitter_px: float = 0.4  # shot-to-shot cloud position on the TOF camera
     in_trap_position_jitter_um: float = 0.2
-    terminator_loss_per_ms: float = 100.0  # at full intensity (as the simulator)
+    terminator_loss_per_ms: float = TERMINATOR_LOSS_RATE_PER_MS  # at full intensity
     potential_step_um: float = 0.2  # grid of the optical potential for the profiles
     use_simulator: bool = True
     # the simulator's grid for the apparatus: coarser than its defaults (0.16 / 0.22 um),
@@ -192,7 +194,7 @@ class EmulatedRun:
     raw_images: list[RawImages]
     od_image: np.ndarray | None = None
     od_noiseless: np.ndarray | None = None
-    fit: object | None = None  # oqtant.schemas.output.BimodalFit of a TOF image
+    fit: object | None = None  # oqtant.analysis.BimodalFit of a TOF image
     timings_s: dict[str, float] = field(default_factory=dict)  # wall time of each stage
 
     def to_run_result(self) -> RunResult:
@@ -211,12 +213,6 @@ class _Clock:
         now = time.perf_counter()
         self.laps[name] = self.laps.get(name, 0.0) + now - self._last
         self._last = now
-
-
-def _wire_image(array: np.ndarray, pixcal_um: float) -> Image:
-    arr = np.asarray(array, dtype=float)
-    rows, columns = arr.shape
-    return Image(pixels=arr.ravel().tolist(), rows=rows, columns=columns, pixcal=pixcal_um)
 
 
 def _slice(values: np.ndarray) -> LineChart:
@@ -413,7 +409,7 @@ class Apparatus:
         self, frames: AbsorptionFrames, tof_ms: float, mot_wire: Image, mot_measured: float
     ):
         """The bimodal fit users run, and the calibrated numbers of the wire output."""
-        from oqtant.schemas.output import fit_bimodal_2d
+        from oqtant.analysis import fit_bimodal_2d
 
         od = frames.od
         pixcal = self.settings.tof_camera.pixcal_um

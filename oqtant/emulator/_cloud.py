@@ -31,6 +31,7 @@ from oqtant.constants import (
     HBAR,
     K_B,
     KHZ_TO_J,
+    OMEGA_BAR,
     RB87_MASS_KG,
     RB87_SCATTERING_LENGTH_M,
     TRAP_FREQUENCY_AXIAL_HZ,
@@ -59,7 +60,6 @@ TRAP_OMEGAS = (
     2 * math.pi * TRAP_FREQUENCY_RADIAL_HZ,
 )
 """Angular trap frequencies (x, y, z), rad/s."""
-OMEGA_BAR = (TRAP_OMEGAS[0] * TRAP_OMEGAS[1] * TRAP_OMEGAS[2]) ** (1 / 3)
 INTERACTION_J_M3 = 4 * math.pi * HBAR**2 * RB87_SCATTERING_LENGTH_M / RB87_MASS_KG
 _A_HO_M = math.sqrt(HBAR / (RB87_MASS_KG * OMEGA_BAR))
 _N_BOSE_TERMS = 80

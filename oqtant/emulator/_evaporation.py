@@ -34,10 +34,9 @@ from oqtant.constants import (
     H_PLANCK,
     HBAR,
     K_B,
+    OMEGA_BAR,
     RB87_MASS_KG,
     RB87_SCATTERING_LENGTH_M,
-    TRAP_FREQUENCY_AXIAL_HZ,
-    TRAP_FREQUENCY_RADIAL_HZ,
 )
 from oqtant.schemas.interpolation import interpolate_1d
 from oqtant.schemas.job import RfEvaporation
@@ -50,7 +49,7 @@ __all__ = [
     "phase_space_density",
 ]
 
-_OMEGA_BAR = 2 * math.pi * (TRAP_FREQUENCY_AXIAL_HZ * TRAP_FREQUENCY_RADIAL_HZ**2) ** (1 / 3)
+_OMEGA_BAR = OMEGA_BAR
 _SIGMA_EL = 8 * math.pi * RB87_SCATTERING_LENGTH_M**2  # identical bosons
 _ETA_MAX = 40.0  # beyond this the knife does nothing measurable
 _ETA_MIN = 0.05  # a knife at the trap bottom: everything above it is spilled already

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from oqtant.errors import JobTimeout, OqtantError, QuotaExceededError, ValidationError
+from oqtant.matter.quantum_matter import QuantumMatter
 from oqtant.schemas.job import JobStatus, OqtantJob
-from oqtant.schemas.quantum_matter import QuantumMatter
 
 __all__ = ["LocalEngine", "Point", "ServiceEngine", "SimulatorEngine", "run_seed"]
 
@@ -69,7 +69,7 @@ class LocalEngine:
         for point in points:
             seeds = [run_seed(self.seed, point.number, i) for i in range(len(point.matters))]
             set_attr(point, ATTR_SEEDS, seeds)
-            for i, (matter, seed) in enumerate(zip(point.matters, seeds)):
+            for i, (matter, seed) in enumerate(zip(point.matters, seeds, strict=True)):
                 try:
                     result = self.backend.run(matter.input, seed=seed)
                     matter.output = QuantumMatter.output_values_to_oqtant_output(

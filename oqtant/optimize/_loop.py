@@ -15,7 +15,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from oqtant._progress import tqdm
 from oqtant.errors import ValidationError
-from oqtant.schemas.quantum_matter import QuantumMatter
+from oqtant.matter.quantum_matter import QuantumMatter
 
 from ._engines import LocalEngine, Point, ServiceEngine, SimulatorEngine
 from ._gp import SklearnGPSampler, _Encoder

@@ -12,7 +12,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from oqtant._plotting import finish_figure
 from oqtant.errors import ValidationError
-from oqtant.schemas.quantum_matter import QuantumMatter
+from oqtant.matter.quantum_matter import QuantumMatter
 
 from ._engines import ATTR_JOB, ATTR_RUNS
 
@@ -195,7 +195,7 @@ class OptimizationResult:
                                  squeeze=False, layout="constrained")
         order = np.array([t.number for t in done], dtype=float)
         best = self.best_trial
-        for ax, name in zip(axes.flat, names):
+        for ax, name in zip(axes.flat, names, strict=False):
             points = [(t.params[name], t.value, t.number) for t in done if name in t.params]
             x = [p[0] for p in points]
             scatter = ax.scatter(x, [p[1] for p in points], c=[p[2] for p in points],

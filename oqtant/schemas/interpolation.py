@@ -55,7 +55,7 @@ def _pieces(xs: np.ndarray) -> list[slice]:
     """
     cuts = np.flatnonzero(np.diff(xs) == 0) + 1
     bounds = [0, *cuts.tolist(), xs.size]
-    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def _evaluate(kind: str, xs: np.ndarray, ys: np.ndarray, x_new: np.ndarray) -> np.ndarray:

@@ -19,7 +19,6 @@ import math
 import warnings
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from enum import Enum
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -35,6 +34,21 @@ from pydantic import (
     model_validator,
 )
 
+from oqtant.schemas.enums import (  # the wire's enums, named here too
+    ACTIVE_STATUSES,
+    STANDARD_RF_TIMES_MS,
+    TERMINAL_STATUSES,
+    ImageType,
+    InterpolationType,
+    JobOrigin,
+    JobStatus,
+    JobType,
+    LaserType,
+    OutputImageType,
+    QPUName,
+    RfInterpolationType,
+    ShapeType,
+)
 from oqtant.schemas.limits import jset, pset, tset
 
 __all__ = [
@@ -42,6 +56,9 @@ __all__ = [
     "JobType",
     "ImageType",
     "JobStatus",
+    "ACTIVE_STATUSES",
+    "TERMINAL_STATUSES",
+    "STANDARD_RF_TIMES_MS",
     "RfInterpolationType",
     "InterpolationType",
     "LaserType",
@@ -78,89 +95,6 @@ __all__ = [
     "SIG_ABS",
     "print_keys",
 ]
-
-
-# --------------------------------------------------------------------------- enums
-
-
-class _StrEnum(str, Enum):
-    def __str__(self) -> str:
-        return str(self.value)
-
-
-class JobOrigin(_StrEnum):
-    WEB = "WEB"
-    OQTAPI = "OQTAPI"
-
-
-class JobType(_StrEnum):
-    BEC = "BEC"
-    BARRIER = "BARRIER"
-    BRAGG = "BRAGG"
-    ATOMTRONIC_1D = "ATOMTRONIC_1D"
-    PAINT_1D = "PAINT_1D"
-
-
-class ImageType(_StrEnum):
-    IN_TRAP = "IN_TRAP"
-    TIME_OF_FLIGHT = "TIME_OF_FLIGHT"
-    MOT = "MOT"
-
-
-class JobStatus(_StrEnum):
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    COMPLETE = "COMPLETE"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-    INCOMPLETE = "INCOMPLETE"
-
-
-class RfInterpolationType(_StrEnum):
-    LINEAR = "LINEAR"
-    OFF = "OFF"
-    PREVIOUS = "PREVIOUS"
-
-
-class InterpolationType(_StrEnum):
-    LINEAR = "LINEAR"
-    SMOOTH = "SMOOTH"
-    OFF = "OFF"
-    ZERO = "ZERO"
-    SLINEAR = "SLINEAR"
-    QUADRATIC = "QUADRATIC"
-    CUBIC = "CUBIC"
-    NEAREST = "NEAREST"
-    PREVIOUS = "PREVIOUS"
-    NEXT = "NEXT"
-
-
-class LaserType(_StrEnum):
-    TERMINATOR = "TERMINATOR"
-    BRAGG = "BRAGG"
-
-
-class ShapeType(_StrEnum):
-    GAUSSIAN = "GAUSSIAN"
-    LORENTZIAN = "LORENTZIAN"
-    SQUARE = "SQUARE"
-    NATIVE = "NATIVE"
-
-
-class QPUName(_StrEnum):
-    SMALLBERT = "SMALLBERT"
-    BIGBERT = "BIGBERT"
-    UNDEFINED = "UNDEFINED"
-    SIMULATOR = "SIMULATOR"
-
-
-class OutputImageType(_StrEnum):
-    """The images a run's output can hold."""
-
-    TIME_OF_FLIGHT = "TIME_OF_FLIGHT"
-    IN_TRAP = "IN_TRAP"
-    MOT = "MOT"
-    TIME_OF_FLIGHT_FIT = "TIME_OF_FLIGHT_FIT"
 
 
 # --------------------------------------------------------------------------- scalar types
@@ -284,7 +218,7 @@ class RfEvaporation(BaseModel):
 
     times_ms: Annotated[
         list[RfTime], Field(min_length=jset.min_rf_points, max_length=jset.max_rf_points)
-    ] = [-1600, -1200, -800, -400, 0]
+    ] = list(STANDARD_RF_TIMES_MS)
     frequencies_mhz: Annotated[
         list[RfFrequency], Field(min_length=jset.min_rf_points, max_length=jset.max_rf_points)
     ]

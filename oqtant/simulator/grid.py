@@ -125,7 +125,8 @@ class Grid:
 
 
 def make_grid(nx: int, nr: int, x_half_width: float, r_max: float) -> Grid:
-    """Build a grid: ``nx`` points on [-x_half_width, x_half_width), ``nr`` Hankel points on [0, r_max].
+    """Build a grid: ``nx`` points on [-x_half_width, x_half_width), ``nr`` Hankel points
+    on [0, r_max].
 
     Lengths in trap units.
     """

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from oqtant.schemas.images import image_array
+
 if TYPE_CHECKING:  # pragma: no cover
     from oqtant.simulator.simulator import Simulator
 
@@ -184,7 +186,7 @@ def show_final_result(sim: Simulator, *, file_name: str | None = None):
     plt = _plt()
     values = sim.output.values
     image = getattr(values, "it_plot", None) or values.tof_image
-    od = np.asarray(image.pixels).reshape(image.rows, image.columns)
+    od = image_array(image)
     width, height = image.columns * image.pixcal, image.rows * image.pixcal
     fig, ax = plt.subplots(figsize=(10, max(2.5, 10 * height / width)))
     shown = ax.imshow(
@@ -241,7 +243,8 @@ def animate(
             xs, _ = sim.get_grids(times[i])
             line.set_data(xs, values[i])
             ax.set_title(
-                f"{'axial density' if what == 'density' else 'axial current'}, t = {times[i]:.1f} ms"
+                f"{'axial density' if what == 'density' else 'axial current'}, "
+                f"t = {times[i]:.1f} ms"
             )
             return (line,)
 

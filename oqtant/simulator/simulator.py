@@ -28,23 +28,17 @@ from oqtant.constants import (
     IN_TRAP_PIXCAL_UM,
     RESONANT_CROSS_SECTION_M2,
     SIMULATOR_IN_TRAP_IMAGE_SHAPE,
+    TERMINATOR_LOSS_RATE_PER_MS,
     TOF_IMAGE_SHAPE,
     TOF_PIXCAL_UM,
 )
 from oqtant.errors import SimulationError
-from oqtant.schemas.job import (
-    Image,
-    ImageType,
-    InputValues,
-    LineChart,
-    NonPlotOutput,
-    Output,
-    PlotOutput,
-    TofFit,
-)
+from oqtant.schemas.job import Image, ImageType, InputValues, LineChart, Output  # noqa: F401 - the reference's names here
 from oqtant.schemas.limits import tset
 from oqtant.simulator import solver
 from oqtant.simulator._checks import check_callable, check_positive, check_range
+from oqtant.simulator._plot_methods import SimulatorPlots
+from oqtant.simulator._wire import simulation_output
 from oqtant.simulator.grid import (
     ENERGY_KHZ,
     LENGTH_UM,
@@ -66,7 +60,6 @@ __all__ = [
     "SimulatorOptions",
 ]
 
-TERMINATOR_LOSS_RATE_PER_MS = 100.0  # at full intensity: e^-10 of the atoms left after 0.1 ms
 IN_TRAP_IMAGE_SHAPE = SIMULATOR_IN_TRAP_IMAGE_SHAPE  # the reference simulator's grid
 _CROSS_SECTION_UM2 = RESONANT_CROSS_SECTION_M2 * 1e12  # the resonant TOF probe
 _IN_TRAP_CROSS_SECTION_UM2 = IN_TRAP_CROSS_SECTION_M2 * 1e12  # the detuned in-trap probe
@@ -113,7 +106,7 @@ def _radial_box_um(atom_number: float) -> float:
     return LENGTH_UM * max(1.5 * radius + 1.6, 3.0)
 
 
-class Simulator:
+class Simulator(SimulatorPlots):
     """Gross-Pitaevskii simulation of one run (``InputValues``) of the apparatus.
 
     Args:
@@ -206,7 +199,7 @@ class Simulator:
         return np.round(np.arange(n) * tset.resolution_ms, 1)
 
     def optical_potential_khz(self, times_ms, positions_um=None) -> np.ndarray:
-        """(nt, nx) optical potential E/h in kHz at ``times_ms`` and ``positions_um`` (default grid)."""
+        """(nt, nx) optical potential E/h (kHz) at ``times_ms``, ``positions_um`` (default grid)."""
         t = np.atleast_1d(np.asarray(times_ms, dtype=float))
         x = self.x_um if positions_um is None else np.atleast_1d(np.asarray(positions_um, float))
         if self._potential_khz is not None:
@@ -282,7 +275,10 @@ class Simulator:
                 total=round(n_updates * tset.resolution_ms, 1),
                 desc="simulated time",
                 unit="ms",
-                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} ms [{elapsed}<{remaining}]",
+                bar_format=(
+                    "{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} ms "
+                    "[{elapsed}<{remaining}]"
+                ),
                 leave=False,
             )
         last = [0]
@@ -392,7 +388,7 @@ class Simulator:
         return self.times_ms
 
     def get_density(self, time_ms: float) -> np.ndarray:
-        """(nr, nx) density in atoms/um^3 at the stored time nearest ``time_ms``, on ``get_grids``."""
+        """(nr, nx) density (atoms/um^3) at the stored time nearest ``time_ms`` (``get_grids``)."""
         psi, lx, lr, _ = self._snapshot(time_ms)
         return np.abs(psi) ** 2 / (lx * lr * lr) / LENGTH_UM**3
 
@@ -592,7 +588,7 @@ class Simulator:
         return column * _IN_TRAP_CROSS_SECTION_UM2
 
     def tof_image(self, supersample: int = 4) -> np.ndarray:
-        """(100, 100) optical density after the time of flight, 4.4 um per pixel (pixel averages)."""
+        """(100, 100) optical density after the time of flight, 4.4 um pixels (pixel averages)."""
         self._require_run()
         rows, cols = TOF_IMAGE_SHAPE
         e = self._expansion(float(self.values.time_of_flight_ms))
@@ -618,133 +614,4 @@ class Simulator:
         return self._output
 
     def _make_output(self) -> Output:
-        if not self.is_time_of_flight:
-            od = self.in_trap_image()
-            return Output(values=PlotOutput(it_plot=_image(od, IN_TRAP_PIXCAL_UM)))
-        od = self.tof_image()
-        fit_image = od
-        fit = TofFit(**{k: 0.0 for k in TofFit.model_fields})
-        try:
-            from oqtant.schemas.output import fit_bimodal_2d
-
-            result = fit_bimodal_2d(
-                od, TOF_PIXCAL_UM, time_of_flight_ms=float(self.values.time_of_flight_ms)
-            )
-            fit = TofFit(
-                **{k: float(v) for k, v in result.as_dict().items() if k in TofFit.model_fields}
-            )
-            fit_image = np.asarray(result.model_image, dtype=float)
-        except Exception:  # noqa: BLE001, S110 - a missing or failed fit leaves zeros and the image
-            pass
-        cy, cx = np.unravel_index(int(np.argmax(od)), od.shape)
-        atoms = round(self.atom_number_final)
-        return Output(
-            values=NonPlotOutput(
-                mot_fluorescence_image=_image(np.zeros((2, 2)), 1.0),
-                tof_image=_image(od, TOF_PIXCAL_UM),
-                tof_fit_image=_image(fit_image, TOF_PIXCAL_UM),
-                tof_fit=fit,
-                tof_x_slice=_slice(od[cy, :]),
-                tof_y_slice=_slice(od[:, cx]),
-                total_mot_atom_number=0,
-                tof_atom_number=atoms,
-                thermal_atom_number=0,
-                condensed_atom_number=atoms,
-                temperature_nk=0,
-            )
-        )
-
-    # ------------------------------------------------------------------ plots
-
-    def show_density(self, times_ms, *, file_name: str | None = None):
-        """Density n(x, r) (atoms/um^3) at each of ``times_ms``, mirrored about the axis."""
-        from oqtant.simulator import plots
-
-        return plots.show_density(self, _as_list(times_ms), file_name=file_name)
-
-    def show_density_cylindrical(self, times_ms, *, file_name: str | None = None):
-        """Alias of :meth:`show_density`."""
-        return self.show_density(times_ms, file_name=file_name)
-
-    def show_phase(self, times_ms, *, file_name: str | None = None):
-        """Phase of the wave function in (x, r) at each of ``times_ms``."""
-        from oqtant.simulator import plots
-
-        return plots.show_phase(self, _as_list(times_ms), file_name=file_name)
-
-    def show_column_densities(self, times_ms, *, file_name: str | None = None):
-        """Column density images (atoms/um^2) with axial profiles at each of ``times_ms``."""
-        from oqtant.simulator import plots
-
-        return plots.show_column_densities(self, _as_list(times_ms), file_name=file_name)
-
-    def show_current(self, times_ms, *, file_name: str | None = None):
-        """Axial atom current (atoms/ms) at each of ``times_ms``."""
-        from oqtant.simulator import plots
-
-        return plots.show_current(self, _as_list(times_ms), file_name=file_name)
-
-    def show_potential(self, times_ms, *, file_name: str | None = None):
-        """Axial potential (trap + light, kHz) with the axial density, at each of ``times_ms``."""
-        from oqtant.simulator import plots
-
-        return plots.show_potential(self, _as_list(times_ms), file_name=file_name)
-
-    def show_final_result(self, *, file_name: str | None = None):
-        """The output image (IN_TRAP column density or TOF optical density)."""
-        from oqtant.simulator import plots
-
-        return plots.show_final_result(self, file_name=file_name)
-
-    def animate_density(
-        self, *, file_name: str | None = None, frame_interval: int = 1, fps: int = 10
-    ):
-        """Animation of the axial density and potential; saved to ``file_name`` (.gif or .mp4)."""
-        from oqtant.simulator import plots
-
-        return plots.animate(
-            self, "density", file_name=file_name, frame_interval=frame_interval, fps=fps
-        )
-
-    def animate_phase(
-        self, *, file_name: str | None = None, frame_interval: int = 1, fps: int = 10
-    ):
-        """Animation of the phase in (x, r); saved to ``file_name`` (.gif or .mp4)."""
-        from oqtant.simulator import plots
-
-        return plots.animate(
-            self, "phase", file_name=file_name, frame_interval=frame_interval, fps=fps
-        )
-
-    def animate_column_density(
-        self, *, file_name: str | None = None, frame_interval: int = 1, fps: int = 10
-    ):
-        """Animation of the column density image; saved to ``file_name`` (.gif or .mp4)."""
-        from oqtant.simulator import plots
-
-        return plots.animate(
-            self, "column", file_name=file_name, frame_interval=frame_interval, fps=fps
-        )
-
-    def animate_current(
-        self, *, file_name: str | None = None, frame_interval: int = 1, fps: int = 10
-    ):
-        """Animation of the axial current (in the trap); saved to ``file_name`` (.gif or .mp4)."""
-        from oqtant.simulator import plots
-
-        return plots.animate(
-            self, "current", file_name=file_name, frame_interval=frame_interval, fps=fps
-        )
-
-
-def _as_list(times_ms) -> list[float]:
-    return [float(t) for t in np.atleast_1d(np.asarray(times_ms, dtype=float))]
-
-
-def _image(array: np.ndarray, pixcal: float) -> Image:
-    a = np.asarray(array, dtype=float)
-    return Image(pixels=a.ravel().tolist(), rows=a.shape[0], columns=a.shape[1], pixcal=pixcal)
-
-
-def _slice(values: np.ndarray) -> LineChart:
-    return LineChart(points=[{"x": float(i), "y": float(v)} for i, v in enumerate(values)])
+        return simulation_output(self)

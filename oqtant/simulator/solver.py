@@ -29,13 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft as sfft
 from scipy.integrate import solve_ivp
+from threadpoolctl import threadpool_limits
 
 from oqtant.errors import SimulationError
-
-try:  # small matrix products are slower with several BLAS threads
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover - threadpoolctl comes with scipy's usual installs
-    threadpool_limits = None
 from oqtant.simulator._checks import check_positive, check_shape
 from oqtant.simulator.grid import (
     TRAP_ASPECT,
@@ -146,13 +142,14 @@ class Expansion:
 
 
 def _one_blas_thread(func):
-    """Run ``func`` with one BLAS thread (its matrices are tiny; threads only add latency)."""
+    """Run ``func`` with one BLAS thread (its matrices are tiny; threads only add latency).
+
+    The limits are set at each call, so BLAS libraries loaded after import are limited too.
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        if threadpool_limits is None:
-            return func(*args, **kwargs)
-        with threadpool_limits(1, user_api="blas"):
+        with threadpool_limits(limits=1, user_api="blas"):
             return func(*args, **kwargs)
 
     return wrapper
@@ -361,7 +358,7 @@ class _Stepper:
     def set_coefficients(
         self, dt: float, inv_lx2: float, inv_lr2: float, inv_volume: float
     ) -> None:
-        """Step dt; kinetic coefficients 1/lambda_x^2, 1/lambda_r^2; trap and g scaled by 1/Lambda."""
+        """Step dt; kinetic coefficients 1/lambda_x^2, 1/lambda_r^2; trap, g scaled by 1/Lambda."""
         self.dt = dt
         self.g_eff = self.g * inv_volume
         # Split-step is unstable for modes whose kinetic phase per step is near
@@ -562,8 +559,9 @@ def axial_reach(grid: Grid, psi: np.ndarray, time: float, tail: float = 1e-6) ->
 
 def scaling_factors(t_end: float, *, aspect: float = TRAP_ASPECT):
     """Castin-Dum scale factors after release: dense solution of
-    lambda_x'' = 1 / (lambda_x Lambda), lambda_r'' = aspect^2 / (lambda_r Lambda), Lambda = lambda_x lambda_r^2,
-    with lambda = 1 and lambda' = 0 at release. Returns a callable t -> (lambda_x, lambda_r, dlambda_x, dlambda_r).
+    lambda_x'' = 1 / (lambda_x Lambda), lambda_r'' = aspect^2 / (lambda_r Lambda),
+    Lambda = lambda_x lambda_r^2, with lambda = 1 and lambda' = 0 at release. Returns a
+    callable t -> (lambda_x, lambda_r, dlambda_x, dlambda_r).
     """
 
     def rhs(_t, y):

@@ -10,6 +10,7 @@ import base64
 import json
 import time
 import uuid
+import warnings
 
 import httpx
 import pytest
@@ -332,3 +333,22 @@ def test_the_client_does_not_import_the_server():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    "ours, server, older",
+    [
+        ("1.0rc1", "1.0", True),  # a release candidate comes before its release
+        ("1.0", "1.0rc1", False),
+        ("1.9", "1.10", True),  # numbers, not text
+        ("1.10.0", "1.9.9", False),
+        ("2.0.dev3", "2.0", True),
+    ],
+)
+def test_check_version_orders_versions_as_pep_440_does(ours, server, older):
+    client = make_client(lambda r: httpx.Response(200, json={"version": server, "api": "v1"}))
+    client.version = ours
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert client.check_version() is (not older)
+    assert bool(caught) is older

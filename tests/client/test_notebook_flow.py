@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from oqtant import errors, oqtant_client
+from oqtant.client import _session
 from oqtant.login import ClientSettings, Login
 from oqtant.schemas.job import JobStatus, TofFit
 from oqtant.schemas.output import (
@@ -41,7 +42,7 @@ def _token(subject: str) -> str:
 
 def test_get_login_keeps_the_token_out_of_its_repr(monkeypatch):
     token = _token(str(uuid.uuid4()))
-    monkeypatch.setattr("oqtant.login.get_user_token", lambda port, **kw: token)
+    monkeypatch.setattr("oqtant.client.login.get_user_token", lambda port, **kw: token)
     qmf = QuantumMatterFactory()
     login = qmf.get_login()
     assert isinstance(login, Login) and qmf.login is login
@@ -50,7 +51,7 @@ def test_get_login_keeps_the_token_out_of_its_repr(monkeypatch):
         assert token not in shown and token.split(".")[1] not in shown
         assert "token hidden" in shown and login.url in shown
     seen = []
-    monkeypatch.setattr(oqtant_client, "get_oqtant_client", lambda t: seen.append(t) or "client")
+    monkeypatch.setattr(_session, "get_oqtant_client", lambda t: seen.append(t) or "client")
     qmf.get_client()  # the notebook's next cell: the login's token, not a new login
     assert seen == [token] and qmf.client == "client"
     qmf.get_client(token=login)  # a login object is taken for its token too
@@ -76,7 +77,7 @@ def test_client_submit_lets_the_matter_fetch_its_result(ada):
 
 
 def test_matter_without_client_submits_with_the_current_client(ada, monkeypatch):
-    monkeypatch.setattr(oqtant_client, "_current", [ada])  # as get_client() leaves it
+    monkeypatch.setattr(_session, "_current", [ada])  # as get_client() leaves it
     matter = QuantumMatterFactory().create_quantum_matter(name="readme", temperature=80)
     assert matter.submit(track=True) is None  # as the reference's submit
     assert matter.client is ada and uuid.UUID(matter.job_id)
@@ -87,7 +88,7 @@ def test_matter_without_client_submits_with_the_current_client(ada, monkeypatch)
 
 
 def test_get_client_makes_the_client_current(monkeypatch, tmp_path):
-    monkeypatch.setattr(oqtant_client, "get_user_token", lambda port, **kw: _token("u"))
+    monkeypatch.setattr("oqtant.client.login.get_user_token", lambda port, **kw: _token("u"))
     assert oqtant_client.current_client() is None
     settings = ClientSettings(url="http://127.0.0.1:9", token_cache_file=tmp_path / "t.json")
     client = oqtant_client.get_client(settings=settings)

@@ -1,38 +1,64 @@
-"""The module globals `ultracold_matter_job` and `barrier_manipulator_job` are the
-service's two standard jobs, number for number."""
+"""The two standard jobs: one home (oqtant.standard_jobs), the reference's jobs, and jobs
+whose physics does what their names say."""
 
-from oqtant.oqtant_client import barrier_manipulator_job, ultracold_matter_job
-from oqtant.schemas.job import JobType, OqtantJob
+import copy
+from pathlib import Path
 
-STANDARD_RAMP = {
-    "times_ms": [-1600, -1200, -800, -400, 0],
-    "powers_mw": [500.0, 500.0, 475.0, 360.0, 220.0],
-    "interpolation": "LINEAR",
-}
+import numpy as np
 
+from oqtant import oqtant_client, standard_jobs
+from oqtant.schemas.interpolation import interpolate_1d
+from oqtant.schemas.job import JobType, OqtantJob, RfEvaporation
+from oqtant.schemas.limits import pset
+from tests.reference._surface import load
 
-def test_ultracold_matter_job_is_the_standard_bec_job():
-    values = ultracold_matter_job["inputs"][0]["values"]
-    assert ultracold_matter_job["name"] == "Example Ultracold Matter Generator Job"
-    assert values["time_of_flight_ms"] == 8.0
-    assert values["image_type"] == "TIME_OF_FLIGHT"
-    assert values["end_time_ms"] == 0.0
-    rf = values["rf_evaporation"]
-    assert {k: rf[k] for k in STANDARD_RAMP} == STANDARD_RAMP
-    assert rf["frequencies_mhz"] == [17.0, 8.0, 4.0, 1.2, 0.045]
-    assert values["optical_barriers"] is None and values["lasers"] is None
-    assert OqtantJob(**ultracold_matter_job).job_type == JobType.BEC
+RECORDED = load("helpers.json")["standard_jobs"]
 
 
-def test_barrier_manipulator_job_is_the_standard_barrier_job():
-    values = barrier_manipulator_job["inputs"][0]["values"]
-    rf = values["rf_evaporation"]
-    assert {k: rf[k] for k in STANDARD_RAMP} == STANDARD_RAMP
-    assert rf["frequencies_mhz"][-1] == 0.1
-    assert values["image_type"] == "IN_TRAP" and values["end_time_ms"] == 20.0
+def _values(job: dict) -> dict:
+    return job["inputs"][0]["values"]
+
+
+def test_the_client_and_the_server_share_one_home_of_the_standard_jobs():
+    assert oqtant_client.ultracold_matter_job is standard_jobs.ultracold_matter_job
+    assert oqtant_client.barrier_manipulator_job is standard_jobs.barrier_manipulator_job
+    from oqtant.server.web import routes  # the console's templates come from the same place
+
+    assert "oqtant.standard_jobs" in Path(routes.__file__).read_text()
+
+
+def test_the_standard_jobs_are_the_reference_jobs_and_their_types():
+    for name, job_type in (("ultracold_matter_job", JobType.BEC),
+                           ("barrier_manipulator_job", JobType.BARRIER)):
+        ours = getattr(standard_jobs, name)
+        job = OqtantJob(**copy.deepcopy(ours))
+        recorded = OqtantJob(**copy.deepcopy(RECORDED[name]))
+        assert job.job_type == recorded.job_type == job_type
+        # the same run, but for the barriers: ours is the project's one stepped barrier
+        ours_values = job.inputs[0].values.model_dump(exclude={"optical_barriers"})
+        assert ours_values == recorded.inputs[0].values.model_dump(exclude={"optical_barriers"})
+
+
+def test_both_jobs_evaporate_with_the_one_standard_ramp():
+    # the same times and powers, and the wire's default times: one ramp, one home
+    bec = _values(standard_jobs.ultracold_matter_job)["rf_evaporation"]
+    barrier = _values(standard_jobs.barrier_manipulator_job)["rf_evaporation"]
+    assert bec["times_ms"] == barrier["times_ms"] == RfEvaporation.model_fields["times_ms"].default
+    assert bec["powers_mw"] == barrier["powers_mw"]
+    # an evaporation: the knife sweeps down to its last frequency
+    for rf in (bec, barrier):
+        assert np.all(np.diff(rf["frequencies_mhz"]) < 0)
+    # the BEC job cuts deeper (nearer the trap bottom) than the barrier job: a colder cloud
+    assert bec["frequencies_mhz"][-1] < barrier["frequencies_mhz"][-1]
+
+
+def test_the_barrier_job_ramps_one_barrier_up_through_the_experiment():
+    values = _values(standard_jobs.barrier_manipulator_job)
     (barrier,) = values["optical_barriers"]
-    assert len(set(barrier["positions_um"])) == 1  # it sits at a fixed position
-    heights = barrier["heights_khz"]
-    steps = {round(b - a, 9) for a, b in zip(heights, heights[1:])}
-    assert heights[0] == 0.0 and steps == {5.0}  # 0, 5, 10, ... kHz
-    assert OqtantJob(**barrier_manipulator_job).job_type == JobType.BARRIER
+    times, heights = barrier["times_ms"], barrier["heights_khz"]
+    assert times[0] == 0.0 and times[-1] == values["end_time_ms"]  # it lives the whole stage
+    assert len(set(barrier["positions_um"])) == 1  # it stands still
+    during = interpolate_1d(times, heights, np.linspace(times[0], times[-1], 41), "LINEAR")
+    assert np.all(np.diff(during) > 0) and during[0] == 0.0  # rises from nothing
+    assert max(heights) <= pset.max_energy  # within what the projector gives
+    assert values["image_type"] == "IN_TRAP"  # the barrier is seen in the trap

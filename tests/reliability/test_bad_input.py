@@ -23,7 +23,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from oqtant.errors import JobFileError
 from oqtant.errors import ValidationError as OqtantValidationError
-from oqtant import jobfiles
+from oqtant.client import jobfiles
 from oqtant.jobfiles import MAX_JOB_FILE_BYTES, read_job_file, write_job_file
 from oqtant.oqtant_client import OqtantClient
 from oqtant.schemas.job import InputValues, OqtantJob

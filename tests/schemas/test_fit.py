@@ -12,10 +12,11 @@ from scipy import ndimage
 
 from oqtant.constants import K_B, RB87_MASS_KG, RESONANT_CROSS_SECTION_M2
 from oqtant.errors import FitError, ValidationError
+from oqtant.analysis.bimodal import residual_and_jacobian as _residual_and_jacobian
 from oqtant.schemas.output import (
     FIT_PARAMETER_NAMES,
     BimodalFit,
-    _residual_and_jacobian,
+
     bimodal_od,
     bose_cloud_od,
     fit_bimodal_2d,

@@ -151,15 +151,37 @@ def test_wire_objects_are_accepted_as_user_objects(qmf):
 # --------------------------------------------------------------------------- rules
 
 
-def test_temperature_shortcut_sets_the_last_frequency(qmf):
-    cold = qmf.create_quantum_matter(temperature=50.0).rf_evaporation.frequencies_mhz
-    warm = qmf.create_quantum_matter(temperature=200.0).rf_evaporation.frequencies_mhz
-    assert cold[:-1] == warm[:-1] == STANDARD_BEC["rf_evaporation"]["frequencies_mhz"][:-1]
-    assert warm[-1] == pytest.approx(0.067, rel=1e-12)  # 0.000335 MHz per nK
-    assert cold[-1] == pytest.approx(0.01675, rel=1e-12)
-    assert temperature_to_final_frequency_mhz(200.0) == pytest.approx(0.067, rel=1e-12)
+def _recorded_temperature_cases():
+    """(temperature, the reference's ramp) of each recorded matter given only a temperature."""
+    from tests.reference._surface import load
+
+    for case in load("factory.json")["cases"]:
+        spec = case["spec"]
+        kwargs = spec.get("kwargs", {})
+        if (spec["call"] == "create_quantum_matter" and set(kwargs) == {"temperature"}
+                and "error" not in case):
+            yield kwargs["temperature"], case["json"]["input"]["rf_evaporation"]
+
+
+def test_temperature_shortcut_sets_the_last_frequency_as_the_reference(qmf):
+    cases = list(_recorded_temperature_cases())
+    assert len(cases) >= 3  # the fixtures hold several temperatures
+    standard = qmf.create_quantum_matter().rf_evaporation.frequencies_mhz
+    for temperature, recorded in cases:
+        ours = qmf.create_quantum_matter(temperature=temperature).rf_evaporation
+        # the reference's last frequency for this temperature, the rest of the ramp unchanged
+        last = recorded["frequencies_mhz"][-1]
+        assert ours.frequencies_mhz[-1] == pytest.approx(last, rel=1e-9)
+        assert ours.frequencies_mhz[:-1] == standard[:-1] == recorded["frequencies_mhz"][:-1]
+        assert temperature_to_final_frequency_mhz(temperature) == pytest.approx(
+            recorded["frequencies_mhz"][-1], rel=1e-9
+        )
+    # a colder target ends the ramp lower (nearer the trap bottom): fewer hot atoms kept
+    by_temperature = sorted(cases, key=lambda c: c[0])
+    lasts = [c[1]["frequencies_mhz"][-1] for c in by_temperature]
+    assert lasts == sorted(lasts)
     # the shared default ramp is not changed by a temperature
-    assert qmf.create_quantum_matter().rf_evaporation.frequencies_mhz[-1] == 0.02
+    assert qmf.create_quantum_matter().rf_evaporation.frequencies_mhz == standard
 
 
 def test_temperature_rules(qmf):

@@ -95,7 +95,7 @@ def _message_png(text: str) -> bytes:
 
 def render_output_png(output_values_json: str, kind: str) -> bytes:
     """One figure of a run's output: ``tof``, ``fit``, ``slice_x``, ``slice_y`` or ``it``."""
-    from oqtant.schemas.output import output_from_values
+    from oqtant.matter.output import output_from_values
 
     output = output_from_values(json.loads(output_values_json))
     is_tof = not hasattr(output, "it_plot")
@@ -149,7 +149,7 @@ def input_kinds_for(values: InputValues) -> list[str]:
 
 def render_input_png(name: str, values: InputValues, kind: str) -> bytes:
     """One figure of a run's input, drawn as the client's ``show_*`` methods draw it."""
-    from oqtant.schemas.quantum_matter import QuantumMatter
+    from oqtant.matter import QuantumMatter
 
     matter = QuantumMatter.from_input(name=name, input=values)
     if kind == "rf":

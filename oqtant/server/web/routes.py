@@ -823,7 +823,7 @@ async def new_job_page(
     user, limits, source = await in_db(request, work)
     if limits is None:
         return _not_found(request, user, copy or "")
-    from oqtant.oqtant_client import barrier_manipulator_job, ultracold_matter_job
+    from oqtant.standard_jobs import barrier_manipulator_job, ultracold_matter_job
 
     if source is not None:
         name, values = source
