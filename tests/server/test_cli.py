@@ -235,6 +235,7 @@ def test_serve_with_a_bad_database_url_prints_no_traceback(tmp_path):
             "--database-url",
             "nosuch://x",
         ],
+        check=False,
         env=env,
         capture_output=True,
         text=True,
@@ -475,3 +476,11 @@ def test_logout_forgets_the_server_s_token(tmp_path, monkeypatch, capsys):
     assert cache.get("http://two.test") == "token-two"
     assert main(["logout", "--url", "ftp://x"]) == 2
     assert "url" in _one_line(capsys.readouterr().err)
+
+
+def test_a_bad_setting_is_one_line(data_dir, monkeypatch, capsys):
+    monkeypatch.setenv("OQTANT_PORT", "99999")
+    assert main(["serve"]) == 2
+    assert _one_line(capsys.readouterr().err) == (
+        "oqtant serve: port (OQTANT_PORT): Input should be less than or equal to 65535"
+    )
