@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     default_max_pending_jobs: int = Field(default=20, ge=0)
     default_sim_daily_limit: int = Field(default=100, ge=0)
     default_sim_max_pending_jobs: int = Field(default=5, ge=0)
+    # the shortest password `oqtant user add` and `oqtant user password` accept
+    min_password_length: int = Field(default=8, ge=1)
     login_max_failures: int = Field(default=10, ge=1)
     login_window_seconds: float = Field(default=300.0, gt=0)
     login_max_delay_seconds: float = Field(default=60.0, gt=0)

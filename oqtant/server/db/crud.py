@@ -43,6 +43,7 @@ __all__ = [
     "revoke_session_token",
     "revoke_user_tokens",
     "set_user_disabled",
+    "set_user_password",
     "user_of_token",
     "NameTaken",
     "QueueInfo",
@@ -1094,6 +1095,13 @@ def set_user_disabled(*, session: Session, user_id: int, disabled: bool) -> User
     Disabling revokes the user's tokens, so enabling again does not bring them back.
     """
     return _write_user(session, user_id, disabled=disabled)
+
+
+def set_user_password(*, session: Session, user_id: int, password: str) -> User:
+    """Give the account a new password; every token and console session so far is refused."""
+    if not password:
+        raise ValueError("the password must not be empty")
+    return _write_user(session, user_id, password_hash=hash_password(password))
 
 
 def delete_user(*, session: Session, user_id: int) -> int:
