@@ -245,7 +245,8 @@ def _cmd_user_list(args: argparse.Namespace) -> int:
             )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
     if len(rows) == 1:
         print("(no users yet: add one with `oqtant user add NAME`)")
     return 0
