@@ -38,6 +38,8 @@ pytestmark = pytest.mark.server
 
 REPO = Path(__file__).resolve().parents[2]
 FAST_BACKEND = "tests.server.fast_backend:FastBackend"
+# fast like FAST_BACKEND, but a run whose last RF frequency is FAULT_SLOW_MHZ takes 2 s
+SERVER_BACKEND = "tests.reliability.backends:FaultyBackend"
 PASSWORD = "e2e-password-" + "x" * 8
 
 
@@ -72,8 +74,9 @@ def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("e2e_server")
     with private_database() as database_url:
         srv = EmbeddedServer(
-            folder, database_url=database_url, workers=2, backend=FAST_BACKEND,
+            folder, database_url=database_url, workers=2, backend=SERVER_BACKEND,
             extra_env={"PYTHONPATH": str(REPO), "OQTANT_POLL_SECONDS": "0.05",
+                       "OQTANT_TEST_RUN_SECONDS": "2",
                        "OQTANT_SECRET_KEY": "e2e-secret-key-of-at-least-32-bytes!"},
         )
         with srv:
@@ -165,8 +168,12 @@ def test_every_client_method(server, env, capsys):
     refreshed = client.load_job_from_file(path)
     assert refreshed.status == JobStatus.COMPLETE and refreshed.run == 2
 
-    # cancel_job / delete_job on a job that cannot start (the user may run nothing else)
+    # cancel_job / delete_job on a job of 30 slow runs (2 s each): cancelled long before its end
+    from tests.reliability.backends import FAULT_SLOW_MHZ
+
     slow = client.create_job("e2e to cancel", JobType.BEC, runs=30)
+    for run_input in slow.inputs:
+        run_input.values.rf_evaporation.frequencies_mhz[-1] = FAULT_SLOW_MHZ
     [slow_id] = client.run_jobs([slow])
     client.cancel_job(slow_id)
     client.track_jobs([client.get_job(slow_id)], timeout_s=60)
