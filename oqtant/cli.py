@@ -374,52 +374,16 @@ def _client_settings(args: argparse.Namespace):
         raise Refused(_setting_problem(exc)) from None
 
 
-def _user_name(settings, token: str) -> str:
-    """The name of the token's account, as the server says (``GET /api/v1/me``).
-
-    A server that cannot say (an older one, or unreachable just now) leaves the
-    token's subject, the account's id.
-    """
-    import httpx
-
-    from oqtant.login import decode_token_claims
-
-    try:
-        answer = httpx.get(
-            f"{settings.base_url}/me",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=settings.connect_timeout_s,
-        )
-        if answer.status_code == 200:
-            return str(answer.json()["name"])
-    except (httpx.HTTPError, ValueError, KeyError, TypeError):
-        pass
-    return f"id {decode_token_claims(token).get('sub')}"
-
-
 def _cmd_login(args: argparse.Namespace) -> int:
-    from oqtant.errors import AuthenticationError, ConnectionError, ValidationError
-    from oqtant.login import get_user_token, password_login
+    from oqtant.login import login_with
 
-    settings = _client_settings(args)
-    try:
-        if args.username:
-            if args.password_stdin:
-                password = sys.stdin.readline().rstrip("\r\n")
-            else:
-                password = getpass.getpass(f"Password for {args.username}: ")
-            token = password_login(args.username, password, settings=settings, use_cache=True)
-        else:
-            opener = (lambda url: None) if args.no_browser else None
-            token = get_user_token(args.port, settings=settings, open_browser=opener)
-    except (AuthenticationError, ConnectionError, ValidationError) as err:
-        print(f"oqtant login: {err}", file=sys.stderr)
-        return 1
-    print(
-        f"Logged in to {settings.url} as {_user_name(settings, token)}; "
-        f"token cached in {settings.token_cache_path}"
+    return login_with(
+        _client_settings(args),
+        port=args.port,
+        username=args.username,
+        password_stdin=args.password_stdin,
+        no_browser=args.no_browser,
     )
-    return 0
 
 
 def _cmd_logout(args: argparse.Namespace) -> int:

@@ -5,9 +5,11 @@ from oqtant.client.login import (
     ClientSettings,
     Login,
     TokenCache,
+    account_name,
     authorization_url,
     decode_token_claims,
     get_user_token,
+    login_with,
     main,
     make_pkce_pair,
     password_login,
@@ -30,6 +32,8 @@ __all__ = [
     "password_login",
     "decode_token_claims",
     "DEFAULT_URL",
+    "account_name",
+    "login_with",
     "main",
 ]
 

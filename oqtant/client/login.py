@@ -15,12 +15,14 @@ Tokens are cached in ``platformdirs.user_config_dir("oqtant")/token.json``
 from __future__ import annotations
 
 import base64
+import getpass
 import hashlib
 import http.server
 import json
 import os
 import queue
 import secrets
+import sys
 import threading
 import time
 import webbrowser
@@ -47,6 +49,8 @@ __all__ = [
     "password_login",
     "decode_token_claims",
     "DEFAULT_URL",
+    "account_name",
+    "login_with",
     "main",
 ]
 
@@ -419,8 +423,6 @@ def get_user_token(
 def main(argv: list[str] | None = None) -> int:
     """``oqtant login``: log in (browser, or ``--username`` with a password) and cache the token."""
     import argparse
-    import getpass
-    import sys
 
     parser = argparse.ArgumentParser(
         prog="oqtant login",
@@ -436,21 +438,55 @@ def main(argv: list[str] | None = None) -> int:
                         help="only print the login address (for machines without a browser)")
     args = parser.parse_args(argv)
     settings = ClientSettings(**({"url": args.url} if args.url else {}))
+    return login_with(settings, port=args.port, username=args.username,
+                      password_stdin=args.password_stdin, no_browser=args.no_browser)
+
+
+def account_name(settings: ClientSettings, token: str) -> str:
+    """The name of the token's account, as the server says (``GET /api/v1/me``).
+
+    A server that cannot say (an older one, or unreachable just now) leaves the
+    token's subject, the account's id.
+    """
     try:
-        if args.username:
-            if args.password_stdin:
+        answer = httpx.get(
+            f"{settings.base_url}/me",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=settings.connect_timeout_s,
+        )
+        if answer.status_code == 200:
+            return str(answer.json()["name"])
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        pass
+    return f"id {decode_token_claims(token).get('sub')}"
+
+
+def login_with(
+    settings: ClientSettings,
+    *,
+    port: int = 8080,
+    username: str | None = None,
+    password_stdin: bool = False,
+    no_browser: bool = False,
+) -> int:
+    """``oqtant login``: log in (password or browser), cache the token, name the account."""
+    try:
+        if username:
+            if password_stdin:
                 password = sys.stdin.readline().rstrip("\r\n")
             else:
-                password = getpass.getpass(f"Password for {args.username}: ")
-            token = password_login(args.username, password, settings=settings, use_cache=True)
+                password = getpass.getpass(f"Password for {username}: ")
+            token = password_login(username, password, settings=settings, use_cache=True)
         else:
-            opener = (lambda url: None) if args.no_browser else None
-            token = get_user_token(args.port, settings=settings, open_browser=opener)
+            opener = (lambda url: None) if no_browser else None
+            token = get_user_token(port, settings=settings, open_browser=opener)
     except (AuthenticationError, ConnectionError, ValidationError) as err:
         print(f"oqtant login: {err}", file=sys.stderr)
         return 1
-    print(f"Logged in to {settings.url} as user {decode_token_claims(token).get('sub')}; "
-          f"token cached in {settings.token_cache_path}")
+    print(
+        f"Logged in to {settings.url} as {account_name(settings, token)}; "
+        f"token cached in {settings.token_cache_path}"
+    )
     return 0
 
 

@@ -438,11 +438,11 @@ def test_login_names_the_user(data_dir, monkeypatch, capsys):
     app = _app(data_dir)
     try:
         with TestClient(app, base_url="http://oqtant.test") as client:
-            import oqtant.login
+            import oqtant.client.login
 
-            real_login = oqtant.login.password_login
+            real_login = oqtant.client.login.password_login
             monkeypatch.setattr(
-                "oqtant.login.password_login",
+                "oqtant.client.login.password_login",
                 lambda *args, **kwargs: real_login(*args, transport=client, **kwargs),
             )
             monkeypatch.setattr("httpx.get", lambda url, **kwargs: client.get(url, **kwargs))
