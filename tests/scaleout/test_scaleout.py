@@ -186,10 +186,10 @@ def test_db_upgrade_creates_the_schema_and_old_schemas_are_refused(postgres_serv
     url = postgres_server.create_database()
     # an empty database: server and worker refuse, naming the command that fixes it
     serve = _cli("serve", "--database-url", url, "--workers", "0", "--port", str(free_port()))
-    assert serve.returncode == 1
+    assert serve.returncode == 2
     assert "oqtant db upgrade" in serve.stderr and "none (empty database)" in serve.stderr
     work = _cli("worker", "--database-url", url)
-    assert work.returncode == 1 and "oqtant db upgrade" in work.stderr
+    assert work.returncode == 2 and "oqtant db upgrade" in work.stderr
 
     upgrade = _cli("db", "upgrade", "--database-url", url)
     assert upgrade.returncode == 0, upgrade.stderr
