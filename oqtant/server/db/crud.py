@@ -33,6 +33,7 @@ from oqtant.server.db.models import (
     utcnow,
 )
 from oqtant.server.db.session import begin_write, is_postgresql
+from oqtant.server.summaries import output_summary, summary_json
 from oqtant.server.schemas import JobSubmit
 from oqtant.settings import Settings
 
@@ -855,47 +856,6 @@ def _finish_run(session: Session, owner: str, run_id: int, values: dict) -> bool
     except BaseException:
         session.rollback()
         raise
-
-
-_SUMMARY_FIELDS = (
-    "tof_atom_number",
-    "thermal_atom_number",
-    "condensed_atom_number",
-    "temperature_nk",
-    "total_mot_atom_number",
-)
-
-
-def summary_json(values) -> str:
-    """The few numbers of a run's output that a list of runs shows, as JSON.
-
-    ``values``: the output's values, as the wire model or its JSON dict. A
-    time-of-flight output gives its atom numbers and temperature; an in-trap
-    output the peak of its image.
-    """
-    if isinstance(values, dict):
-        get = values.get
-    else:
-
-        def get(key):
-            return getattr(values, key, None)
-
-    it_plot = get("it_plot")
-    if it_plot:
-        pixels = it_plot.get("pixels") if isinstance(it_plot, dict) else it_plot.pixels
-        return json.dumps({"image": "IN_TRAP", "peak_od": round(float(max(pixels or [0.0])), 3)})
-    return json.dumps({"image": "TIME_OF_FLIGHT", **{k: get(k) for k in _SUMMARY_FIELDS}})
-
-
-def output_summary(output_json: str | None) -> str | None:
-    """``summary_json`` of a stored output (JSON text), or None when there is none."""
-    if not output_json:
-        return None
-    try:
-        values = json.loads(output_json).get("values") or {}
-    except (ValueError, AttributeError):
-        return None
-    return summary_json(values)
 
 
 def run_summaries(*, session: Session, job_id: int) -> list[tuple[int, str, str, dict | None]]:
