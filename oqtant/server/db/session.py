@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -33,7 +35,14 @@ from sqlalchemy.orm import Session, sessionmaker
 if TYPE_CHECKING:
     from oqtant.settings import Settings
 
-__all__ = ["DatabaseBusy", "begin_write", "is_postgresql", "make_engine", "make_session_factory"]
+__all__ = [
+    "DatabaseBusy",
+    "begin_write",
+    "is_postgresql",
+    "make_engine",
+    "make_session_factory",
+    "write_transaction",
+]
 
 _BEGIN_OPTION = "oqtant_sqlite_begin"
 _WRITE_LOCK_KEY = "oqtant_write_lock"
@@ -230,3 +239,19 @@ def begin_write(session: Session) -> None:
         except BaseException:
             _release_write_lock(session)
             raise
+
+
+@contextmanager
+def write_transaction(session: Session) -> Iterator[Session]:
+    """One write transaction on ``session``: committed when the block ends, rolled back on error.
+
+    Started with :func:`begin_write`. A block that finds nothing to change may
+    simply return: committing a transaction that wrote nothing changes nothing.
+    """
+    begin_write(session)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

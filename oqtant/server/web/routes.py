@@ -45,7 +45,7 @@ from oqtant.server.api.deps import in_db
 from oqtant.server.auth.login import check_login, login_code, login_problem
 from oqtant.server.auth.security import check_csrf_token, new_csrf_token
 from oqtant.server.db import crud
-from oqtant.server.db.models import Run, User
+from oqtant.server.db.models import ACTIVE_STATUSES, Run, User
 from oqtant.server.schemas import LimitsUpdate
 from oqtant.server.web import plots
 from oqtant.server.web.compose import check_job
@@ -74,7 +74,6 @@ templates = Jinja2Templates(
 )
 LOGIN_CSRF_COOKIE = "oqtant_web_login"
 PAGE_SIZE = 50
-ACTIVE = ("PENDING", "RUNNING")
 _SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data:; script-src 'self'; "
@@ -399,7 +398,7 @@ def _list_jobs(request: Request, session, user: User, f: _Filters) -> dict:
         limit=PAGE_SIZE,
         offset=(f.page - 1) * PAGE_SIZE,
     )
-    active = [j.id for j in jobs if j.status in ACTIVE]
+    active = [j.id for j in jobs if j.status in ACTIVE_STATUSES]
     infos = crud.queue_info(session=session, job_ids=active, parallel_runs=_parallel(request))
     rows = []
     for j in jobs:
@@ -414,7 +413,7 @@ def _list_jobs(request: Request, session, user: User, f: _Filters) -> dict:
                 "submitted": j.time_submit,
                 "position": info.queue_position if info else 0,
                 "wait": info.est_time if info else 0,
-                "active": j.status in ACTIVE,
+                "active": j.status in ACTIVE_STATUSES,
                 "sim": j.sim,
             }
         )
@@ -639,7 +638,7 @@ async def job_page(request: Request, job_id: str, run: RunNumber = 1, done: str 
         "stats": _stats(output) if is_tof else [],
         "info": info,
         "failed": failed,
-        "active": job.status in ACTIVE,
+        "active": job.status in ACTIVE_STATUSES,
         "input_kinds": plots.input_kinds_for(values) if values else [],
         "potential_times": plots.potential_times_ms(values) if values else [],
         "message": _DONE_MESSAGES.get(done or ""),

@@ -20,7 +20,7 @@ from oqtant.server.api.deps import Subject, in_db, owner_in_session
 from oqtant.server.api.responses import BODY_ERRORS, error_responses
 from oqtant.server.api.views import job_detail, job_summary
 from oqtant.server.db import begin_write, crud
-from oqtant.server.db.models import Job
+from oqtant.server.db.models import ACTIVE_STATUSES, Job
 from oqtant.server.schemas import JobList, JobSubmit, JobSummary, QueueList
 
 __all__ = ["router"]
@@ -79,7 +79,7 @@ def _job_or_404(session, user, job_id: str) -> Job:
 
 
 def _summaries(request: Request, session, jobs: list) -> list[dict]:
-    active = [j.id for j in jobs if j.status in ("PENDING", "RUNNING")]
+    active = [j.id for j in jobs if j.status in ACTIVE_STATUSES]
     infos = crud.queue_info(session=session, job_ids=active, parallel_runs=_parallel(request))
     return [job_summary(j, infos.get(j.id)) for j in jobs]
 
