@@ -6,8 +6,9 @@ which needs only ``oqtant.server.queue.execute``, does not load the web app.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from oqtant.server._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from oqtant.server.app import create_app, prepare_database
@@ -22,10 +23,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOMES[name]), name)
+__getattr__ = lazy_getattr(__name__, _HOMES)
 
 
 def __dir__() -> list[str]:

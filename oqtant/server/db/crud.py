@@ -22,6 +22,7 @@ from oqtant.server.db.jobs import (
     get_runs_with_images,
     job_limits,
     queue_jobs,
+    raw_frames,
     run_seed,
     run_summaries,
     search_jobs,
@@ -54,7 +55,9 @@ from oqtant.server.db.users import (
     revoke_user_tokens,
     set_user_disabled,
     set_user_limits,
+    user_of_claims,
     user_of_token,
+    users_with_limits,
 )
 from oqtant.server.summaries import output_summary, summary_json
 
@@ -87,6 +90,7 @@ __all__ = [
     "output_summary",
     "queue_info",
     "queue_jobs",
+    "raw_frames",
     "recent_run_seconds",
     "release_run",
     "renew_leases",
@@ -100,5 +104,7 @@ __all__ = [
     "start_of_day",
     "submit_job",
     "summary_json",
+    "user_of_claims",
     "user_of_token",
+    "users_with_limits",
 ]

@@ -42,6 +42,7 @@ __all__ = [
     "get_runs_with_images",
     "job_limits",
     "queue_jobs",
+    "raw_frames",
     "run_seed",
     "run_summaries",
     "search_jobs",
@@ -313,6 +314,22 @@ def get_runs_with_images(*, session: Session, job_id: int) -> list[Run]:
             .order_by(Run.run)
         ).scalars()
     )
+
+
+def raw_frames(*, session: Session, job: Job, run: int | None = None) -> list[dict]:
+    """The raw absorption frames of one run (``run``) or of every run of ``job``, in run order.
+
+    Each frame is the stored image with the job's ``job_external_id`` and its ``run``.
+    """
+    frames: list[dict] = []
+    for row in get_runs_with_images(session=session, job_id=job.id):
+        if run is not None and row.run != run:
+            continue
+        for image in json.loads(row.raw_images_json or "[]"):
+            image["job_external_id"] = job.external_id
+            image["run"] = row.run
+            frames.append(image)
+    return frames
 
 
 def failed_runs(*, session: Session, job_id: int) -> list[int]:

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from oqtant.server.auth.security import hash_password
+from oqtant.server.auth.security import TokenClaims, hash_password
+from oqtant.server.db.jobs import job_limits
 from oqtant.server.db.locks import USER_BY_ID, lock_user
 from oqtant.server.db.models import (
     IdempotencyKey,
@@ -35,7 +36,9 @@ __all__ = [
     "revoke_user_tokens",
     "set_user_disabled",
     "set_user_limits",
+    "user_of_claims",
     "user_of_token",
+    "users_with_limits",
 ]
 
 
@@ -154,6 +157,21 @@ def user_of_token(
     if token_id is not None and session.get(RevokedToken, token_id) is not None:
         raise TokenRejected("this session was logged out: log in again")
     return user
+
+
+def user_of_claims(*, session: Session, claims: TokenClaims) -> User:
+    """:func:`user_of_token` of a decoded token's claims (bearer token or console session)."""
+    return user_of_token(
+        session=session,
+        external_id=claims.subject,
+        generation=claims.generation,
+        token_id=claims.token_id,
+    )
+
+
+def users_with_limits(*, session: Session) -> list[tuple[User, dict]]:
+    """Every user, in id order, with their limits and current use (see ``job_limits``)."""
+    return [(u, job_limits(session=session, user=u)) for u in list_users(session=session)]
 
 
 def _write_user(session: Session, user_id: int, **values) -> User:

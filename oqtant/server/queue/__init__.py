@@ -6,8 +6,9 @@ The names below are imported on first use (PEP 562): a worker process imports
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from oqtant.server._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from oqtant.server.queue.dispatcher import Dispatcher, make_executor
@@ -25,10 +26,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOMES[name]), name)
+__getattr__ = lazy_getattr(__name__, _HOMES)
 
 
 def __dir__() -> list[str]:

@@ -6,7 +6,6 @@ in one worker thread (:func:`~oqtant.server.api.deps.in_db`).
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -239,15 +238,6 @@ async def raw_images(
 ):
     def work(session) -> list[dict]:
         user = owner_in_session(session, subject, uid)
-        job = _job_or_404(session, user, job_id)
-        frames: list[dict] = []
-        for row in crud.get_runs_with_images(session=session, job_id=job.id):
-            if run is not None and row.run != run:
-                continue
-            for image in json.loads(row.raw_images_json or "[]"):
-                image["job_external_id"] = job.external_id
-                image["run"] = row.run
-                frames.append(image)
-        return frames
+        return crud.raw_frames(session=session, job=_job_or_404(session, user, job_id), run=run)
 
     return JSONResponse(await in_db(request, work))
