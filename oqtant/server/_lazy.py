@@ -10,7 +10,7 @@ __all__ = ["lazy_getattr"]
 
 
 def lazy_getattr(package: str, homes: dict[str, str]) -> Callable[[str], Any]:
-    """A module ``__getattr__`` for ``package`` that imports each name of ``homes`` from its module."""
+    """A module ``__getattr__`` for ``package``: each name of ``homes`` from its module."""
 
     def __getattr__(name: str) -> Any:
         if name not in homes:

@@ -7,6 +7,7 @@ database layer) and, for outputs stored before, by a migration.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 __all__ = ["output_summary", "summary_json"]
 
@@ -19,19 +20,16 @@ _SUMMARY_FIELDS = (
 )
 
 
-def summary_json(values) -> str:
+def summary_json(values: Any) -> str:
     """The few numbers of a run's output that a list of runs shows, as JSON.
 
     ``values``: the output's values, as the wire model or its JSON dict. A
     time-of-flight output gives its atom numbers and temperature; an in-trap
     output the peak of its image.
     """
-    if isinstance(values, dict):
-        get = values.get
-    else:
 
-        def get(key):
-            return getattr(values, key, None)
+    def get(key: str) -> Any:
+        return values.get(key) if isinstance(values, dict) else getattr(values, key, None)
 
     it_plot = get("it_plot")
     if it_plot:

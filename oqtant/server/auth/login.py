@@ -67,7 +67,7 @@ def check_login(request: Request, username: str, password: str) -> LoginResult:
         return LoginResult(retry_after=wait)
     with request.app.state.session_factory() as session:
         user = crud.get_user_by_name(session=session, name=username)
-    if not verify_password(password, user.password_hash if user else None):
+    if not verify_password(password, user.password_hash if user else None) or user is None:
         return LoginResult()
     limiter.succeeded(*keys)
     if user.disabled:
@@ -157,7 +157,8 @@ def check_login_form(
     ``refuse(error, status_code)`` draws the form again with ``error``; a refusal
     for too many failures carries ``Retry-After``.
     """
-    if not check_csrf_token(csrf, request.cookies.get(form.csrf_cookie), request.app.state.secret_key):
+    secret = request.app.state.secret_key
+    if not check_csrf_token(csrf, request.cookies.get(form.csrf_cookie), secret):
         return refuse(EXPIRED_FORM, status.HTTP_400_BAD_REQUEST)
     login = check_login(request, username, password)
     if login.user is None:

@@ -58,7 +58,7 @@ class Rule:
     def wait(self, failures: int, last: datetime | None, now: datetime) -> float:
         """Seconds until the key may try again (0: now)."""
         failures = self.counted(failures, last, now)
-        if failures < self.free:
+        if last is None or failures < self.free:
             return 0.0
         doublings = min(failures - self.free, _MAX_DOUBLINGS)
         delay = min(self.base_seconds * 2**doublings, self.max_seconds)
@@ -153,7 +153,8 @@ class LoginLimiter:
             stmt = select(LoginAttempts).where(LoginAttempts.key.in_(keys)).with_for_update()
             found = {r.key: r for r in session.execute(stmt.order_by(LoginAttempts.key)).scalars()}
         else:  # SQLite: the write transaction already excludes every other writer
-            found = {k: session.get(LoginAttempts, k, populate_existing=True) for k in keys}
+            got = {k: session.get(LoginAttempts, k, populate_existing=True) for k in keys}
+            found = {k: r for k, r in got.items() if r is not None}
         rows = []
         for key in keys:
             row = found.get(key)

@@ -11,8 +11,9 @@ import json
 import math
 import uuid
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, undefer
 
 from oqtant.errors import JobError, QuotaExceededError
@@ -29,7 +30,7 @@ from oqtant.server.db.models import (
     utcnow,
 )
 from oqtant.server.db.runs import recent_run_seconds
-from oqtant.server.db.session import write_transaction
+from oqtant.server.db.session import execute_dml, write_transaction
 from oqtant.server.schemas import JobSubmit
 
 __all__ = [
@@ -95,6 +96,9 @@ _Q_IDEMPOTENT = select(IdempotencyKey.response_json).where(
 )
 
 
+# Core inserts: the ORM's unit of work costs more than the statements of a submit
+_JOBS = cast(Table, Job.__table__)
+_RUNS = cast(Table, Run.__table__)
 _Q_JOB = select(Job).where(
     Job.external_id == bindparam("external_id"),
     Job.user_id == bindparam("user_id"),
@@ -240,8 +244,9 @@ def submit_job(
         external_id = str(uuid.uuid4())
         notes = [inp.notes for inp in job.inputs if inp.notes]
         # Core inserts: the ORM's unit of work costs more than the statements here
-        job_id = session.execute(
-            insert(Job.__table__),
+        inserted = execute_dml(
+            session,
+            insert(_JOBS),
             {
                 "external_id": external_id,
                 "user_id": user_id,
@@ -255,9 +260,11 @@ def submit_job(
                 "cancel_requested": False,
                 "deleted": False,
             },
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert inserted is not None  # a one-row insert knows its key
+        job_id = inserted[0]
         session.execute(
-            insert(Run.__table__),
+            insert(_RUNS),
             [
                 {
                     "job_id": job_id,

@@ -151,7 +151,8 @@ class Run(Base):
     duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     output_json: Mapped[str | None] = deferred(mapped_column(Text, nullable=True))
-    summary_json: Mapped[str | None] = mapped_column(Text, nullable=True)  # see summaries.output_summary
+    # see summaries.output_summary
+    summary_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     raw_images_json: Mapped[str | None] = deferred(mapped_column(Text, nullable=True))
 
     __table_args__ = (

@@ -12,7 +12,7 @@ from oqtant.server.db.models import (
     OAuthCode,
     utcnow,
 )
-from oqtant.server.db.session import write_transaction
+from oqtant.server.db.session import execute_dml, write_transaction
 
 __all__ = [
     "consume_oauth_code",
@@ -51,14 +51,15 @@ def consume_oauth_code(*, session: Session, code: str) -> OAuthCode | None:
     """Mark a code used and return it; None when unknown, expired or already used."""
     with write_transaction(session):
         now = utcnow()
-        result = session.execute(
+        result = execute_dml(
+            session,
             update(OAuthCode)
             .where(
                 OAuthCode.code_hash == hash_code(code),
                 OAuthCode.used.is_(False),
                 OAuthCode.expires_at > now,
             )
-            .values(used=True)
+            .values(used=True),
         )
         if result.rowcount != 1:
             return None

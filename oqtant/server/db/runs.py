@@ -23,7 +23,7 @@ from oqtant.server.db.models import (
     UtcDateTime,
     utcnow,
 )
-from oqtant.server.db.session import is_postgresql, write_transaction
+from oqtant.server.db.session import execute_dml, is_postgresql, write_transaction
 from oqtant.server.summaries import output_summary
 
 __all__ = [
@@ -181,9 +181,7 @@ _Q_USER_PENDING = (
 
 _Q_USER_EXPIRED = (
     select(Run)
-    .where(
-        Run.status == "RUNNING", Run.lease_expires_at < _NOW, Run.job_id.in_(_USER_ACTIVE_JOBS)
-    )
+    .where(Run.status == "RUNNING", Run.lease_expires_at < _NOW, Run.job_id.in_(_USER_ACTIVE_JOBS))
     .order_by(Run.job_id, Run.run)
     .limit(1)
 )
@@ -274,10 +272,11 @@ def renew_leases(*, session: Session, owner: str, run_ids: list[int], lease_seco
     if not run_ids:
         return 0
     with write_transaction(session):
-        result = session.execute(
+        result = execute_dml(
+            session,
             update(Run)
             .where(Run.id.in_(run_ids), Run.lease_owner == owner, Run.status == "RUNNING")
-            .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+            .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds)),
         )
     return result.rowcount
 
@@ -285,10 +284,11 @@ def renew_leases(*, session: Session, owner: str, run_ids: list[int], lease_seco
 def _finish_run(session: Session, owner: str, run_id: int, values: dict) -> bool:
     with write_transaction(session):
         now = utcnow()
-        result = session.execute(
+        result = execute_dml(
+            session,
             update(Run)
             .where(Run.id == run_id, Run.lease_owner == owner, Run.status == "RUNNING")
-            .values(lease_owner=None, lease_expires_at=None, time_complete=now, **values)
+            .values(lease_owner=None, lease_expires_at=None, time_complete=now, **values),
         )
         if result.rowcount != 1:  # the lease was lost: another worker owns the run now
             return False
@@ -334,10 +334,11 @@ def fail_run(*, session: Session, owner: str, run_id: int, reason: str) -> bool:
 def release_run(*, session: Session, owner: str, run_id: int) -> bool:
     """Give a run back to the queue (e.g. on shutdown) so that another worker takes it."""
     with write_transaction(session):
-        result = session.execute(
+        result = execute_dml(
+            session,
             update(Run)
             .where(Run.id == run_id, Run.lease_owner == owner, Run.status == "RUNNING")
-            .values(status="PENDING", lease_owner=None, lease_expires_at=None)
+            .values(status="PENDING", lease_owner=None, lease_expires_at=None),
         )
     return result.rowcount == 1
 

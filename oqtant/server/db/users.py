@@ -21,7 +21,7 @@ from oqtant.server.db.models import (
     User,
     utcnow,
 )
-from oqtant.server.db.session import write_transaction
+from oqtant.server.db.session import execute_dml, write_transaction
 from oqtant.settings import Settings
 
 __all__ = [
@@ -215,7 +215,7 @@ def delete_user(*, session: Session, user_id: int) -> int:
         job_ids = select(Job.id).where(Job.user_id == user_id)
         session.execute(delete(IdempotencyKey).where(IdempotencyKey.user_id == user_id))
         session.execute(delete(Run).where(Run.job_id.in_(job_ids)))
-        jobs = session.execute(delete(Job).where(Job.user_id == user_id)).rowcount
+        jobs = execute_dml(session, delete(Job).where(Job.user_id == user_id)).rowcount
         session.execute(delete(OAuthCode).where(OAuthCode.user_id == user_id))
         session.execute(delete(RevokedToken).where(RevokedToken.user_id == user_id))
         session.execute(delete(LoginAttempts).where(LoginAttempts.key == f"user:{user.name}"))

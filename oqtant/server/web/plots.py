@@ -13,6 +13,7 @@ import io
 import json
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from cachetools import LRUCache
@@ -59,7 +60,7 @@ def cached_png(key: tuple, draw: Callable[[], bytes]) -> bytes:
     return png
 
 
-def _capture(plot: Callable[[io.BytesIO], None]) -> bytes:
+def _capture(plot: Callable[[Any], object]) -> bytes:
     """Run ``plot(file_like)`` on the Agg backend and return the PNG bytes it saved."""
     import matplotlib
 

@@ -24,6 +24,7 @@ from oqtant.schemas.job import (
 from oqtant.schemas.limits import jset, pset, tset
 from oqtant.server.api.deps import in_db
 from oqtant.server.db import crud
+from oqtant.server.schemas import JobSubmit
 from oqtant.server.web import plots
 from oqtant.server.web.compose import check_job
 from oqtant.server.web.routes._common import (
@@ -121,7 +122,7 @@ def _bad_body(exc: _BadBody) -> JSONResponse:
     )
 
 
-async def _composed(request: Request) -> tuple[object, list[dict], JSONResponse | None]:
+async def _composed(request: Request) -> tuple[JobSubmit | None, list[dict], JSONResponse | None]:
     """The composed job checked (see :func:`check_job`), or the 400 answer of a bad body."""
     try:
         payload = await _json_body(request)
@@ -136,9 +137,11 @@ def _preview_figures(name: str, values: InputValues) -> dict[str, str]:
     key_base = hashlib.sha256(values.model_dump_json().encode() + name.encode()).hexdigest()
     figures = {}
     for kind in plots.input_kinds_for(values):
-        png = plots.cached_png(
-            ("preview", key_base, kind), lambda k=kind: plots.render_input_png(name, values, k)
-        )
+
+        def draw(kind: str = kind) -> bytes:
+            return plots.render_input_png(name, values, kind)
+
+        png = plots.cached_png(("preview", key_base, kind), draw)
         figures[kind] = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
     return figures
 

@@ -144,7 +144,7 @@ async def job_page(request: Request, job_id: str, run: RunNumber = 1, done: str 
         else [],
         "output": output,
         "is_tof": is_tof,
-        "stats": _stats(output) if is_tof else [],
+        "stats": _stats(output) if output is not None and is_tof else [],
         "info": info,
         "failed": failed,
         "active": job.status in ACTIVE_STATUSES,
@@ -216,10 +216,16 @@ async def job_plot(
         if not output_json:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail="this run has no output yet")
         values_text = json.dumps(json.loads(output_json)["values"])
-        draw = lambda: plots.render_output_png(values_text, kind)
+
+        def draw() -> bytes:
+            return plots.render_output_png(values_text, kind)
+
     else:
         values = InputValues.model_validate_json(values_json)
-        draw = lambda: plots.render_input_png(name, values, kind)
+
+        def draw() -> bytes:
+            return plots.render_input_png(name, values, kind)
+
     return _png_response(await run_in_threadpool(plots.cached_png, key, draw))
 
 

@@ -18,7 +18,6 @@ router = APIRouter(include_in_schema=False)
 _STATIC = _HERE / "static"
 
 
-
 STATIC_FILES = {"app.css": "text/css", "app.js": "text/javascript", "compose.js": "text/javascript"}
 
 
