@@ -8,6 +8,10 @@ from pathlib import Path
 
 import pytest
 
+# the cheapest argon2 parameters for every account the tests create (servers they
+# start inherit it); the production default is tested in tests/server/test_auth.py
+os.environ.setdefault("OQTANT_PASSWORD_HASH_COST", "test")
+
 from oqtant.standard_jobs import barrier_manipulator_job, ultracold_matter_job
 
 __all__ = ["ULTRACOLD_MATTER_JOB", "BARRIER_MANIPULATOR_JOB", "REAL_JOBS_DIR"]

@@ -114,7 +114,7 @@ def check_database(settings: Settings, *, schema_current: bool = True) -> None:
 
 
 def check_port(host: str, port: int) -> None:
-    """Bind ``host:port`` once and let it go: StartupProblem if the service could not listen there."""
+    """Bind ``host:port`` once and let it go: StartupProblem if the service cannot listen there."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:

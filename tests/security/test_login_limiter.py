@@ -18,7 +18,6 @@ from oqtant.server.auth.ratelimit import Rule
 from oqtant.server.db import crud, upgrade_database
 from oqtant.server.db.models import LoginAttempts, utcnow
 from oqtant.server.schemas import JobSubmit
-from oqtant.server.web import routes as web_routes
 from tests.reliability.helpers import account, server
 from tests.server.conftest import add_account, job_dict, make_settings
 
@@ -141,7 +140,7 @@ def test_a_burst_of_password_grants_checks_at_most_the_budget(app_of, monkeypatc
 def test_a_burst_of_console_logins_checks_at_most_the_budget(app_of, monkeypatch):
     app = app_of(login_max_failures=BUDGET)
     alice = add_account(app, "alice")
-    monkeypatch.setattr(web_routes, "check_csrf_token", lambda *_: True)  # one form for all
+    monkeypatch.setattr(login_module, "check_csrf_token", lambda *_: True)  # one form for all
     checks = _HeldChecks(monkeypatch, BUDGET)
     form = {"username": "alice", "csrf": "x", "next": "/jobs"}
     with TestClient(app) as client:

@@ -32,6 +32,19 @@ def test_passwords_are_argon2_hashed(app, alice):
     assert hash_password("x") != hash_password("x")  # salted
 
 
+def test_production_hashes_use_full_strength_argon2_and_tests_the_cheapest(monkeypatch):
+    monkeypatch.delenv("OQTANT_PASSWORD_HASH_COST", raising=False)
+    strong = hash_password("secret")
+    assert "$m=65536,t=3,p=4$" in strong and verify_password("secret", strong)
+    monkeypatch.setenv("OQTANT_PASSWORD_HASH_COST", "test")
+    cheap = hash_password("secret")
+    assert "$m=8,t=1,p=1$" in cheap and verify_password("secret", cheap)
+    assert verify_password("secret", strong)  # a stored hash keeps its own parameters
+    monkeypatch.setenv("OQTANT_PASSWORD_HASH_COST", "feeble")
+    with pytest.raises(ValueError, match="OQTANT_PASSWORD_HASH_COST must be one of"):
+        hash_password("secret")
+
+
 def test_token_subject_is_the_external_id(app, alice):
     claims = jwt.decode(alice.token, app.state.secret_key, algorithms=["HS256"])
     assert claims["sub"] == alice.external_id and claims["exp"] > claims["iat"]

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from oqtant.server import Dispatcher, create_app
 from oqtant.server.db import crud
+from oqtant.server.db.clock import ManualClock, use_clock
 from oqtant.server.db.models import Job, Run, User
 from tests.server.conftest import add_account, job_dict, make_settings, submit
 
@@ -28,11 +29,11 @@ def test_claims_follow_fifo_and_hold_a_lease(app, client, alice):
 
 def test_expired_lease_is_reclaimed_and_stale_owner_cannot_store(app, client, alice):
     job_id = submit(client, alice)["job_id"]
-    with app.state.session_factory() as s:
-        # leases long enough that a loaded machine cannot expire them early
+    with app.state.session_factory() as s, use_clock(ManualClock()) as clock:
         lost = crud.claim_next_run(session=s, owner="dead-worker", lease_seconds=1.0)
+        clock.advance(0.9)
         assert crud.claim_next_run(session=s, owner="other", lease_seconds=30) is None
-        time.sleep(1.1)
+        clock.advance(0.2)
         again = crud.claim_next_run(session=s, owner="other", lease_seconds=30)
         assert again.run_id == lost.run_id and again.attempt == 2
         # the first worker comes back: its result is refused, the new owner's kept
@@ -51,10 +52,10 @@ def test_expired_lease_is_reclaimed_and_stale_owner_cannot_store(app, client, al
 
 def test_lease_renewal_keeps_a_run(app, client, alice):
     submit(client, alice)
-    with app.state.session_factory() as s:
+    with app.state.session_factory() as s, use_clock(ManualClock()) as clock:
         claimed = crud.claim_next_run(session=s, owner="w1", lease_seconds=1.0)
-        for _ in range(3):  # 1.5 s in all: without renewal the lease would have expired
-            time.sleep(0.5)
+        for _ in range(3):  # 2.4 s in all: without renewal the lease would have expired
+            clock.advance(0.8)
             assert (
                 crud.renew_leases(
                     session=s, owner="w1", run_ids=[claimed.run_id], lease_seconds=1.0
@@ -293,10 +294,10 @@ def test_the_user_with_fewer_runs_running_goes_first(app, client, alice, bob):
 def test_an_expired_run_is_taken_again_in_its_users_fifo_order(app, client, alice, bob):
     first = submit(client, alice)["job_id"]
     second = submit(client, alice)["job_id"]
-    with app.state.session_factory() as s:
+    with app.state.session_factory() as s, use_clock(ManualClock()) as clock:
         lost = crud.claim_next_run(session=s, owner="dead", lease_seconds=0.2)
         assert lost.job_external_id == first
-        time.sleep(0.3)
+        clock.advance(0.3)
         again = crud.claim_next_run(session=s, owner="w", lease_seconds=30)
         assert (again.run_id, again.attempt) == (lost.run_id, 2)
         assert crud.claim_next_run(session=s, owner="w", lease_seconds=30).job_external_id == (

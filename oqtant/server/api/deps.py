@@ -81,12 +81,7 @@ Subject = Annotated[TokenClaims, Depends(get_subject)]
 def _token_user(session: Session, subject: TokenClaims) -> User:
     """The token's user, if the token still counts (not revoked, account enabled); 401 otherwise."""
     try:
-        return crud.user_of_token(
-            session=session,
-            external_id=subject.subject,
-            generation=subject.generation,
-            token_id=subject.token_id,
-        )
+        return crud.user_of_claims(session=session, claims=subject)
     except crud.TokenRejected as exc:
         raise _unauthorized(str(exc)) from None
 

@@ -1,21 +1,46 @@
 """One login check for every login form and the password grant: limiter first, then password.
 
 The attempt is reserved with the limiter before the password is looked at (see
-:mod:`oqtant.server.auth.ratelimit`); a refused attempt checks nothing.
+:mod:`oqtant.server.auth.ratelimit`); a refused attempt checks nothing. The two
+login forms (the OAuth2 authorization page and the console's ``/login``) are
+drawn by :func:`login_page` and checked by :func:`check_login_form`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from fastapi import Request, status
+from fastapi import Request, Response, status
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from oqtant.server.auth.addresses import address_key
-from oqtant.server.auth.security import verify_password
+from oqtant.server.auth.security import check_csrf_token, new_csrf_token, verify_password
 from oqtant.server.db import crud
 from oqtant.server.db.models import User
 
-__all__ = ["LoginResult", "check_login", "login_code", "login_problem"]
+__all__ = [
+    "LoginForm",
+    "LoginResult",
+    "auth_templates",
+    "check_login",
+    "check_login_form",
+    "login_code",
+    "login_page",
+    "login_problem",
+]
+
+#: the pages of the login flow (login form, error page)
+auth_templates = Jinja2Templates(
+    env=Environment(
+        loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
+        autoescape=select_autoescape(["html"]),
+    )
+)
+EXPIRED_FORM = "The form expired; please log in again."
 
 
 @dataclass(frozen=True)
@@ -42,7 +67,7 @@ def check_login(request: Request, username: str, password: str) -> LoginResult:
         return LoginResult(retry_after=wait)
     with request.app.state.session_factory() as session:
         user = crud.get_user_by_name(session=session, name=username)
-    if not verify_password(password, user.password_hash if user else None):
+    if not verify_password(password, user.password_hash if user else None) or user is None:
         return LoginResult()
     limiter.succeeded(*keys)
     if user.disabled:
@@ -67,3 +92,78 @@ def login_code(login: LoginResult) -> int:
     if login.retry_after:
         return status.HTTP_429_TOO_MANY_REQUESTS
     return status.HTTP_403_FORBIDDEN if login.disabled else status.HTTP_401_UNAUTHORIZED
+
+
+@dataclass(frozen=True)
+class LoginForm:
+    """A login form: where it posts, and the cookie (and its path) holding its CSRF token."""
+
+    action: str
+    csrf_cookie: str
+    cookie_path: str
+
+
+def login_page(
+    request: Request,
+    form: LoginForm,
+    *,
+    hidden: dict,
+    client_id: str,
+    redirect_uri: str,
+    error: str | None = None,
+    username: str = "",
+    code: int = 200,
+) -> HTMLResponse:
+    """The login page of ``form``, with a fresh CSRF token (set as its cookie too)."""
+    csrf = new_csrf_token(request.app.state.secret_key)
+    response = auth_templates.TemplateResponse(
+        request,
+        "login.html",
+        {
+            "action": form.action,
+            "csrf": csrf,
+            "hidden": hidden,
+            "username": username,
+            "error": error,
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+        },
+        status_code=code,
+    )
+    response.set_cookie(
+        form.csrf_cookie,
+        csrf,
+        httponly=True,
+        samesite="strict",
+        path=form.cookie_path,
+        max_age=1800,
+    )
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def check_login_form(
+    request: Request,
+    form: LoginForm,
+    *,
+    csrf: str,
+    username: str,
+    password: str,
+    refuse: Callable[[str, int], Response],
+) -> User | Response:
+    """The user of a posted login form, or the answer that refuses it (blocking: in a thread).
+
+    ``refuse(error, status_code)`` draws the form again with ``error``; a refusal
+    for too many failures carries ``Retry-After``.
+    """
+    secret = request.app.state.secret_key
+    if not check_csrf_token(csrf, request.cookies.get(form.csrf_cookie), secret):
+        return refuse(EXPIRED_FORM, status.HTTP_400_BAD_REQUEST)
+    login = check_login(request, username, password)
+    if login.user is None:
+        response = refuse(login_problem(login), login_code(login))
+        if login.retry_after:
+            response.headers["Retry-After"] = str(login.retry_after)
+        return response
+    return login.user

@@ -22,7 +22,6 @@ several API processes sharing a database share them.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,8 +29,10 @@ from sqlalchemy import case, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from oqtant.server.db.models import LoginAttempts, utcnow
-from oqtant.server.db.session import begin_write, is_postgresql
+from oqtant.server.db.clock import Clock
+from oqtant.server.db.clock import now as service_time
+from oqtant.server.db.models import LoginAttempts
+from oqtant.server.db.session import is_postgresql, write_transaction
 from oqtant.settings import Settings
 
 __all__ = ["LoginLimiter", "Rule"]
@@ -57,7 +58,7 @@ class Rule:
     def wait(self, failures: int, last: datetime | None, now: datetime) -> float:
         """Seconds until the key may try again (0: now)."""
         failures = self.counted(failures, last, now)
-        if failures < self.free:
+        if last is None or failures < self.free:
             return 0.0
         doublings = min(failures - self.free, _MAX_DOUBLINGS)
         delay = min(self.base_seconds * 2**doublings, self.max_seconds)
@@ -73,7 +74,7 @@ class LoginLimiter:
         *,
         account: Rule,
         address: Rule,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = service_time,
     ):
         self.session_factory = session_factory
         self.account = account
@@ -100,48 +101,36 @@ class LoginLimiter:
         """
         rules = self._rules(account_key, address_key)
         now = self.clock()
-        with self.session_factory() as session:
-            begin_write(session)
-            try:
-                rows = self._locked_rows(session, sorted(rules), now)
-                wait = max(rules[k].wait(r.failures, r.last_failure_at, now) for k, r in rows)
-                if wait > 0:
-                    session.rollback()
-                    return max(math.ceil(wait), 1)
-                for key, row in rows:
-                    row.failures = rules[key].counted(row.failures, row.last_failure_at, now) + 1
-                    row.last_failure_at = now
-                self._prune(session, now)
-                session.commit()
-                return 0
-            except BaseException:
-                session.rollback()
-                raise
+        with self.session_factory() as session, write_transaction(session):
+            rows = self._locked_rows(session, sorted(rules), now)
+            wait = max(rules[k].wait(r.failures, r.last_failure_at, now) for k, r in rows)
+            if wait > 0:
+                session.rollback()  # not even the rows of keys seen first are stored
+                return max(math.ceil(wait), 1)
+            for key, row in rows:
+                row.failures = rules[key].counted(row.failures, row.last_failure_at, now) + 1
+                row.last_failure_at = now
+            self._prune(session, now)
+            return 0
 
     def succeeded(self, account_key: str, address_key: str) -> None:
         """Give back a reservation whose password was right: the account starts afresh."""
-        with self.session_factory() as session:
-            begin_write(session)
-            try:
-                for key in sorted((account_key, address_key)):  # the lock order of reserve()
-                    row = LoginAttempts.key == key
-                    if key == account_key:
-                        session.execute(delete(LoginAttempts).where(row))
-                        continue
-                    session.execute(
-                        update(LoginAttempts)
-                        .where(row)
-                        .values(
-                            failures=case(
-                                (LoginAttempts.failures > 0, LoginAttempts.failures - 1),
-                                else_=0,
-                            )
+        with self.session_factory() as session, write_transaction(session):
+            for key in sorted((account_key, address_key)):  # the lock order of reserve()
+                row = LoginAttempts.key == key
+                if key == account_key:
+                    session.execute(delete(LoginAttempts).where(row))
+                    continue
+                session.execute(
+                    update(LoginAttempts)
+                    .where(row)
+                    .values(
+                        failures=case(
+                            (LoginAttempts.failures > 0, LoginAttempts.failures - 1),
+                            else_=0,
                         )
                     )
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+                )
 
     def failures(self, key: str) -> int:
         """The failures counted on ``key`` now (for tests and the curious)."""
@@ -164,7 +153,8 @@ class LoginLimiter:
             stmt = select(LoginAttempts).where(LoginAttempts.key.in_(keys)).with_for_update()
             found = {r.key: r for r in session.execute(stmt.order_by(LoginAttempts.key)).scalars()}
         else:  # SQLite: the write transaction already excludes every other writer
-            found = {k: session.get(LoginAttempts, k, populate_existing=True) for k in keys}
+            got = {k: session.get(LoginAttempts, k, populate_existing=True) for k in keys}
+            found = {k: r for k, r in got.items() if r is not None}
         rows = []
         for key in keys:
             row = found.get(key)

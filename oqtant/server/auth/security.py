@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import jwt
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
 __all__ = [
+    "PASSWORD_HASH_COSTS",
     "InvalidToken",
     "TokenClaims",
     "check_csrf_token",
@@ -31,9 +34,31 @@ __all__ = [
 ]
 
 JWT_ALGORITHM = "HS256"
-_hasher = PasswordHasher()
-# verifying against this keeps the time of "no such user" equal to "wrong password"
-_DUMMY_HASH = _hasher.hash("not a real password")
+#: argon2 parameters by name (``OQTANT_PASSWORD_HASH_COST``): ``default`` is argon2-cffi's
+#: recommended profile; ``test`` the cheapest, for test suites only (it protects nothing)
+PASSWORD_HASH_COSTS = {"default": profiles.RFC_9106_LOW_MEMORY, "test": profiles.CHEAPEST}
+_COST_VARIABLE = "OQTANT_PASSWORD_HASH_COST"
+
+
+@functools.cache
+def _hasher(cost: str) -> PasswordHasher:
+    if cost not in PASSWORD_HASH_COSTS:
+        raise ValueError(
+            f"{_COST_VARIABLE} must be one of {', '.join(PASSWORD_HASH_COSTS)}, not {cost!r}"
+        )
+    return PasswordHasher.from_parameters(PASSWORD_HASH_COSTS[cost])
+
+
+def _cost() -> str:
+    """The cost the environment names (read on each call, so a test setup can set it)."""
+    return os.environ.get(_COST_VARIABLE) or "default"
+
+
+@functools.cache
+def _dummy_hash(cost: str) -> str:
+    # verifying against this keeps the time of "no such user" equal to "wrong password";
+    # computed on first use, not when the module is imported
+    return _hasher(cost).hash("not a real password")
 
 
 class InvalidToken(Exception):
@@ -42,13 +67,17 @@ class InvalidToken(Exception):
 
 def hash_password(password: str) -> str:
     """An argon2id hash of ``password``."""
-    return _hasher.hash(password)
+    return _hasher(_cost()).hash(password)
 
 
 def verify_password(password: str, password_hash: str | None) -> bool:
     """True when ``password`` matches ``password_hash`` (None: compare with a dummy, False)."""
+    cost = _cost()
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (
+            _hasher(cost).verify(password_hash or _dummy_hash(cost), password)
+            and password_hash is not None
+        )
     except (VerificationError, InvalidHashError):
         return False
 

@@ -32,7 +32,10 @@ def upgrade_database(database_url: str, revision: str = "head") -> None:
 def head_revision() -> str:
     """The newest migration shipped with this code."""
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    return script.get_current_head()
+    head = script.get_current_head()
+    if head is None:  # the package ships its migrations: never without a head
+        raise RuntimeError("no migration found in oqtant/server/migrations")
+    return head
 
 
 def check_schema_current(engine: Engine) -> None:

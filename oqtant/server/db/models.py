@@ -23,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from oqtant.server.db import clock
+
 __all__ = [
     "ACTIVE_STATUSES",
     "Base",
@@ -31,18 +33,22 @@ __all__ = [
     "LoginAttempts",
     "OAuthCode",
     "RevokedToken",
+    "TERMINAL_STATUSES",
     "Run",
     "User",
     "UtcDateTime",
     "utcnow",
 ]
 
-ACTIVE_STATUSES = ("PENDING", "RUNNING")
+#: a job or run in these states is still in the queue (waiting or being executed)
+ACTIVE_STATUSES = frozenset({"PENDING", "RUNNING"})
+#: a job in these states is finished: nothing of it runs any more
+TERMINAL_STATUSES = frozenset({"COMPLETE", "FAILED", "CANCELLED", "INCOMPLETE"})
 
 
 def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
+    """The current time of the service's clock (:mod:`oqtant.server.db.clock`), UTC."""
+    return clock.now()
 
 
 class UtcDateTime(TypeDecorator):
@@ -145,7 +151,8 @@ class Run(Base):
     duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     output_json: Mapped[str | None] = deferred(mapped_column(Text, nullable=True))
-    summary_json: Mapped[str | None] = mapped_column(Text, nullable=True)  # see crud.output_summary
+    # see summaries.output_summary
+    summary_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     raw_images_json: Mapped[str | None] = deferred(mapped_column(Text, nullable=True))
 
     __table_args__ = (

@@ -24,16 +24,26 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Executable, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
     from oqtant.settings import Settings
 
-__all__ = ["DatabaseBusy", "begin_write", "is_postgresql", "make_engine", "make_session_factory"]
+__all__ = [
+    "DatabaseBusy",
+    "begin_write",
+    "execute_dml",
+    "is_postgresql",
+    "make_engine",
+    "make_session_factory",
+    "write_transaction",
+]
 
 _BEGIN_OPTION = "oqtant_sqlite_begin"
 _WRITE_LOCK_KEY = "oqtant_write_lock"
@@ -51,9 +61,7 @@ class DatabaseBusy(Exception):
 
 def _write_lock(engine: Engine) -> tuple[threading.Lock, float]:
     with _write_locks_guard:
-        return _write_locks.setdefault(
-            id(engine), (threading.Lock(), DEFAULT_WRITE_LOCK_TIMEOUT_S)
-        )
+        return _write_locks.setdefault(id(engine), (threading.Lock(), DEFAULT_WRITE_LOCK_TIMEOUT_S))
 
 
 def _release_write_lock(session: Session) -> None:
@@ -76,8 +84,8 @@ def make_engine(url: str, *, echo: bool = False, settings: Settings | None = Non
 
     ``settings`` gives the timeouts (its ``db_*`` fields; see the module's
     docstring). Without it the engine waits as long as the database takes, as
-    migrations may need. A SQLite write waits ``settings.write_lock_timeout_seconds`` (default 30 s) for
-    this process's write lock before :class:`DatabaseBusy` is raised.
+    migrations may need. A SQLite write waits ``settings.write_lock_timeout_seconds``
+    (default 30 s) for this process's write lock before :class:`DatabaseBusy` is raised.
     """
     if not url.startswith("sqlite"):
         return _server_engine(url, echo, settings)
@@ -107,9 +115,9 @@ def make_engine(url: str, *, echo: bool = False, settings: Settings | None = Non
         mode = conn.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
 
-    write_lock_timeout = (
-        settings.write_lock_timeout_seconds if settings is not None else DEFAULT_WRITE_LOCK_TIMEOUT_S
-    )
+    write_lock_timeout = DEFAULT_WRITE_LOCK_TIMEOUT_S
+    if settings is not None:
+        write_lock_timeout = settings.write_lock_timeout_seconds
     with _write_locks_guard:
         _write_locks[id(engine)] = (threading.Lock(), write_lock_timeout)
     return engine
@@ -221,7 +229,7 @@ def begin_write(session: Session) -> None:
         session.commit()
     bind = session.get_bind()
     if bind.dialect.name == "sqlite":
-        lock, timeout = _write_lock(bind)
+        lock, timeout = _write_lock(bind if isinstance(bind, Engine) else bind.engine)
         if not lock.acquire(timeout=timeout):
             raise DatabaseBusy(f"the database was busy writing for over {timeout:g} s")
         session.info[_WRITE_LOCK_KEY] = lock
@@ -230,3 +238,27 @@ def begin_write(session: Session) -> None:
         except BaseException:
             _release_write_lock(session)
             raise
+
+
+@contextmanager
+def write_transaction(session: Session) -> Iterator[Session]:
+    """One write transaction on ``session``: committed when the block ends, rolled back on error.
+
+    Started with :func:`begin_write`. A block that finds nothing to change may
+    simply return: committing a transaction that wrote nothing changes nothing.
+    """
+    begin_write(session)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def execute_dml(session: Session, statement: Executable, params: Any = None) -> CursorResult[Any]:
+    """Execute an INSERT, UPDATE or DELETE: its result, typed as the cursor result it is.
+
+    (``Session.execute`` is typed for queries; a DML result has ``rowcount``.)
+    """
+    return cast("CursorResult[Any]", session.execute(statement, params))

@@ -33,7 +33,9 @@ def run_migrations_online() -> None:
             # batch migrations copy a table and drop the old one: with foreign keys on,
             # the drop would cascade-delete every row that refers to it (a user's jobs).
             # The pragma only takes effect outside a transaction, so on the raw connection.
-            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+            raw = connection.connection.dbapi_connection
+            assert raw is not None  # a connection just opened has its DBAPI connection
+            raw.execute("PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=target_metadata,

@@ -175,9 +175,9 @@ class Dispatcher:
         if not self._inflight:
             return
         if block:
-            done, _ = cf.wait(list(self._inflight), timeout=timeout, return_when=cf.FIRST_COMPLETED)
+            done = cf.wait(list(self._inflight), timeout=timeout, return_when=cf.FIRST_COMPLETED)[0]
         else:
-            done = [f for f in self._inflight if f.done()]
+            done = {f for f in self._inflight if f.done()}
         for future in done:
             claimed = self._forget(future)
             self._store(future, claimed)

@@ -11,8 +11,8 @@ import time
 
 from oqtant.backend import Backend, RunResult, load_backend
 from oqtant.schemas.job import InputValues
-from oqtant.server.db.crud import summary_json
 from oqtant.server.queue.pool import report_start
+from oqtant.server.summaries import summary_json
 
 __all__ = ["RunFailure", "execute_run"]
 

@@ -60,7 +60,7 @@ class _ReportingThreadPool(cf.ThreadPoolExecutor):
     """A thread pool whose threads report run starts."""
 
     def __init__(self, workers: int):
-        self.run_starts = queue.SimpleQueue()
+        self.run_starts: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
         super().__init__(
             max_workers=workers,
             thread_name_prefix="oqtant-run",

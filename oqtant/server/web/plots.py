@@ -12,10 +12,11 @@ from __future__ import annotations
 import io
 import json
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from cachetools import LRUCache
 
 from oqtant.errors import FitError, OqtantError
 from oqtant.schemas.job import InputValues
@@ -38,35 +39,28 @@ CACHE_SIZE = 512
 
 # pyplot keeps global state: one figure is drawn at a time
 _draw_lock = threading.Lock()
-_cache: OrderedDict[tuple, bytes] = OrderedDict()
-_cache_lock = threading.Lock()
+_cache: LRUCache[tuple, bytes] = LRUCache(maxsize=CACHE_SIZE)
+_cache_lock = threading.Lock()  # cachetools' caches are not thread-safe
 
 
 def peek_png(key: tuple) -> bytes | None:
     """The cached PNG under ``key``, or None."""
     with _cache_lock:
-        png = _cache.get(key)
-        if png is not None:
-            _cache.move_to_end(key)
-        return png
+        return _cache.get(key)
 
 
 def cached_png(key: tuple, draw: Callable[[], bytes]) -> bytes:
     """The PNG under ``key``, drawn by ``draw()`` the first time (LRU of CACHE_SIZE figures)."""
-    with _cache_lock:
-        png = _cache.get(key)
-        if png is not None:
-            _cache.move_to_end(key)
-            return png
-    png = draw()
+    png = peek_png(key)
+    if png is not None:
+        return png
+    png = draw()  # outside the lock: drawing takes long, and has its own lock
     with _cache_lock:
         _cache[key] = png
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
     return png
 
 
-def _capture(plot: Callable[[io.BytesIO], None]) -> bytes:
+def _capture(plot: Callable[[Any], object]) -> bytes:
     """Run ``plot(file_like)`` on the Agg backend and return the PNG bytes it saved."""
     import matplotlib
 

@@ -94,4 +94,4 @@ def csrf_for(request: Request) -> str:
 def csrf_ok(request: Request, sent: str | None) -> bool:
     """True when ``sent`` is the CSRF token of the current session."""
     expected = csrf_for(request)
-    return bool(expected) and bool(sent) and hmac.compare_digest(expected, sent)
+    return bool(expected) and bool(sent) and hmac.compare_digest(expected, sent or "")

@@ -27,9 +27,9 @@ def list_users(admin: AdminUser, session: SessionDep) -> list[dict]:
             "external_id": u.external_id,
             "is_admin": u.is_admin,
             "created_at": u.created_at,
-            "limits": crud.job_limits(session=session, user=u),
+            "limits": limits,
         }
-        for u in crud.list_users(session=session)
+        for u, limits in crud.users_with_limits(session=session)
     ]
 
 

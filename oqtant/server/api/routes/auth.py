@@ -8,23 +8,24 @@ client id and the redirect URI, and expire after five minutes.
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from fastapi import APIRouter, Form, Request, status
+from fastapi import APIRouter, Form, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from oqtant.server.api.deps import SessionDep
 from oqtant.server.api.responses import token_error_responses
-from oqtant.server.auth.login import check_login, login_code, login_problem
+from oqtant.server.auth.login import (
+    LoginForm,
+    auth_templates,
+    check_login,
+    check_login_form,
+    login_page,
+)
 from oqtant.server.auth.security import (
-    check_csrf_token,
     create_access_token,
     is_loopback_redirect,
-    new_csrf_token,
     verify_pkce,
 )
 from oqtant.server.db import crud
@@ -35,13 +36,8 @@ __all__ = ["issue_token", "router"]
 
 router = APIRouter(tags=["auth"])
 
-_TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "auth" / "templates"
-templates = Jinja2Templates(
-    env=Environment(
-        loader=FileSystemLoader(str(_TEMPLATE_DIR)), autoescape=select_autoescape(["html"])
-    )
-)
 CSRF_COOKIE = "oqtant_csrf"
+_FORM = LoginForm(action="/oauth/authorize", csrf_cookie=CSRF_COOKIE, cookie_path="/oauth")
 CODE_TTL_SECONDS = 300.0
 GRANT_TYPES = ("authorization_code", "password")
 
@@ -98,7 +94,7 @@ def _check_params(
 
 
 def _error_page(request: Request, message: str) -> HTMLResponse:
-    return templates.TemplateResponse(
+    return auth_templates.TemplateResponse(
         request, "error.html", {"message": message}, status_code=status.HTTP_400_BAD_REQUEST
     )
 
@@ -106,27 +102,16 @@ def _error_page(request: Request, message: str) -> HTMLResponse:
 def _login_page(
     request: Request, params: dict, *, error: str | None = None, username: str = "", code=200
 ) -> HTMLResponse:
-    csrf = new_csrf_token(request.app.state.secret_key)
-    response = templates.TemplateResponse(
+    return login_page(
         request,
-        "login.html",
-        {
-            "action": "/oauth/authorize",
-            "csrf": csrf,
-            "hidden": {k: v for k, v in params.items() if v is not None},
-            "username": username,
-            "error": error,
-            "client_id": params["client_id"],
-            "redirect_uri": params["redirect_uri"],
-        },
-        status_code=code,
+        _FORM,
+        hidden={k: v for k, v in params.items() if v is not None},
+        client_id=params["client_id"],
+        redirect_uri=params["redirect_uri"],
+        error=error,
+        username=username,
+        code=code,
     )
-    response.set_cookie(
-        CSRF_COOKIE, csrf, httponly=True, samesite="strict", path="/oauth", max_age=1800
-    )
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 # the login pages are for browsers (HTML), not part of the API description
@@ -176,20 +161,17 @@ def authorize_submit(
     problem = _check_params(**{k: v for k, v in params.items() if k != "state"})
     if problem:
         return _error_page(request, problem)
-    secret = request.app.state.secret_key
-    if not check_csrf_token(csrf, request.cookies.get(CSRF_COOKIE), secret):
-        return _login_page(
-            request, params, error="The form expired; please log in again.", code=400
-        )
-    login = check_login(request, username, password)
-    if login.user is None:
-        response = _login_page(
-            request, params, error=login_problem(login), username=username, code=login_code(login)
-        )
-        if login.retry_after:
-            response.headers["Retry-After"] = str(login.retry_after)
-        return response
-    user = login.user
+
+    def refuse(error: str, code: int) -> HTMLResponse:
+        # an expired form is drawn afresh, as when first opened
+        kept = username if code != status.HTTP_400_BAD_REQUEST else ""
+        return _login_page(request, params, error=error, username=kept, code=code)
+
+    user = check_login_form(
+        request, _FORM, csrf=csrf, username=username, password=password, refuse=refuse
+    )
+    if isinstance(user, Response):  # refused: the form again, saying why
+        return user
     code = secrets.token_urlsafe(32)
     crud.create_oauth_code(
         session=session,

@@ -6,7 +6,6 @@ in one worker thread (:func:`~oqtant.server.api.deps.in_db`).
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -20,7 +19,7 @@ from oqtant.server.api.deps import Subject, in_db, owner_in_session
 from oqtant.server.api.responses import BODY_ERRORS, error_responses
 from oqtant.server.api.views import job_detail, job_summary
 from oqtant.server.db import begin_write, crud
-from oqtant.server.db.models import Job
+from oqtant.server.db.models import ACTIVE_STATUSES, Job
 from oqtant.server.schemas import JobList, JobSubmit, JobSummary, QueueList
 
 __all__ = ["router"]
@@ -79,7 +78,7 @@ def _job_or_404(session, user, job_id: str) -> Job:
 
 
 def _summaries(request: Request, session, jobs: list) -> list[dict]:
-    active = [j.id for j in jobs if j.status in ("PENDING", "RUNNING")]
+    active = [j.id for j in jobs if j.status in ACTIVE_STATUSES]
     infos = crud.queue_info(session=session, job_ids=active, parallel_runs=_parallel(request))
     return [job_summary(j, infos.get(j.id)) for j in jobs]
 
@@ -239,15 +238,6 @@ async def raw_images(
 ):
     def work(session) -> list[dict]:
         user = owner_in_session(session, subject, uid)
-        job = _job_or_404(session, user, job_id)
-        frames: list[dict] = []
-        for row in crud.get_runs_with_images(session=session, job_id=job.id):
-            if run is not None and row.run != run:
-                continue
-            for image in json.loads(row.raw_images_json or "[]"):
-                image["job_external_id"] = job.external_id
-                image["run"] = row.run
-                frames.append(image)
-        return frames
+        return crud.raw_frames(session=session, job=_job_or_404(session, user, job_id), run=run)
 
     return JSONResponse(await in_db(request, work))

@@ -19,7 +19,7 @@ _BATCH = 200
 
 
 def upgrade() -> None:
-    from oqtant.server.db.crud import output_summary
+    from oqtant.server.summaries import output_summary
 
     with op.batch_alter_table("runs") as batch:
         batch.add_column(sa.Column("summary_json", sa.Text(), nullable=True))
