@@ -67,8 +67,8 @@ def standard_runs() -> list[EmulatedRun]:
 def test_standard_job_makes_a_condensate_on_a_thermal_pedestal(standard_runs):
     for run in standard_runs:
         truth = run.truth
-        assert 0.3 < truth.condensed_fraction < 0.95  # calibrated machine: 0.88 +- 0.02
-        assert 1e4 < truth.atom_number < 2e5  # the calibrated capture: about 1.1e5
+        assert 0.3 < truth.condensed_fraction < 0.95  # calibrated machine: 0.69 +- 0.01
+        assert 1e4 < truth.atom_number < 2e5  # the calibrated capture: about 1e5
         assert 50 < truth.temperature_nk < 300
         assert truth.temperature_nk < truth.critical_temperature_nk
         out = run.output.values
@@ -137,7 +137,8 @@ def test_analysis_recovers_the_temperature_of_a_saturated_bose_cloud_for_twenty_
         assert clean.temperature_nk == pytest.approx(run.truth.temperature_nk, rel=0.02)
     # A fit that ignores the saturation takes the flattened centre for a broad thermal cloud.
     naive = fit_bimodal_2d(standard_runs[0].od_noiseless, 4.4, time_of_flight_ms=8.0)
-    assert naive.temperature_nk > 1.2 * standard_runs[0].truth.temperature_nk
+    # (by 19 % on the calibrated camera, which saturates at OD 3; by 40 % at OD 2.2)
+    assert naive.temperature_nk > 1.15 * standard_runs[0].truth.temperature_nk
     # On the noisy images: every seed within 10 % of the truth in atom numbers and
     # temperature, no bias, and each seed within 3 of the fit's own standard errors.
     ratios, errors = [], []
@@ -160,8 +161,8 @@ def test_analysis_recovers_the_temperature_of_a_saturated_bose_cloud_for_twenty_
 
 
 def test_analysis_recovers_number_and_temperature_of_a_thermal_cloud_for_twenty_seeds():
-    # 300 kHz: well above T_c (fugacity ~0.4) on the calibrated machine, whose knife
-    # reaches 15 kHz below the ramp's zero
+    # 300 kHz: well above T_c (fugacity ~0.2) on the calibrated machine, whose knife
+    # reaches 30 kHz below the ramp's zero
     values = standard_values(0.3)
     for seed in range(20):
         run = APPARATUS.simulate(values, seed)
@@ -173,9 +174,9 @@ def test_analysis_recovers_number_and_temperature_of_a_thermal_cloud_for_twenty_
 
 
 def test_a_bose_gas_just_above_tc_is_not_taken_for_a_condensate():
-    # 200 kHz: just above T_c, the thermal cloud is a Bose gas of fugacity ~0.73 whose
+    # 150 kHz: just above T_c, the thermal cloud is a Bose gas of fugacity ~0.65 whose
     # peaked profile the analysis fits with its fugacity free
-    values = standard_values(0.2)
+    values = standard_values(0.15)
     for seed in range(3):
         run = APPARATUS.simulate(values, seed)
         truth, out = run.truth, run.output.values
