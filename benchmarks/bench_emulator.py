@@ -241,6 +241,92 @@ def _figure_sweep(apparatus, out: Path) -> Path:
     return path
 
 
+_RATIO_KEYS = {
+    "TOF": ("integrated_od", "peak_od", "thermal_sigma_x_um", "thermal_sigma_y_um",
+            "atom_number", "temperature_nk", "condensed_fraction"),
+    "IN_TRAP": ("integrated_od", "peak_od", "radial_fwhm_um", "axial_rms_um"),
+}
+
+
+def _real_comparison(apparatus, out: Path) -> Path | None:
+    """Emulated / real median ratios over the real runs, and side-by-side figures."""
+    from oqtant.emulator.calibrate import image_statistics, load_real_runs, profile_correlation
+
+    folder = next((f for f in REAL_JOBS if f.exists()), None)
+    if folder is None:
+        print("real job files not found: no comparison with the machine")
+        return None
+    runs = load_real_runs(folder)
+    s = apparatus.settings
+    ratios = {"TOF": {k: [] for k in _RATIO_KEYS["TOF"]},
+              "IN_TRAP": {k: [] for k in _RATIO_KEYS["IN_TRAP"]}}
+    correlations, shown = [], []
+    for run in runs:
+        emu = apparatus.simulate(run.values, seed=0)
+        real_stats = image_statistics(run.image, run.pixcal_um, run.values, s)
+        emu_stats = image_statistics(emu.od_image, run.pixcal_um, run.values, s)
+        kind = "IN_TRAP" if run.in_trap else "TOF"
+        for k in _RATIO_KEYS[kind]:
+            a, b = emu_stats.get(k, np.nan), real_stats.get(k, np.nan)
+            ratios[kind][k].append(a / b if np.isfinite(a) and np.isfinite(b) and b else np.nan)
+        if run.in_trap:
+            correlations.append(profile_correlation(real_stats["_x_profile"],
+                                                    emu_stats["_x_profile"]))
+        if len([r for r, _ in shown if r.in_trap == run.in_trap]) < 3:
+            shown.append((run, emu.od_image))
+    print(f"\nemulated / real over {len(runs)} real runs in {folder} (median [quartiles]; "
+          "goal 0.85-1.15):")
+    met = []
+    for kind, table in ratios.items():
+        for k, values in table.items():
+            v = np.asarray(values, float)
+            v = v[np.isfinite(v)]
+            if not v.size:
+                continue
+            q = np.percentile(v, [25, 50, 75])
+            ok = 0.85 <= q[1] <= 1.15
+            met.append(ok)
+            print(f"  {kind:8s} {k:22s} {q[1]:6.2f}  [{q[0]:.2f}, {q[2]:.2f}]  n={v.size:2d}  "
+                  f"{'met' if ok else 'NOT met'}")
+    if correlations:
+        c = np.asarray(correlations)
+        ok = float(np.median(c)) >= 0.9
+        met.append(ok)
+        print(f"  IN_TRAP  x-profile correlation  median {np.median(c):.3f}  min {c.min():.3f}  "
+              f"max {c.max():.3f}  (goal >= 0.9) {'met' if ok else 'NOT met'}")
+    print(f"  goals met: {sum(met)} of {len(met)}")
+    return _figure_side_by_side(shown, out)
+
+
+def _figure_side_by_side(shown, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(shown), 3, figsize=(15, 3.2 * len(shown)))
+    for row, (run, emu) in zip(axes, shown, strict=True):
+        real = run.image
+        pix = run.pixcal_um
+        vmax = max(np.percentile(real, 99.9), np.percentile(emu, 99.9))
+        for ax, im, who in ((row[0], real, "real"), (row[1], emu, "emulated")):
+            extent = (0, im.shape[1] * pix, im.shape[0] * pix, 0)
+            h = ax.imshow(im, cmap="viridis", vmin=-0.1, vmax=vmax, extent=extent, aspect="equal")
+            ax.set_title(f"{who}: {run.name[-44:]}", fontsize=8)
+            fig.colorbar(h, ax=ax)
+        for im, who in ((real, "real"), (emu, "emulated")):
+            prof = im.sum(axis=0) * pix
+            row[2].plot(np.arange(len(prof)) * pix - np.argmax(prof) * pix, prof, label=who)
+        row[2].set_xlabel("x from the peak (um)")
+        row[2].set_ylabel("OD summed over y (um)")
+        row[2].legend(fontsize=8)
+    fig.tight_layout()
+    path = out / "emulator_vs_real_runs.png"
+    fig.savefig(path, dpi=60)
+    plt.close(fig)
+    return path
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
@@ -274,7 +360,8 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     real = _figure_real(apparatus, out)
     sweep = _figure_sweep(apparatus, out)
-    print(f"figures: {real}, {sweep}")
+    runs = _real_comparison(apparatus, out)
+    print(f"figures: {real}, {sweep}, {runs}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from oqtant.backend import RunResult
 from oqtant.constants import (
     IN_TRAP_IMAGE_SHAPE,
     IN_TRAP_PIXCAL_UM,
-    IN_TRAP_PROBE_DETUNING_MHZ,
     RB87_MASS_KG,
     RESONANT_CROSS_SECTION_M2,
     TERMINATOR_LOSS_RATE_PER_MS,
@@ -74,7 +73,7 @@ from oqtant.schemas.job import (
 )
 from oqtant.schemas.limits import tset
 
-__all__ = ["ApparatusSettings", "RunTruth", "EmulatedRun", "Apparatus"]
+__all__ = ["Apparatus", "ApparatusSettings", "EmulatedRun", "RunTruth"]
 
 _TOF_SHAPE = TOF_IMAGE_SHAPE
 _TOF_PIXCAL_UM = TOF_PIXCAL_UM
@@ -90,25 +89,32 @@ class ApparatusSettings:
     mot_atom_number: float = 1.0e7
     mot_atom_number_scatter: float = 0.03  # relative rms shot-to-shot
     mot_counts_per_atom: float = 0.4  # fluorescence camera calibration
-    capture_fraction: float = 0.25  # MOT -> magnetic trap
-    initial_temperature_k: float = 150e-6  # in the (compressed) magnetic trap
+    # Calibrated on the real machine's runs (oqtant.emulator.calibrate,
+    # scripts/calibrate_emulator.py; values and uncertainties in docs/emulator.md):
+    # capture, initial temperature, the trap bottom under the knife, the heating
+    # in the science trap, the in-trap camera's resolution and probe detuning and
+    # the TOF camera's saturation.
+    capture_fraction: float = 0.325  # MOT -> magnetic trap
+    initial_temperature_k: float = 166e-6  # in the (compressed) magnetic trap
     initial_temperature_scatter: float = 0.02
-    evaporation: EvaporationModel = EvaporationModel()
+    evaporation: EvaporationModel = EvaporationModel(
+        trap_bottom_mhz=-0.0302, stage_heating_nk_per_ms=2.85
+    )
     # A few percent of the TOF probe never meets the atoms, so the camera reads
-    # at most OD 2.2: the centre of a dense condensate looks flat, as on the machine.
+    # at most OD 3 (calibrated): the centre of a dense condensate looks flat.
     tof_camera: CameraSettings = CameraSettings(
         rows=_TOF_SHAPE[0],
         columns=_TOF_SHAPE[1],
         pixcal_um=_TOF_PIXCAL_UM,
         resolution_um=1.0,
-        saturation_od=2.2,
+        saturation_od=3.0,
     )
     in_trap_camera: CameraSettings = CameraSettings(
         rows=_IN_TRAP_SHAPE[0],
         columns=_IN_TRAP_SHAPE[1],
         pixcal_um=_IN_TRAP_PIXCAL_UM,
-        resolution_um=1.0,
-        saturation_od=2.2,  # the same share of stray light as the TOF probe
+        resolution_um=1.55,  # blurs the 1-2 um radial size to the 4-5 um seen
+        saturation_od=2.2,
         background_photoelectrons=300.0,  # small pixels at high magnification collect few photons
         oversample=1,
     )
@@ -120,7 +126,7 @@ class ApparatusSettings:
     tof_detuning_mhz: float = 0.0
     # The dense in-trap cloud is imaged off resonance so that it does not go black
     # (the simulator's in-trap images use the same probe).
-    in_trap_detuning_mhz: float = IN_TRAP_PROBE_DETUNING_MHZ
+    in_trap_detuning_mhz: float = 15.7  # calibrated (the simulator's images: 18.07 MHz)
     position_jitter_px: float = 0.4  # shot-to-shot cloud position on the TOF camera
     in_trap_position_jitter_um: float = 0.2
     terminator_loss_per_ms: float = TERMINATOR_LOSS_RATE_PER_MS  # at full intensity
@@ -380,7 +386,7 @@ class Apparatus:
             tof_fit=TofFit(**{k: 0.0 for k in TofFit.model_fields}),
             tof_x_slice=_slice(zeros[0]),
             tof_y_slice=_slice(zeros[:, 0]),
-            total_mot_atom_number=int(round(mot_measured)),
+            total_mot_atom_number=round(mot_measured),
             tof_atom_number=0,
             thermal_atom_number=0,
             condensed_atom_number=0,
@@ -448,11 +454,11 @@ class Apparatus:
             tof_fit=params,
             tof_x_slice=_slice(od[row, :]),
             tof_y_slice=_slice(od[:, col]),
-            total_mot_atom_number=int(round(mot_measured)),
-            tof_atom_number=int(round(n_th + n_c)),
-            thermal_atom_number=int(round(n_th)),
-            condensed_atom_number=int(round(n_c)),
-            temperature_nk=int(round(temperature)),
+            total_mot_atom_number=round(mot_measured),
+            tof_atom_number=round(n_th + n_c),
+            thermal_atom_number=round(n_th),
+            condensed_atom_number=round(n_c),
+            temperature_nk=round(temperature),
         )
         return fit, non_plot
 

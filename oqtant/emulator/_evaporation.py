@@ -23,6 +23,7 @@ whatever the collision rates allow the knife to reach.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -68,6 +69,10 @@ class EvaporationModel:
     # evaporates (t <= 0) and is relaxed adiabatically to the science trap at
     # t = 0, which keeps the phase-space density and divides T by the factor.
     evaporation_compression: float = 2.25
+    # Heating in the science trap (t > 0): technical noise of the trap and the
+    # light of the experiment stage (spontaneous scattering of the projected
+    # light, its pointing noise) add energy at a constant rate per atom.
+    stage_heating_nk_per_ms: float = 0.0
     max_step_ms: float = 20.0
 
 
@@ -232,11 +237,14 @@ def evaporate(
         shape = n_ * dc * K_B * du_dt * eff if lowering else 0.0
         heat_capacity = max(c - eta * dc, 0.05)
         dt_dt = (de - kt * c * dn - shape) / (n_ * K_B * heat_capacity)
+        if time_ms > 0:
+            # energy 3 k_B x rate per atom: dT/dt = rate for an untruncated cloud
+            dt_dt += 3.0 * model.stage_heating_nk_per_ms * 1e-9 * 1e3 / heat_capacity
         return [dn / n_ * 1e-3, dt_dt / t_ * 1e-3]  # per ms
 
     times, ns, ts, us = [start], [n], [t_k], [float(u0)]
     comp = [model.evaporation_compression if start < 0 else 1.0]
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in itertools.pairwise(edges):
         if n < 1.0:  # the knife has emptied the trap
             n = 0.0
             times.append(hi)

@@ -1,0 +1,111 @@
+"""Calibration of the emulated apparatus: statistics, parameter recovery, the calibrated defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from oqtant.emulator import Apparatus, ApparatusSettings, EvaporationModel, evaporate
+from oqtant.emulator.calibrate import (
+    PARAMETERS,
+    RealRun,
+    calibrate,
+    get_parameter,
+    image_statistics,
+    load_real_runs,
+    profile_correlation,
+    with_parameters,
+)
+from oqtant.errors import ValidationError
+from oqtant.schemas.job import RfEvaporation
+
+TEST_JOBS = Path(__file__).resolve().parents[1] / "data" / "real_jobs"
+
+
+@pytest.fixture(scope="module")
+def test_runs() -> list[RealRun]:
+    return load_real_runs(TEST_JOBS)
+
+
+def test_the_reference_simulator_files_are_left_out(test_runs):
+    names = [r.name for r in test_runs]
+    assert names and not any("DarkSolitonCollective" in n for n in names)
+    assert len(load_real_runs(TEST_JOBS, include_simulator=True)) == len(names) + 2
+    assert {r.in_trap for r in test_runs} == {True, False}
+
+
+def test_parameters_are_set_where_the_model_reads_them():
+    s = with_parameters(ApparatusSettings(), {"trap_bottom_khz": -0.02, "in_trap_resolution": 2.5})
+    assert s.evaporation.trap_bottom_mhz == -0.02
+    assert s.in_trap_camera.resolution_um == 2.5
+    assert get_parameter(s, "in_trap_resolution") == 2.5
+    assert s.tof_camera == ApparatusSettings().tof_camera
+    with pytest.raises(ValidationError, match="unknown parameter 'nope'"):
+        with_parameters(s, {"nope": 1.0})
+
+
+def test_stage_heating_warms_the_cloud_in_the_science_trap_only():
+    rf = RfEvaporation(times_ms=[-1000, 0], frequencies_mhz=[5.0, 5.0], powers_mw=[0.0, 0.0])
+    kw = {"initial_atom_number": 1e3, "initial_temperature_k": 1e-6, "end_time_ms": 40.0}
+    base = EvaporationModel(three_body_loss_m6_per_s=0.0, evaporation_compression=1.0)
+    cold = evaporate(rf, model=base, **kw)
+    hot = evaporate(rf, model=dataclasses.replace(base, stage_heating_nk_per_ms=5.0), **kw)
+    assert hot.at(0.0)[1] == pytest.approx(cold.at(0.0)[1], rel=1e-9)  # nothing before t = 0
+    assert hot.at(40.0)[1] - cold.at(40.0)[1] == pytest.approx(200e-9, rel=0.02)
+
+
+def test_profile_correlation_aligns_shifted_profiles():
+    x = np.arange(503.0)
+    a = np.exp(-0.5 * ((x - 250) / 30) ** 2) * (1 + 0.3 * np.cos(x / 3))
+    b = np.roll(a, 17)[:495]  # shifted, and shorter
+    assert profile_correlation(a, b) > 0.99
+    assert profile_correlation(a, np.exp(-0.5 * ((x - 250) / 30) ** 2)) < 0.99
+
+
+def _synthetic_runs(settings: ApparatusSettings, runs: list[RealRun], seed: int) -> list[RealRun]:
+    apparatus = Apparatus(settings)
+    return [dataclasses.replace(r, image=apparatus.simulate(r.values, seed).od_image)
+            for r in runs]
+
+
+@pytest.mark.slow
+def test_calibration_recovers_the_capture_and_the_in_trap_resolution_of_synthetic_data(
+    test_runs,
+):
+    # "real" images made by the (fast) model with two parameters changed, with other
+    # camera noise than the calibration's own emulations
+    fast = dataclasses.replace(ApparatusSettings(), use_simulator=False, thermal_particles=4000)
+    truth = {"capture_fraction": 1.3 * fast.capture_fraction,
+             "in_trap_resolution": 1.4 * fast.in_trap_camera.resolution_um}
+    runs = [test_runs[0], *[r for r in test_runs if r.in_trap][:1]]
+    fake = _synthetic_runs(with_parameters(fast, truth), runs, seed=7)
+    result = calibrate(fake, tuple(truth), base=fast, coarse_evaluations=25, fine_evaluations=0)
+    for name, value, error in zip(result.names, result.values, result.errors, strict=True):
+        assert value == pytest.approx(truth[name], rel=0.1), name
+        assert 0 < error < 0.2 * truth[name]
+    assert result.settings.capture_fraction == pytest.approx(truth["capture_fraction"], rel=0.1)
+    assert "capture_fraction" in result.report()
+
+
+@pytest.mark.slow
+def test_calibration_runs_on_the_test_files(test_runs):
+    result = calibrate(test_runs, ("capture_fraction", "stage_heating"), tof_runs=2,
+                       in_trap_runs=1, coarse_evaluations=3, fine_evaluations=1)
+    assert len(result.runs) == 3
+    assert np.all(np.isfinite(result.values)) and np.all(np.isfinite(result.errors))
+    for name, value in zip(result.names, result.values, strict=True):
+        assert PARAMETERS[name].lower <= value <= PARAMETERS[name].upper
+
+
+@pytest.mark.slow
+def test_calibrated_model_has_the_real_in_trap_radial_width(test_runs):
+    run = next(r for r in test_runs if r.name.endswith("NoPatternExpt_rep_0"))
+    s = ApparatusSettings()
+    real = image_statistics(run.image, run.pixcal_um, run.values, s)
+    emu = image_statistics(Apparatus(s).simulate(run.values, 0).od_image, run.pixcal_um,
+                           run.values, s)
+    assert 4.0 < real["radial_fwhm_um"] < 5.0
+    assert emu["radial_fwhm_um"] == pytest.approx(real["radial_fwhm_um"], rel=0.12)
