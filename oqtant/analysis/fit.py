@@ -365,7 +365,7 @@ def _result(problem: _Problem, params, jac, chosen, profile, fugacity, pixcal_um
         r_squared=1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0,
         pixcal_um=float(pixcal_um),
         time_of_flight_ms=None if opts.time_of_flight_ms is None else float(opts.time_of_flight_ms),
-        trap_frequencies_hz=None if trap is None else tuple(trap),
+        trap_frequencies_hz=None if trap is None else (trap[0], trap[1]),
         noise_od=noise,
         model=chosen,
         thermal_profile=profile,

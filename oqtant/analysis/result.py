@@ -161,8 +161,10 @@ class BimodalFit:
         err = self.param_errors[0]
         return bool(a_g > 3.0 * err and self.params[1] > 0 and self.params[2] > 0)
 
-    def _axis_temperature_nk(self, sigma_px: float, trap_frequency_hz: float | None) -> float:
-        t_s = self.time_of_flight_ms * 1e-3
+    def _axis_temperature_nk(
+        self, sigma_px: float, trap_frequency_hz: float | None, time_of_flight_ms: float
+    ) -> float:
+        t_s = time_of_flight_ms * 1e-3
         sigma_m = sigma_px * self.pixcal_um * 1e-6
         # a harmonically trapped thermal cloud expands as
         # sigma(t)^2 = (k_B T / m) (1 / omega^2 + t^2); without omega, sigma_0 is neglected
@@ -177,12 +179,13 @@ class BimodalFit:
 
         None when the time of flight is unknown or there is no measurable thermal cloud.
         """
-        if self.time_of_flight_ms is None or not self.has_thermal_cloud:
+        tof_ms = self.time_of_flight_ms
+        if tof_ms is None or not self.has_thermal_cloud:
             return None
         freqs = self.trap_frequencies_hz or (None, None)
         return (
-            self._axis_temperature_nk(self.params[1], freqs[0]),
-            self._axis_temperature_nk(self.params[2], freqs[1]),
+            self._axis_temperature_nk(self.params[1], freqs[0], tof_ms),
+            self._axis_temperature_nk(self.params[2], freqs[1], tof_ms),
         )
 
     @property

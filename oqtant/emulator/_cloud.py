@@ -88,17 +88,19 @@ class CloudState:
     @property
     def tf_radii_um(self) -> tuple[float, float, float]:
         """Thomas-Fermi radii (x, y, z) in um, ``sqrt(2 mu / (m omega_i^2))``."""
-        return tuple(
+        rx, ry, rz = (
             math.sqrt(2 * self.chemical_potential_j / (RB87_MASS_KG * w**2)) * 1e6
             for w in TRAP_OMEGAS
         )
+        return rx, ry, rz
 
     @property
     def thermal_widths_um(self) -> tuple[float, float, float]:
         """In-trap rms widths (x, y, z) of a Boltzmann cloud at this T, um."""
-        return tuple(
+        sx, sy, sz = (
             math.sqrt(K_B * self.temperature_k / RB87_MASS_KG) / w * 1e6 for w in TRAP_OMEGAS
         )
+        return sx, sy, sz
 
 
 def critical_temperature_k(atom_number: float, corrections: bool = True) -> float:
@@ -302,7 +304,7 @@ def condensate_column_density_in_potential(
     *,
     survival_x=None,
     time_of_flight_ms: float = 0.0,
-) -> tuple[np.ndarray, float]:
+) -> tuple[np.ndarray, float, float]:
     """Thomas-Fermi condensate in the trap plus an optical potential along x.
 
     The 3D density is ``(mu - V) / g``; integrated along z it is

@@ -195,7 +195,7 @@ def sample_particles(
         vz0=data[5],
         weight=np.ones(n),
         j=data[6],
-        omegas=tuple(omegas),
+        omegas=(omegas[0], omegas[1], omegas[2]),
     )
 
 

@@ -29,12 +29,13 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import ndimage, optimize
 
 from oqtant.emulator._apparatus import Apparatus, ApparatusSettings
-from oqtant.errors import FitError, ValidationError
+from oqtant.errors import FitError, SimulationError, ValidationError
 from oqtant.schemas.job import InputValues
 
 __all__ = [
@@ -272,7 +273,7 @@ DEFAULT_PARAMETERS = (
 
 
 def get_parameter(settings: ApparatusSettings, name: str) -> float:
-    obj = settings
+    obj: Any = settings
     for part in PARAMETERS[name].path.split("."):
         obj = getattr(obj, part)
     return float(obj)
@@ -409,12 +410,14 @@ class _Objective:
             return self._cache[key]
         self.evaluations += 1
         apparatus = Apparatus(self.settings(z))
-        residuals = []
+        residuals: list[float] = []
         for run, real in zip(self.runs, self.real, strict=True):
-            keys = None
+            keys: list[str] = []
             per_seed = []
             for seed in self.seeds:
                 emu = apparatus.simulate(run.values, seed)
+                if emu.od_image is None:
+                    raise SimulationError("calibration: an emulated run returned no OD image")
                 stats = image_statistics(emu.od_image, run.pixcal_um, run.values,
                                          apparatus.settings)
                 c = compare(run, real, stats)
@@ -473,7 +476,7 @@ def calibrate(
                coarse_evaluations)]
     if fine_evaluations > 0:
         stages.append((base, fine_evaluations))
-    z = None
+    z: np.ndarray | None = None
     reference = dict(start)
     for stage_base, budget in stages:
         objective = _Objective(chosen, parameters, stage_base, seeds, reference)
@@ -486,6 +489,8 @@ def calibrate(
         )
         z = result.x
         start = objective.to_physical(z)
+    if z is None:  # unreachable: the coarse stage always runs
+        raise ValidationError("coarse_evaluations: the calibration ran no stage")
     jac = result.jac
     dof = max(len(result.fun) - len(z), 1)
     s2 = float(np.sum(result.fun**2)) / dof

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any
@@ -178,7 +179,7 @@ RfPower = Annotated[
 _WIRE = ConfigDict(validate_assignment=True, extra="forbid", use_enum_values=False)
 
 
-def _check_unique(values: list[float], what: str) -> None:
+def _check_unique(values: Sequence[float], what: str) -> None:
     if len(set(values)) != len(values):
         dupes = sorted({v for v in values if values.count(v) > 1})
         raise ValueError(f"{what} must be unique (repeated: {dupes})")
@@ -506,7 +507,7 @@ class InputValues(BaseModel):
     @model_validator(mode="after")
     def _nothing_after_end(self) -> InputValues:
         end = self.end_time_ms
-        late = [t for t in self.rf_evaporation.times_ms if t > end]
+        late: list[float] = [t for t in self.rf_evaporation.times_ms if t > end]
         if late:
             raise ValueError(
                 f"rf_evaporation.times_ms: {late} ms is after end_time_ms={end} ms"

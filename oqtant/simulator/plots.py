@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from oqtant.errors import SimulationError
 from oqtant.schemas.images import image_array
+from oqtant.schemas.job import PlotOutput
 
 if TYPE_CHECKING:  # pragma: no cover
     from oqtant.simulator.simulator import Simulator
@@ -55,11 +57,15 @@ def _rows(n: int, height: float = 2.6, width: float = 9.0):
     return fig, axes[:, 0]
 
 
-def _window(sim: Simulator, time_ms: float, values_x: np.ndarray, pad_um: float = 5.0):
+def _window(
+    sim: Simulator, time_ms: float, values_x: np.ndarray | None, pad_um: float = 5.0
+) -> tuple[float, float]:
     """x limits around where the atoms are."""
     x, _ = sim.get_grids(time_ms)
     profile = sim.get_axial_density(time_ms)
-    where = np.flatnonzero(profile > 1e-3 * profile.max()) if profile.max() > 0 else []
+    where = (
+        np.flatnonzero(profile > 1e-3 * profile.max()) if profile.max() > 0 else np.zeros(0, int)
+    )
     if len(where) == 0:
         return x[0], x[-1]
     return max(x[0], x[where[0]] - pad_um), min(x[-1], x[where[-1]] + pad_um)
@@ -185,8 +191,10 @@ def show_final_result(sim: Simulator, *, file_name: str | None = None):
     """The run's output image: IN_TRAP column OD, or TOF OD, as the apparatus returns it."""
     plt = _plt()
     values = sim.output.values
-    image = getattr(values, "it_plot", None) or values.tof_image
+    image = values.it_plot if isinstance(values, PlotOutput) else values.tof_image
     od = image_array(image)
+    if image.pixcal is None:
+        raise SimulationError("the output image has no pixel calibration (pixcal)")
     width, height = image.columns * image.pixcal, image.rows * image.pixcal
     fig, ax = plt.subplots(figsize=(10, max(2.5, 10 * height / width)))
     shown = ax.imshow(

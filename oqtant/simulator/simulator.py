@@ -186,8 +186,7 @@ class Simulator(SimulatorPlots):
     @property
     def times_ms(self) -> np.ndarray:
         """Times of the stored snapshots, ms: in the trap, then (TOF runs) during the expansion."""
-        self._require_run()
-        t = self.evolution.tsave * TIME_MS
+        t = self._require_run().tsave * TIME_MS
         if self.expansion is not None:
             t = np.concatenate([t, self.end_time_ms + self.expansion.tsave[1:] * TIME_MS])
         return t
@@ -317,14 +316,16 @@ class Simulator(SimulatorPlots):
         self._output = None
         return self
 
-    def _require_run(self) -> None:
+    def _require_run(self) -> solver.Evolution:
+        """The run's evolution; SimulationError when run() has not been called."""
         if self.evolution is None:
             raise SimulationError("the simulation has not run yet: call run() first")
+        return self.evolution
 
     def _expansion(self, time_of_flight_ms: float) -> solver.Expansion:
         key = round(float(time_of_flight_ms), 6)
         if key not in self._tof_cache:
-            psi = self.evolution.psi_final
+            psi = self._require_run().psi_final
             tof = time_of_flight_ms / TIME_MS
             # the axial box must hold where the atoms are plus how far they fly
             axial = self.grid.weight_r @ (np.abs(psi) ** 2)
@@ -349,8 +350,7 @@ class Simulator(SimulatorPlots):
     @property
     def atom_number_final(self) -> float:
         """Atoms left at ``end_time_ms`` (after terminator losses)."""
-        self._require_run()
-        return self.grid.integrate(np.abs(self.evolution.psi_final) ** 2)
+        return self.grid.integrate(np.abs(self._require_run().psi_final) ** 2)
 
     def atom_number_at(self, time_ms: float) -> float:
         """Atoms at the stored time nearest ``time_ms``."""
@@ -361,16 +361,18 @@ class Simulator(SimulatorPlots):
 
     def _snapshot(self, time_ms: float) -> tuple[np.ndarray, float, float, Grid]:
         """(psi, lambda_x, lambda_r, grid) at the stored time nearest ``time_ms``."""
-        self._require_run()
+        evolution = self._require_run()
         times = self.times_ms
         i = int(np.argmin(np.abs(times - float(time_ms))))
-        n_in = self.evolution.tsave.size
+        n_in = evolution.tsave.size
         if i < n_in:
             if i == n_in - 1:
-                return self.evolution.psi_final, 1.0, 1.0, self.grid
-            return self.evolution.psisave[i].astype(complex), 1.0, 1.0, self.grid
+                return evolution.psi_final, 1.0, 1.0, self.grid
+            return evolution.psisave[i].astype(complex), 1.0, 1.0, self.grid
         j = i - n_in + 1
         e = self.expansion
+        if e is None:  # times_ms holds expansion times only when there is an expansion
+            raise SimulationError(f"no stored snapshot at {time_ms} ms: the run has no expansion")
         return e.chisave[j].astype(complex), float(e.lambda_x[j]), float(e.lambda_r[j]), e.grid
 
     def nearest_time_ms(self, time_ms: float) -> float:
@@ -544,10 +546,10 @@ class Simulator(SimulatorPlots):
 
     def in_trap_column_density(self, x_um, y_um) -> np.ndarray:
         """(ny, nx) column density in atoms/um^2 at ``end_time_ms`` (state exactly at that time)."""
-        self._require_run()
+        evolution = self._require_run()
         x = np.atleast_1d(np.asarray(x_um, float))
         y = np.atleast_1d(np.asarray(y_um, float))
-        return self._column(self.evolution.psi_final, x / LENGTH_UM, y / LENGTH_UM) / LENGTH_UM**2
+        return self._column(evolution.psi_final, x / LENGTH_UM, y / LENGTH_UM) / LENGTH_UM**2
 
     def tof_column_density(self, x_um, y_um, time_of_flight_ms: float | None = None) -> np.ndarray:
         """(ny, nx) column density in atoms/um^2 after free expansion for ``time_of_flight_ms``.
@@ -578,11 +580,11 @@ class Simulator(SimulatorPlots):
         (``oqtant.constants.IN_TRAP_CROSS_SECTION_M2``), as the machine's in-trap images.
         """
         rows, cols = IN_TRAP_IMAGE_SHAPE
-        self._require_run()
+        evolution = self._require_run()
         x = self._pixel_centres(cols, IN_TRAP_PIXCAL_UM) / LENGTH_UM
         y = self._pixel_centres(rows, IN_TRAP_PIXCAL_UM) / LENGTH_UM
         column = (
-            self._column(self.evolution.psi_final, x, y, x_width=IN_TRAP_PIXCAL_UM / LENGTH_UM)
+            self._column(evolution.psi_final, x, y, x_width=IN_TRAP_PIXCAL_UM / LENGTH_UM)
             / LENGTH_UM**2
         )
         return column * _IN_TRAP_CROSS_SECTION_UM2

@@ -279,7 +279,8 @@ def ground_state(
         return s * ops.from_k(ops.to_k(s * res) / (shift + 0.5 * k2))
 
     d = np.zeros_like(psi)
-    z_old = r_old = None
+    z_old: np.ndarray | None = None
+    r_old: np.ndarray | None = None
     residual = np.inf
     mu = mu_tf
     for _ in range(max_iterations):
@@ -291,7 +292,7 @@ def ground_state(
         if residual < tol:
             break
         z = precondition(res, dens)
-        if z_old is None:
+        if z_old is None or r_old is None:  # the first iteration
             beta = 0.0
         else:
             beta = max(0.0, _inner(grid, z, res - r_old) / _inner(grid, z_old, r_old))
@@ -476,11 +477,12 @@ def evolve(
     saves = [(u / scale).astype(np.complex64)]
     edge = _edge_fraction(grid, np.abs(psi0) ** 2)
     cache_key = None
-    half = full = None
+    half: np.ndarray | None = None
+    full: np.ndarray | None = None
     # Consecutive half steps of the potential are merged (V_k/2 then V_k+1/2 is
     # one step with both factors: the nonlinear phase depends on |psi| only,
     # which the light does not change). ``pending`` is the half step owed.
-    pending = None
+    pending: np.ndarray | None = None
     for k in range(n_updates):
         v_x, loss_x = potential(k) if potential is not None else (None, None)
         key = (id(v_x), id(loss_x))
@@ -492,6 +494,8 @@ def evolve(
                 exponent = exponent - 1j * v_x
             half, full = stepper.potential_factors(exponent)
             cache_key = key
+        if half is None or full is None:  # unreachable: the first update computes them
+            raise SimulationError("time evolution: the potential factors were not computed")
         if pending is None:
             stepper.potential(u, half, 0.5)
         else:
