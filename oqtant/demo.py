@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import httpx
 import numpy as np
@@ -76,7 +76,7 @@ class EmbeddedServer:
         self.startup_timeout_s = startup_timeout_s
         self.port = 0
         self.process: subprocess.Popen | None = None
-        self._log = None
+        self._log: TextIO | None = None
 
     @property
     def url(self) -> str:
@@ -270,7 +270,7 @@ def _plot_tof(values, title: str, path: Path) -> Path:
     half_x, half_y = od.shape[1] * cal / 2, od.shape[0] * cal / 2
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     shown = ax.imshow(od, origin="lower", cmap="viridis",
-                      extent=[-half_x, half_x, -half_y, half_y])
+                      extent=(-half_x, half_x, -half_y, half_y))
     fig.colorbar(shown, ax=ax, label="optical density")
     # the cloud fills the middle of the camera's field: show that half
     ax.set_xlim(-half_x / 2, half_x / 2)
@@ -303,7 +303,7 @@ def _plot_in_trap(values, title: str, path: Path) -> Path:
     # the colour scale ends at the bright cloud, not at the photon noise of single pixels
     top = float(np.percentile(image, 99.9))
     shown = ax.imshow(image, origin="lower", cmap="viridis", aspect="auto", vmax=top,
-                      extent=[-half_x, half_x, -half_y, half_y])
+                      extent=(-half_x, half_x, -half_y, half_y))
     fig.colorbar(shown, ax=ax, label="optical density (in-trap probe)")
     ax.set_xlabel("x (um)")
     ax.set_ylabel("y (um)")
@@ -330,9 +330,17 @@ def _plot_sweep(profiles: list[tuple[float, np.ndarray, np.ndarray]], path: Path
     return path
 
 
+def _job_id(job_id: str | None) -> str:
+    """The id of a job submitted to the service (only a simulation has none)."""
+    if job_id is None:
+        raise RuntimeError("the service gave no job id for a submitted job")
+    return job_id
+
+
 def _run_service(out: Path, matter: dict[str, Any], workers: int) -> list[Path]:
     from oqtant.client import OqtantClient
     from oqtant.client.login import ClientSettings, password_login
+    from oqtant.schemas.job import NonPlotOutput
 
     written: list[Path] = []
     print("\n== 2. Starting an embedded server (SQLite in the output directory)")
@@ -351,10 +359,10 @@ def _run_service(out: Path, matter: dict[str, Any], workers: int) -> list[Path]:
         print("\n== 3. Submitting the standard jobs and a 5-run barrier sweep")
         for m in (matter["bec"], matter["barrier"], *matter["sweep"]):
             m.client = client
-        bec_id = client.submit(matter["bec"])
-        barrier_id = client.submit(matter["barrier"])
+        bec_id = _job_id(client.submit(matter["bec"]))
+        barrier_id = _job_id(client.submit(matter["barrier"]))
         first = client.submit_list_as_batch(matter["sweep"], name="Barrier height sweep")
-        sweep_id = first.job_id
+        sweep_id = _job_id(first.job_id)
         client.show_queue_status()
         jobs = [client.get_job(j) for j in (bec_id, barrier_id, sweep_id)]
         client.track_jobs(jobs, timeout_s=900)
@@ -362,7 +370,7 @@ def _run_service(out: Path, matter: dict[str, Any], workers: int) -> list[Path]:
         print("\n== 4. Results")
         bec = client.get_job(bec_id)
         v = bec.inputs[0].output.values if bec.inputs[0].output else None
-        if v is not None:
+        if isinstance(v, NonPlotOutput):  # a time-of-flight run's numbers
             total = v.condensed_atom_number + v.thermal_atom_number
             fraction = v.condensed_atom_number / total if total else 0.0
             print(f"   {bec.name} [{bec.status}]")

@@ -21,7 +21,7 @@ import numpy as np
 
 from oqtant.errors import JobTimeout, OqtantError, QuotaExceededError, ValidationError
 from oqtant.matter.quantum_matter import QuantumMatter
-from oqtant.schemas.job import JobStatus, OqtantJob
+from oqtant.schemas.job import Input, JobStatus, OqtantJob
 
 __all__ = ["LocalEngine", "Point", "ServiceEngine", "SimulatorEngine", "run_seed"]
 
@@ -163,11 +163,12 @@ class ServiceEngine:
         key = next((p.attrs[ATTR_KEY] for p in group if p.attrs.get(ATTR_KEY)), None)
         if key is None or any(p.attrs.get(ATTR_KEY) != key for p in group):
             key = f"oqtant-optimize-{uuid.uuid4()}"  # a header value: short and ASCII
-        inputs, runs = [], {}
+        inputs: list[Input] = []
+        runs: dict[int, list[int]] = {}
         for point in group:
             runs[point.number] = []
             for matter in point.matters:
-                inputs.append({"values": matter.input, "notes": f"trial {point.number}"})
+                inputs.append(Input(values=matter.input, notes=f"trial {point.number}"))
                 runs[point.number].append(len(inputs))
         for point in group:  # kept before sending: a retried submit with this key is the same job
             set_attr(point, ATTR_KEY, key)

@@ -29,6 +29,8 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 from scipy.stats import norm
 
+from oqtant.optimize._space import as_range
+
 __all__ = ["SklearnGPSampler"]
 
 
@@ -48,10 +50,12 @@ class _Encoder:
             value = params[name]
             if isinstance(dist, CategoricalDistribution):
                 out.extend(float(c == value) for c in dist.choices)
-            elif dist.log:
-                out.append(math.log(value / dist.low) / math.log(dist.high / dist.low))
+                continue
+            numeric = as_range(dist)
+            if numeric.log:
+                out.append(math.log(value / numeric.low) / math.log(numeric.high / numeric.low))
             else:
-                out.append((value - dist.low) / (dist.high - dist.low))
+                out.append((value - numeric.low) / (numeric.high - numeric.low))
         return np.asarray(out)
 
     def decode(self, point: np.ndarray) -> dict[str, Any]:
@@ -63,18 +67,19 @@ class _Encoder:
                 params[name] = dist.choices[int(np.argmax(point[i:i + n]))]
                 i += n
                 continue
+            numeric = as_range(dist)
             u = float(np.clip(point[i], 0.0, 1.0))
             i += 1
-            if dist.log:
-                value = dist.low * (dist.high / dist.low) ** u
+            if numeric.log:
+                value = numeric.low * (numeric.high / numeric.low) ** u
             else:
-                value = dist.low + u * (dist.high - dist.low)
-            if isinstance(dist, IntDistribution):
-                value = dist.low + round((value - dist.low) / dist.step) * dist.step
-                value = int(min(max(value, dist.low), dist.high))
-            elif dist.step is not None:
-                value = dist.low + round((value - dist.low) / dist.step) * dist.step
-            params[name] = min(max(value, dist.low), dist.high)
+                value = numeric.low + u * (numeric.high - numeric.low)
+            if isinstance(numeric, IntDistribution):
+                value = numeric.low + round((value - numeric.low) / numeric.step) * numeric.step
+                value = int(min(max(value, numeric.low), numeric.high))
+            elif numeric.step is not None:
+                value = numeric.low + round((value - numeric.low) / numeric.step) * numeric.step
+            params[name] = min(max(value, numeric.low), numeric.high)
         return params
 
     def random(self, rng: np.random.Generator, n: int) -> np.ndarray:

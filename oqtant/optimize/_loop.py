@@ -238,7 +238,8 @@ class _Budget(Exception):
 
 
 class _Loop:
-    def __init__(self, study, design, objective, space, engine, repeats, points, progress):
+    def __init__(self, study, design, objective, space, engine, repeats, points,
+                 progress) -> None:
         self.study, self.design, self.objective = study, design, objective
         self.space, self.engine, self.repeats, self.points = space, engine, repeats, points
         self.matters: dict[int, QuantumMatter] = {}
@@ -314,10 +315,10 @@ class _Loop:
             self.matters.clear()
             self.matters[point.number] = point.ok()[0]
 
-    def _execute(self, points: list[Point]) -> None:
-        points = [p for p in points if p is not None]
-        if points:
-            self.engine.run(points, self.set_attr, self._score)
+    def _execute(self, points: list[Point | None]) -> None:
+        ready = [p for p in points if p is not None]
+        if ready:
+            self.engine.run(ready, self.set_attr, self._score)
 
     # ---- drivers
 

@@ -78,7 +78,7 @@ class OptimizationResult:
     @property
     def best_value(self) -> float:
         """The best point's objective: the mean of its repeats."""
-        return float(self.best_trial.value)
+        return _scored(self.best_trial)
 
     @property
     def best_sem(self) -> float:
@@ -154,7 +154,7 @@ class OptimizationResult:
                 if trial.state == TrialState.FAIL:
                     failed.append(runs)
                 continue
-            value = float(trial.value)
+            value = _scored(trial)
             sem = _first_sem(trial)
             xs.append(runs)
             ys.append(value)
@@ -220,6 +220,13 @@ class OptimizationResult:
             raise ValidationError(
                 f"{what}: shows one objective; for several use optuna.visualization on "
                 "result.study", [("direction", "one objective")])
+
+
+def _scored(trial: FrozenTrial) -> float:
+    """The objective of a completed trial of one objective."""
+    if trial.value is None:
+        raise ValueError(f"trial {trial.number} has no objective value")
+    return float(trial.value)
 
 
 def _first_sem(trial: FrozenTrial) -> float | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from optuna.distributions import (
     BaseDistribution,
@@ -25,7 +25,7 @@ from optuna.distributions import (
 
 from oqtant.errors import ValidationError
 
-__all__ = ["describe_space", "parse_space", "space_centre"]
+__all__ = ["as_range", "describe_space", "parse_space", "space_centre"]
 
 _SCALES = ("linear", "log", "int")
 
@@ -34,7 +34,16 @@ def _bad(name: str, rule: str, got: Any) -> ValidationError:
     return ValidationError(f"space[{name!r}]: {rule} (got {got!r})", [(f"space.{name}", rule)])
 
 
-def _number(name: str, value: Any, which: str) -> float:
+def as_range(dist: BaseDistribution) -> FloatDistribution | IntDistribution:
+    """A distribution that is not a choice, as the range it is.
+
+    Optuna types every distribution as ``BaseDistribution``; all of its distributions
+    but ``CategoricalDistribution`` are float or int ranges (the deprecated ones subclass them).
+    """
+    return cast("FloatDistribution | IntDistribution", dist)
+
+
+def _number(name: str, value: Any, which: str) -> int | float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _bad(name, f"the {which} bound must be a number", value)
     if not math.isfinite(value):
@@ -61,7 +70,8 @@ def _range(name: str, spec: tuple | list) -> BaseDistribution:
         return FloatDistribution(float(low), float(high), log=True)
     if scale == "int":
         step = spec[3] if len(spec) == 4 else 1
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high, step)):
+        if not (isinstance(low, int) and isinstance(high, int) and isinstance(step, int)) or any(
+                isinstance(v, bool) for v in (low, high, step)):
             raise _bad(name, "an integer range needs whole-number bounds and step", spec)
         if step < 1 or (high - low) % step:
             raise _bad(name, "the step must be >= 1 and divide high - low", spec)
@@ -118,8 +128,8 @@ def space_centre(space: Mapping[str, BaseDistribution]) -> dict[str, Any]:
         elif isinstance(dist, IntDistribution):
             steps = (dist.high - dist.low) // dist.step
             centre[name] = dist.low + (steps // 2) * dist.step
-        elif dist.log:
-            centre[name] = math.sqrt(dist.low * dist.high)
         else:
-            centre[name] = 0.5 * (dist.low + dist.high)
+            numeric = as_range(dist)
+            centre[name] = (math.sqrt(numeric.low * numeric.high) if numeric.log
+                            else 0.5 * (numeric.low + numeric.high))
     return centre
