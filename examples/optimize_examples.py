@@ -123,9 +123,9 @@ def main() -> None:
                     study_name="barrier transport")
     print(move, move.best_params)
     move.plot_history(file_name=str(args.out / "optimize_transport_history.png"),
-                      objective_name="sloshing after the move (um rms)")
+                      objective_name="sloshing after the move (µm rms)")
     move.plot_parameters(file_name=str(args.out / "optimize_transport_parameters.png"),
-                         objective_name="sloshing (um rms)")
+                         objective_name="sloshing (µm rms)")
 
 
 if __name__ == "__main__":
