@@ -471,7 +471,10 @@ class OqtantClient(Transport, MatterCalls):
         )
         items = response.json().get("items", [])
         if show_results:
-            self._print(f"{len(items)} job(s) queued:\n")
+            active = sum(1 for j in items if j.get("status") in ACTIVE_STATUSES)
+            finished = len(items) - active
+            head = f"{active} job(s) queued or running"
+            self._print(head + (f", {finished} finished" if finished else "") + ":\n")
             self._print(format_table(
                 ["Name", "Status", "Position", "Submitted", "ID"],
                 [
