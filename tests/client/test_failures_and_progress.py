@@ -73,9 +73,10 @@ def test_track_jobs_counts_runs_not_jobs(service, capsys):
     client.verbosity = 1
     job = client.create_job("five runs", "BEC", runs=5)
     client.run_jobs([job], track_status=True)
-    out = capsys.readouterr().out
-    err = capsys.readouterr().err
-    assert "All 1 job(s) complete (5 complete run(s))" in out, out + err
+    captured = capsys.readouterr()
+    assert "All 1 job(s) complete (5 complete run(s))" in captured.out, captured.out
+    assert "5/5" in captured.err and "0/1" not in captured.err  # the bar of runs
+    assert "5 complete" in captured.err
 
 
 def _job(status: str, runs: int, run_status: str | None, failed=()) -> OqtantJob:
