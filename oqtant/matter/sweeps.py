@@ -323,8 +323,9 @@ def plot_sweep(
         title: the figure's title.
 
     Returns:
-        The matplotlib Figure. Runs without a value (failed, or no measurable
-        temperature) are left out of their panel.
+        The matplotlib Figure (released by pyplot: a notebook shows it once, as the
+        cell's value; ``fig.savefig`` works on it later). Runs without a value
+        (failed, or no measurable temperature) are left out of their panel.
     """
     import matplotlib.pyplot as plt
 
@@ -335,10 +336,10 @@ def plot_sweep(
     if y is None:
         y = _result_columns(runs)
     ys = [y] if isinstance(y, str) or callable(y) else list(y)
+    panels = [_y_values(runs, rows, one_y) for one_y in ys]  # bad input: no figure made
     fig, axes = plt.subplots(len(ys), 1, figsize=(6, 2.4 * len(ys) + 0.6), sharex=True,
                              squeeze=False)
-    for ax, one_y in zip(axes[:, 0], ys, strict=True):
-        y_values, y_label = _y_values(runs, rows, one_y)
+    for ax, (y_values, y_label) in zip(axes[:, 0], panels, strict=True):
         points = sorted(
             (xv, yv) for xv, yv in zip(map(_number, x_values), map(_number, y_values),
                                        strict=True)
@@ -356,5 +357,13 @@ def plot_sweep(
     fig.suptitle(title or f"{runs[0].name}: {len(runs)} run(s)")
     fig.tight_layout()
     if file_name:
-        fig.savefig(file_name, dpi=100)
+        try:
+            fig.savefig(file_name, dpi=100)
+        except OSError as exc:
+            plt.close(fig)
+            raise ValidationError(
+                f"file_name: cannot save the plot to {file_name} ({exc})",
+                [("file_name", "must be a writable path")],
+            ) from exc
+    plt.close(fig)  # pyplot lets go of it (a notebook shows the returned figure once)
     return fig

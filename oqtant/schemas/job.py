@@ -547,7 +547,7 @@ class Input(BaseModel):
     notes: JobNote | None = None
     # the run's state and, if it failed, why (as the service reports them; not
     # written to job files, which keep the reference's layout)
-    status: JobStatus | None = Field(default=None, exclude=True)
+    status: str | None = Field(default=None, exclude=True)  # a JobStatus; unknown ones kept
     error: str | None = Field(default=None, exclude=True)
 
 

@@ -106,3 +106,14 @@ def test_in_trap_runs_give_peak_od_and_integrated_atoms(service, monkeypatch):
         image = matter.output.it_plot
         assert row["peak_od"] == pytest.approx(max(image.pixels), rel=1e-3)
         assert row["integrated_atoms"] > 0 and "tof_atom_number" not in row
+
+
+def test_plot_sweep_leaves_no_figure_open(scan):
+    import matplotlib.pyplot as plt
+
+    _, matters = scan
+    plt.close("all")
+    with pytest.raises(errors.ValidationError):
+        oqtant.plot_sweep(matters, x="final RF (kHz)", y="nope")
+    fig = oqtant.plot_sweep(matters, x="final RF (kHz)")
+    assert plt.get_fignums() == [] and len(fig.axes) == 3
