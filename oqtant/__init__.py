@@ -34,6 +34,8 @@ _EXPORTS = {
     "JobStatus": "oqtant.schemas.job",
     "ImageType": "oqtant.schemas.job",
     "OqtantOutput": "oqtant.matter",
+    "sweep_table": "oqtant.matter",
+    "plot_sweep": "oqtant.matter",
     "fit_bimodal_2d": "oqtant.analysis",
     "read_job_file": "oqtant.client.jobfiles",
     "write_job_file": "oqtant.client.jobfiles",
@@ -76,6 +78,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         RfSequence,
         RfShield,
         Snapshot,
+        plot_sweep,
+        sweep_table,
     )
     from oqtant.schemas.job import ImageType, InputValues, JobStatus, JobType, OqtantJob
     from oqtant.simulator import Simulator

@@ -65,7 +65,23 @@ class JobNotFoundError(JobError):
 
 
 class JobFailed(JobError):
-    """A job ended FAILED (or INCOMPLETE)."""
+    """A job ended FAILED, or the run asked for failed (in an INCOMPLETE job).
+
+    Attributes:
+        job_id: the job's id.
+        run: the run that failed (None when the whole job is meant).
+        reason: why, as the service reports it (the run's error or the job's
+            ``failure_reason``), or None when it gave none.
+    """
+
+    def __init__(
+        self, message: str, *, job_id: str | None = None, run: int | None = None,
+        reason: str | None = None,
+    ):
+        super().__init__(message)
+        self.job_id = job_id
+        self.run = run
+        self.reason = reason
 
 
 class JobTimeout(JobError):

@@ -27,6 +27,7 @@ import copy
 import time
 import uuid
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ from oqtant._progress import tqdm
 from oqtant.client import jobfiles
 from oqtant.client._display import format_table, format_time, short
 from oqtant.client._matter_calls import MatterCalls
+from oqtant.client._tracking import JobTally, format_counts, summary_lines
 from oqtant.client._transport import Transport
 from oqtant.client.login import ClientSettings, decode_token_claims
 from oqtant.errors import (
@@ -51,7 +53,6 @@ from oqtant.errors import (
 )
 from oqtant.schemas.job import (
     ACTIVE_STATUSES,
-    TERMINAL_STATUSES,
     Input,
     JobStatus,
     JobType,
@@ -279,41 +280,33 @@ class OqtantClient(Transport, MatterCalls):
         *,
         timeout_s: float | None = None,
     ) -> None:
-        """Poll the server until every job has finished, with a live progress bar.
+        """Poll the server until every job has finished, with a live progress bar of runs.
 
-        Prints each change of status; with ``write`` each finished job's runs are
-        written to files.
+        The bar counts runs (a job of 5 runs is 5 steps) and shows how many are
+        queued, running, complete and failed. Prints each change of a job's
+        status, and at the end what happened: all complete, or per job that did
+        not complete its status and the service's reason. With ``write`` each
+        finished job's runs are written to files.
 
         Args:
             pending_jobs: the jobs to follow (they must have an ``external_id``).
             write: write each finished job to files (one per run).
             timeout_s: give up with JobTimeout after this many seconds (wait forever if None).
         """
-        waiting = {str(job.external_id): job for job in pending_jobs}
-        if not waiting:
+        tallies = {
+            str(job.external_id): JobTally(str(job.external_id), job.input_count or len(job.inputs))
+            for job in pending_jobs
+        }
+        if not tallies:
             return
-        self._print(f"\nTracking {len(waiting)} job(s):")
-        last_status = {job_id: None for job_id in waiting}
+        self._print(f"\nTracking {len(tallies)} job(s):")
         started = time.monotonic()
-        with tqdm(total=len(waiting), unit="job", desc="jobs finished",
+        total = sum(t.runs for t in tallies.values())
+        with tqdm(total=total, unit="run", desc="runs finished",
                   disable=self.verbosity < 1, leave=True) as bar:
-            while waiting:
-                for job_id in list(waiting):
-                    job = self.get_job(job_id)
-                    if job.status != last_status[job_id]:
-                        last_status[job_id] = job.status
-                        if self.verbosity >= 1:
-                            bar.write(f"- Job: {short(job.name)} ({job_id}): {job.status}")
-                    waiting[job_id].status = job.status
-                    if job.status in TERMINAL_STATUSES:
-                        del waiting[job_id]
-                        bar.update(1)
-                        if write:
-                            self._write_all_runs(job)
-                counts: dict[str, int] = {}
-                for status in last_status.values():
-                    counts[str(status)] = counts.get(str(status), 0) + 1
-                bar.set_postfix_str(", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+            while True:
+                self._poll(tallies, pending_jobs, bar, write)
+                waiting = [job_id for job_id, t in tallies.items() if not t.done]
                 if not waiting:
                     break
                 if timeout_s is not None and time.monotonic() - started > timeout_s:
@@ -322,7 +315,31 @@ class OqtantClient(Transport, MatterCalls):
                         + ", ".join(waiting)
                     )
                 time.sleep(self.settings.poll_interval_s)
-        self._print("\nAll job(s) complete")
+        for line in summary_lines(list(tallies.values())):
+            self._print(("\n" if not line.startswith("-") else "") + line)
+
+    def _poll(self, tallies: dict[str, JobTally], jobs: list[OqtantJob], bar: Any,
+              write: bool) -> None:
+        """One round of fetching the unfinished jobs; the bar follows their runs."""
+        by_id = {str(job.external_id): job for job in jobs}
+        for job_id, tally in tallies.items():
+            if tally.done:
+                continue
+            before = tally.job.status if tally.job is not None else None
+            tally.refresh(lambda i, r: self.get_job(i, run=r))
+            job = tally.job
+            by_id[job_id].status = job.status
+            by_id[job_id].failure_reason = job.failure_reason
+            if job.status != before and self.verbosity >= 1:
+                bar.write(f"- Job: {short(job.name)} ({job_id}): {job.status}")
+            if tally.done and write:
+                self._write_all_runs(job)
+        counts: Counter = Counter()
+        for tally in tallies.values():
+            counts.update(tally.counts())
+        finished = sum(counts[s] for s in ("complete", "failed", "cancelled"))
+        bar.update(finished - bar.n)
+        bar.set_postfix_str(format_counts(counts))
 
     def _write_all_runs(self, job: OqtantJob) -> None:
         count = job.input_count or 1
@@ -454,7 +471,10 @@ class OqtantClient(Transport, MatterCalls):
         )
         items = response.json().get("items", [])
         if show_results:
-            self._print(f"{len(items)} job(s) queued:\n")
+            active = sum(1 for j in items if j.get("status") in ACTIVE_STATUSES)
+            finished = len(items) - active
+            head = f"{active} job(s) queued or running"
+            self._print(head + (f", {finished} finished" if finished else "") + ":\n")
             self._print(format_table(
                 ["Name", "Status", "Position", "Submitted", "ID"],
                 [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError as PydanticValidationError
@@ -82,11 +83,12 @@ class MatterCalls:
         name: str | None = None,
         sim: bool = False,
     ) -> QuantumMatter:
-        """Submit several QuantumMatter as ONE job with one run each; return the first matter.
+        """Submit several QuantumMatter as ONE job with one run each; return the batch's matter.
 
         Every matter of the list learns the batch's ``job_id`` and its own run, so
-        ``matter_list[N - 1].get_result()`` fetches run N (as does
-        ``first.get_result(run=N)``).
+        ``matter_list[N - 1].get_result()`` fetches run N. The matter returned is a
+        new one (none of the list: their names and runs stay theirs), named as the
+        job, for run 1; ``batch.get_result(run=N)`` fetches run N.
 
         Args:
             matter_list: the matter, one run each (1 to 30, all of the same job type).
@@ -105,8 +107,6 @@ class MatterCalls:
             raise ValidationError("matter_list: give at least one QuantumMatter",
                                   [("matter_list", "1 to 30 items")])
         first = matter_list[0]
-        if name:
-            first.name = name
         jobs = [self.convert_matter_to_job(m) for m in matter_list]
         types = {str(j.job_type) for j in jobs}
         if len(types) > 1:
@@ -126,4 +126,19 @@ class MatterCalls:
         job_id = self.run_jobs([job], track_status=track)[0]
         for run, matter in enumerate(matter_list, start=1):
             attach(matter, self, job_id, run=run)
-        return first
+        batch = _fresh_copy(first)
+        batch.name = job.name
+        attach(batch, self, job_id, run=1)
+        return batch
+
+
+_NOT_COPIED = ("client", "result", "output", "sim")
+
+
+def _fresh_copy(matter: QuantumMatter) -> QuantumMatter:
+    """A new matter with the same design (deep copies), no client, result or simulation."""
+    fields = {
+        key: copy.deepcopy(value) for key, value in matter.__dict__.items()
+        if key in type(matter).model_fields and key not in _NOT_COPIED
+    }
+    return type(matter).model_construct(**fields)

@@ -38,12 +38,12 @@ def _make_current(client: OqtantClient) -> OqtantClient:
 def get_oqtant_client(token: str) -> OqtantClient:
     """A client for the server at ``OQTANT_URL`` using an access token you already have.
 
-    Checks the version against the server's and prints your job limits. The
+    Checks the version against the server's (a warning if this client is older)
+    and prints nothing; ``client.show_job_limits()`` prints your limits. The
     client becomes the :func:`current_client`.
     """
     client = OqtantClient(settings=ClientSettings(), token=token)
     client.check_version()
-    client.show_job_limits()
     return _make_current(client)
 
 

@@ -141,9 +141,9 @@ class Transport:
                     errors.append((str(item["field"]), str(item.get("rule", ""))))
         message = f"Failed to {what}: {detail}"
         if status == 401:
-            return AuthenticationError(
-                f"{message} (log in again: get_client() or `oqtant login`)", status_code=status
-            )
+            how = "get_client() or `oqtant login`"
+            hint = f"({how})" if "log in again" in message.lower() else f"(log in again: {how})"
+            return AuthenticationError(f"{message} {hint}", status_code=status)
         if status == 403:
             return AuthenticationError(message, status_code=status)
         if status == 404:

@@ -45,6 +45,7 @@ __all__ = [
     "pkce_challenge",
     "authorization_url",
     "get_user_token",
+    "check_server",
     "Login",
     "password_login",
     "decode_token_claims",
@@ -247,6 +248,33 @@ class _RedirectServer(http.server.ThreadingHTTPServer):
         self.results: queue.Queue[dict[str, str]] = queue.Queue()
 
 
+def check_server(
+    settings: ClientSettings,
+    transport: httpx.BaseTransport | httpx.Client | None = None,
+    *,
+    timeout_s: float = 3.0,
+) -> None:
+    """Make sure the server answers ``GET /healthz`` within seconds, before a login waits on it.
+
+    Raises:
+        ConnectionError: the server cannot be reached (names the URL and how to start it).
+    """
+    url = f"{settings.url}/healthz"
+    timeout = httpx.Timeout(min(timeout_s, settings.connect_timeout_s))
+    try:
+        if isinstance(transport, httpx.Client):
+            transport.get(url, timeout=timeout)
+        else:
+            with httpx.Client(transport=transport, timeout=timeout) as http:
+                http.get(url)
+    except httpx.TransportError as err:
+        raise ConnectionError(
+            f"The oqtant server at {settings.url} is unreachable ({err or type(err).__name__}). "
+            "Start it with `oqtant serve` (or `make demo`), or point OQTANT_URL at a running "
+            "server, then log in again."
+        ) from err
+
+
 def _exchange(
     settings: ClientSettings,
     form: dict[str, str],
@@ -369,6 +397,7 @@ def get_user_token(
             f"port: must be 0 (any free port) or between 1024 and 65535 (got {port})",
             [("port", "0 or 1024..65535")],
         )
+    check_server(settings, transport)
     verifier, challenge = make_pkce_pair()
     state = secrets.token_urlsafe(24)
     try:

@@ -11,6 +11,7 @@ from oqtant.matter.optical import Barrier, Landscape, Laser, Pulse, Snapshot
 from oqtant.matter.output import OqtantNonPlotOutput, OqtantOutput, OqtantPlotOutput
 from oqtant.matter.quantum_matter import QuantumMatter
 from oqtant.matter.rf import RfEvap, RfSequence, RfShield
+from oqtant.matter.sweeps import SweepTable, plot_sweep, sweep_table
 
 __all__ = [
     "Barrier",
@@ -26,4 +27,7 @@ __all__ = [
     "RfSequence",
     "RfShield",
     "Snapshot",
+    "SweepTable",
+    "plot_sweep",
+    "sweep_table",
 ]

@@ -8,7 +8,7 @@ import numpy as np
 
 from oqtant import projection
 from oqtant.matter.optical import _finish_plot
-from oqtant.matter.rf import RfEvap, rf_coupling
+from oqtant.matter.rf import RfEvap, format_frequency, rf_coupling
 from oqtant.schemas.limits import pset, tset
 
 if TYPE_CHECKING:
@@ -58,6 +58,10 @@ class MatterViews:
             ax_p.plot(t, self.corrected_rf_powers(frequencies, powers),
                       "--", color="C1", label="power reaching the atoms")
         rf = wire
+        last_t, last_f = wire.times_ms[-1], wire.frequencies_mhz[-1]
+        ax_f.annotate(f"final {format_frequency(last_f)}", (last_t, last_f),
+                      textcoords="offset points", xytext=(-6, 10), ha="right", fontsize=8,
+                      color="C0")
         ax_f.axvline(0.0, color="gray", lw=0.8, ls=":")
         ax_f.set_xlabel("time (ms); evaporation before 0, experiment stage after")
         ax_f.set_ylabel("RF frequency (MHz)", color="C0")
@@ -126,7 +130,7 @@ class MatterViews:
                                     alpha=0.15, label=f"terminator on, t = {time:g} ms")
         ax.set_xlim(xlimits)
         ax.set_ylim(ylimits)
-        ax.set_xlabel("position x (um)")
+        ax.set_xlabel("position x (µm)")
         ax.set_ylabel("potential energy E/h (kHz)")
         ax.set_title(f"what the atoms of '{self.name}' feel")
         ax.grid(alpha=0.3)
@@ -145,9 +149,9 @@ class MatterViews:
         lifetime = max(float(self.lifetime or 0.0), tset.resolution_ms)
         fig, axes = plt.subplots(3, 1, sharex=True, figsize=(6, 6))
         panels = (
-            ("get_positions", "positions_um", "position (um)"),
+            ("get_positions", "positions_um", "position (µm)"),
             ("get_heights", "heights_khz", "height (kHz)"),
-            ("get_widths", "widths_um", "width (um)"),
+            ("get_widths", "widths_um", "width (µm)"),
         )
         for i, barrier in enumerate(self.barriers or []):
             t = np.arange(barrier.birth, barrier.death + tset.resolution_ms / 2, tset.resolution_ms)

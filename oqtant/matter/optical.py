@@ -113,7 +113,7 @@ def _plot_potentials(
                     label=f"requested, t = {time:g} ms")
     ax.set_xlim(xlimits)
     ax.set_ylim(ylimits)
-    ax.set_xlabel("position x (um)")
+    ax.set_xlabel("position x (µm)")
     ax.set_ylabel("potential energy E/h (kHz)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -335,9 +335,9 @@ class Barrier(_ShowsPotential, _UserModel, job_schema.Barrier):
         t = np.linspace(self.birth, self.death, max(200, int(span / tset.resolution_ms) + 1))
         fig, axes = plt.subplots(3, 1, sharex=True, figsize=(6, 6))
         rows = (
-            (self.get_positions, self.positions_um, "position (um)"),
+            (self.get_positions, self.positions_um, "position (µm)"),
             (self.get_heights, self.heights_khz, "height (kHz)"),
-            (self.get_widths, self.widths_um, "width (um)"),
+            (self.get_widths, self.widths_um, "width (µm)"),
         )
         for ax, (curve, points, label) in zip(axes, rows, strict=True):
             ax.plot(t, curve(t), "-", color="C0")

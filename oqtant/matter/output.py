@@ -105,7 +105,10 @@ class OqtantOutput(BaseModel, OutputPlots):
         if not self._is_tof:
             print("Atom statistics exist only for TIME_OF_FLIGHT outputs.")
             return
-        print(f"Temperature (nK): {self.temperature_nk}")
+        if self.temperature_nk > 0:  # the reference's line
+            print(f"Temperature (nK): {self.temperature_nk}")
+        else:
+            print(f"Temperature: {self.temperature_text}")
         print(f"Total atoms: {self.tof_atom_number}")
         print(f"Condensed atoms: {self.condensed_atom_number}")
         print(f"Thermal atoms: {self.thermal_atom_number}")
@@ -117,6 +120,19 @@ class OqtantOutput(BaseModel, OutputPlots):
     def temperature(self) -> int | None:
         """Temperature of the thermal cloud (nK)."""
         return self.temperature_nk if self._is_tof else None
+
+    @property
+    def temperature_text(self) -> str:
+        """The temperature to read: ``"85 nK"``, or why there is none (a nearly pure condensate
+        leaves too few thermal atoms to measure one; the fit then reports 0 nK)."""
+        if not self._is_tof:
+            return "not measured in trap"
+        if self.temperature_nk > 0:
+            return f"{self.temperature_nk} nK"
+        if self.condensed_atom_number > 0:
+            return (f"not measurable (a nearly pure condensate, condensed fraction "
+                    f"{self.condensed_fraction}: too few thermal atoms to fit a temperature)")
+        return "not measurable (no thermal cloud was fitted)"
 
     @property
     def mot_population(self) -> int | None:

@@ -55,7 +55,7 @@ class OutputPlots:
 
     def plot_fit_results(
         self,
-        fit_params: np.ndarray,
+        fit_params: np.ndarray | None = None,
         model: str = "bimodal",
         file_name: str | None = None,
         plot_title: str | None = None,
@@ -64,7 +64,8 @@ class OutputPlots:
         """Image of a fitted model on the TOF image's grid.
 
         Args:
-            fit_params: the 9 bimodal parameters (FIT_PARAMETER_NAMES order).
+            fit_params: the 9 bimodal parameters (FIT_PARAMETER_NAMES order); None fits
+                this output's TOF image (:meth:`fit_bimodal`) and draws that fit.
             model: "bimodal", "gaussian" (thermal part only) or "TF" (condensate only).
             file_name: save the figure there as PNG.
             plot_title: title; a default names the model.
@@ -75,6 +76,14 @@ class OutputPlots:
         key = str(model).lower()
         if key not in _MODEL_PARTS:
             raise ValidationError(f"model: must be 'bimodal', 'gaussian' or 'TF', got {model!r}")
+        if fit_params is None:
+            try:
+                fit_params = self.fit_bimodal().params
+            except FitError as err:
+                raise FitError(
+                    f"plot_fit_results: this output's image cannot be fitted ({err}); "
+                    "give fit_params"
+                ) from err
         params = np.array(parameter_vector(fit_params, "fit_params"))
         profile = thermal_profile_of(params, None)  # the fit's rule, before parts are removed
         thermal, condensed = _MODEL_PARTS[key]
@@ -88,7 +97,7 @@ class OutputPlots:
         # as the camera reads it (saturated like the stored fit, when it was)
         saturation = self.camera_saturation_od() if image is not None else None
         model_image = bimodal_od(x, y, params, profile, saturation_od=saturation)
-        unit = "um" if pix_cal != 1.0 else "pixels"
+        unit = "µm" if pix_cal != 1.0 else "pixels"
         fig, ax = plt.subplots(figsize=(6, 5))
         im = ax.imshow(model_image, cmap="viridis", extent=_extent_um(shape, pix_cal))
         fig.colorbar(im, ax=ax, label="optical density")
@@ -111,13 +120,15 @@ class OutputPlots:
         fig, ax = plt.subplots(figsize=figsize)
         im = ax.imshow(image, cmap="viridis", extent=_extent_um(image.shape, pixcal))
         fig.colorbar(im, ax=ax, shrink=0.8, label="optical density")
-        ax.set_xlabel("x (um)")
-        ax.set_ylabel("y (um)")
+        ax.set_xlabel("x (µm)")
+        ax.set_ylabel("y (µm)")
         title = f"time of flight: peak OD {image.max():.2f}"
         if self.tof_atom_number > 0:
             title += f", {self.tof_atom_number} atoms"
         if self.temperature_nk > 0:
             title += f", {self.temperature_nk} nK"
+        elif self.condensed_atom_number > 0:
+            title += ", temperature not measurable"
         ax.set_title(title)
         ax.grid(grid_on)
         return _finish(fig, file_name)
@@ -171,7 +182,7 @@ class OutputPlots:
                 color="C0",
                 label="thermal part",
             )
-        ax.set_xlabel(f"{axis} (um)")
+        ax.set_xlabel(f"{axis} (µm)")
         ax.set_ylabel("optical density")
         ax.set_title(f"time-of-flight cut along {axis} through the cloud centre")
         ax.legend()
@@ -196,8 +207,8 @@ class OutputPlots:
         )
         im = ax.imshow(image, cmap="viridis", extent=_extent_um(image.shape, pixcal))
         fig.colorbar(im, ax=ax, shrink=0.8, label="optical density")
-        ax.set_xlabel("x (um)")
-        ax.set_ylabel("y (um)")
+        ax.set_xlabel("x (µm)")
+        ax.set_ylabel("y (µm)")
         ax.set_title("in-trap column density")
         ax.grid(grid_on)
         return _finish(fig, file_name)
@@ -220,8 +231,8 @@ class OutputPlots:
             x * pixcal, y * pixcal, image, cmap="viridis", linewidth=0, antialiased=False
         )
         ax.view_init(elev=30, azim=view_angle)
-        ax.set_xlabel("x (um)")
-        ax.set_ylabel("y (um)")
+        ax.set_xlabel("x (µm)")
+        ax.set_ylabel("y (µm)")
         ax.set_zlabel("optical density")
         ax.set_title("time of flight")
         return _finish(fig, file_name)

@@ -28,7 +28,13 @@ from pydantic import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
-from oqtant.errors import JobError, JobWriteError, ValidationError, format_pydantic_error
+from oqtant.errors import (
+    JobError,
+    JobFailed,
+    JobWriteError,
+    ValidationError,
+    format_pydantic_error,
+)
 from oqtant.matter._matter_views import MatterViews
 from oqtant.matter._services import client_layer
 from oqtant.matter.optical import Barrier, Landscape, Laser
@@ -169,6 +175,7 @@ class QuantumMatter(BaseModel, MatterViews):
     is_sim: bool = False
     sim: Any = None
     run: int = Field(default=1, ge=1)
+    failure_reason: str | None = None
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -494,7 +501,12 @@ class QuantumMatter(BaseModel, MatterViews):
         self.output = self.output_values_to_oqtant_output(self.sim.output.values)
 
     def get_result(self, run: int | None = None) -> None:
-        """Fetch the job (run ``run``, default this matter's run) and its output."""
+        """Fetch the job (run ``run``, default this matter's run) and its output.
+
+        Raises:
+            JobFailed: the run failed; the error names job, run and the service's
+                reason (also kept in ``failure_reason``).
+        """
         if self.is_sim:
             self.get_sim_result()
             return
@@ -510,8 +522,31 @@ class QuantumMatter(BaseModel, MatterViews):
         if run is not None:
             self.run = run
         index = min(getattr(job, "active_run", 1), len(job.inputs)) - 1
-        output = job.inputs[index].output
-        if output is not None:
-            self.output = self.output_values_to_oqtant_output(output.values)
+        fetched = job.inputs[index]
+        output = fetched.output
+        self.output = (
+            self.output_values_to_oqtant_output(output.values) if output is not None else None
+        )
+        self.failure_reason = run_failure(job, fetched)
+        if _run_failed(job, fetched):
+            number = fetched.run or self.run
+            raise JobFailed(
+                f"Job {self.job_id} ('{job.name}'): run {number} of "
+                f"{job.input_count or len(job.inputs)} failed (job {job.status}): "
+                f"{self.failure_reason or 'the service gave no reason'}",
+                job_id=self.job_id, run=number, reason=self.failure_reason,
+            )
 
 
+def _run_failed(job: OqtantJob, fetched: job_schema.Input) -> bool:
+    """Whether the fetched run failed (its own status, else the job's when it has one run)."""
+    if fetched.status is not None:
+        return fetched.status == job_schema.JobStatus.FAILED
+    return job.status == job_schema.JobStatus.FAILED or (fetched.run or 1) in job.failed_inputs
+
+
+def run_failure(job: OqtantJob, fetched: job_schema.Input) -> str | None:
+    """Why the fetched run failed: its error, else the job's reason; None if it did not fail."""
+    if not _run_failed(job, fetched):
+        return None
+    return fetched.error or job.failure_reason

@@ -31,9 +31,17 @@ __all__ = [
     "ConversionError",
     "RfInterpolationType",
     "interpolate_1d_list",
+    "format_frequency",
 ]
 
 RfInterpolationType = job_schema.RfInterpolationType
+
+
+def format_frequency(frequency_mhz: float) -> str:
+    """An RF frequency to read: 4 significant digits, kHz below 1 MHz (0.0104183 -> 10.42 kHz)."""
+    if abs(frequency_mhz) < 1.0:
+        return f"{frequency_mhz * 1000.0:.4g} kHz"
+    return f"{frequency_mhz:.4g} MHz"
 
 STANDARD_EVAPORATION = {
     "times_ms": [-1100, -1050, -800, -300, 0],

@@ -546,6 +546,10 @@ class Input(BaseModel):
     values: InputValues
     output: Output | None = None
     notes: JobNote | None = None
+    # the run's state and, if it failed, why (as the service reports them; not
+    # written to job files, which keep the reference's layout)
+    status: str | None = Field(default=None, exclude=True)  # a JobStatus; unknown ones kept
+    error: str | None = Field(default=None, exclude=True)
 
 
 class JobCreateResponse(BaseModel):
@@ -602,6 +606,9 @@ class OqtantJob(BaseModel):
     external_id: UUID | None = None
     time_submit: datetime | None = None
     failed_inputs: list[int] = []
+    # why the job failed, as the service reports it (None unless it failed; not
+    # written to job files, which keep the reference's layout)
+    failure_reason: str | None = Field(default=None, exclude=True)
     # which run the ``input``/``lifetime``/``run`` shortcuts refer to (1-based)
     active_run: int = Field(default=1, ge=1, exclude=True)
 

@@ -37,7 +37,7 @@ class Service:
         return client
 
 
-def _service(tmp_path, *, workers: int) -> Iterator[Service]:
+def _service(tmp_path, *, workers: int, backend: str = FAST_BACKEND) -> Iterator[Service]:
     from oqtant.server.app import create_app
     from oqtant.settings import Settings
 
@@ -45,9 +45,9 @@ def _service(tmp_path, *, workers: int) -> Iterator[Service]:
         data_dir=tmp_path / "server",
         secret_key="client-test-secret-of-at-least-32-bytes",
         workers=workers,
-        executor="thread", poll_seconds=0.02, backend=FAST_BACKEND,
+        executor="thread", poll_seconds=0.02, backend=backend,
     )
-    app = create_app(settings, backend=FAST_BACKEND, start_dispatcher=workers > 0)
+    app = create_app(settings, backend=backend, start_dispatcher=workers > 0)
     client_settings = ClientSettings(
         url="http://testserver", poll_interval_s=0.02, backoff_s=0.0, max_backoff_s=0.0,
         token_cache_file=tmp_path / "token.json",
@@ -66,3 +66,9 @@ def service(tmp_path) -> Iterator[Service]:
 def idle_service(tmp_path) -> Iterator[Service]:
     """A service that queues jobs but never runs them (to test pending jobs)."""
     yield from _service(tmp_path, workers=0)
+
+
+@pytest.fixture
+def failing_service(tmp_path) -> Iterator[Service]:
+    """A service whose backend fails every run with a final RF frequency above 1 MHz."""
+    yield from _service(tmp_path, workers=1, backend="tests.server.fast_backend:FailingBackend")

@@ -148,3 +148,16 @@ def test_browser_login_against_the_app(idle_service, tmp_path):
     # cached: no second login
     assert get_user_token(0, settings=idle_service.settings,
                           open_browser=lambda url: pytest.fail("no login expected")) == token
+
+
+def test_the_notebook_login_also_logs_the_browser_in_to_the_console(idle_service):
+    idle_service.add_user("ada", password="correct horse")
+    idle_service.http.cookies.clear()
+    browser = FormBrowser(idle_service.http, "ada", "correct horse")
+    get_user_token(0, settings=idle_service.settings, open_browser=browser,
+                   transport=idle_service.http, use_cache=False, timeout_s=10)
+    answer = browser.pages[-1]
+    assert answer.status_code == 302 and "oqtant_session=" in answer.headers["set-cookie"]
+    # the same browser opens the console: it is logged in, not sent to /login
+    home = idle_service.http.get("/", follow_redirects=False)
+    assert home.headers["location"].endswith("/jobs"), home.headers.get("location")

@@ -73,6 +73,8 @@ def _fake_token_server(issued: str, expect: dict):
     """A transport answering /oauth/token like the server, checking the PKCE verifier."""
 
     def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/healthz":
+            return httpx.Response(200, json={"status": "ok", "database": "ok"})
         assert request.url.path == "/oauth/token"
         form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
         if form["grant_type"] == "password":
@@ -125,14 +127,43 @@ def test_browser_flow_rejects_a_forged_state(tmp_path):
 
     with pytest.raises(errors.AuthenticationError, match="state"):
         get_user_token(0, settings=settings, open_browser=browser, timeout_s=10,
-                       transport=httpx.MockTransport(lambda r: pytest.fail("no exchange")))
+                       transport=_healthy_only())
     assert not (tmp_path / "t.json").exists()
 
 
 def test_browser_flow_times_out_without_redirect(tmp_path):
     settings = ClientSettings(url="http://oqtant.test", token_cache_file=tmp_path / "t.json")
     with pytest.raises(errors.AuthenticationError, match="timed out"):
-        get_user_token(0, settings=settings, open_browser=lambda u: None, timeout_s=0.2)
+        get_user_token(0, settings=settings, open_browser=lambda u: None, timeout_s=0.2,
+                       transport=_healthy_only())
+
+
+def _healthy_only() -> httpx.MockTransport:
+    """A server that is up (answers /healthz) and must not be asked anything else."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/healthz":
+            pytest.fail(f"unexpected request {request.url}")
+        return httpx.Response(200, json={"status": "ok", "database": "ok"})
+
+    return httpx.MockTransport(handler)
+
+
+def test_browser_login_to_a_server_that_is_down_says_so_at_once(tmp_path):
+    # a port nothing listens on: the login must not wait for a redirect that cannot come
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        free_port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{free_port}"
+    settings = ClientSettings(url=url, token_cache_file=tmp_path / "t.json",
+                              login_timeout_s=1)  # the code before waited this out
+    opened = []
+    with pytest.raises(errors.ConnectionError) as caught:
+        get_user_token(0, settings=settings, open_browser=opened.append)
+    assert url in str(caught.value) and "oqtant serve" in str(caught.value)
+    assert "unreachable" in str(caught.value) and not opened  # no browser, no 300 s wait
 
 
 def test_password_login(tmp_path):

@@ -104,7 +104,8 @@ def test_every_matter_of_a_batch_knows_its_job_and_run(ada, through):
     sweep = [qmf.create_quantum_matter(name=f"sweep {t}", temperature=t) for t in (40, 90, 150)]
     owner = qmf if through == "factory" else ada
     first = owner.submit_list_as_batch(sweep, track=True, name="sweep")
-    assert first is sweep[0]
+    assert all(first is not m for m in sweep) and first.name == "sweep" and first.run == 1
+    assert sweep[0].name == "sweep 40"  # the list's matter keep their own names
     assert {m.job_id for m in sweep} == {first.job_id} and [m.run for m in sweep] == [1, 2, 3]
     for matter in sweep:
         assert matter.client is ada
@@ -259,3 +260,21 @@ def test_text_progress_bar_without_ipywidgets(monkeypatch):
         assert _progress.bar_class() is tqdm.auto.tqdm
     finally:
         _progress.bar_class.cache_clear()
+
+
+def test_a_matter_reused_in_a_second_batch_follows_its_last_job(ada):
+    qmf = QuantumMatterFactory(client=ada)
+    shared = qmf.create_quantum_matter(name="shared", temperature=60)
+    other = qmf.create_quantum_matter(name="other", temperature=120)
+    batch_a = ada.submit_list_as_batch([shared, other], track=True, name="batch a")
+    batch_b = ada.submit_list_as_batch([other, shared], track=True, name="batch b")
+    assert batch_a.job_id != batch_b.job_id
+    assert (shared.job_id, shared.run) == (batch_b.job_id, 2)
+    assert (other.job_id, other.run) == (batch_b.job_id, 1)
+    assert (batch_a.job_id, batch_a.run, batch_a.name) == (batch_a.job_id, 1, "batch a")
+    assert shared.name == "shared" and other.name == "other"  # was: renamed "batch a"
+    batch_a.get_result(run=2)
+    assert batch_a.result.external_id is not None
+    assert str(batch_a.result.external_id) == batch_a.job_id  # not moved to batch b
+    shared.get_result()
+    assert str(shared.result.external_id) == batch_b.job_id and shared.result.run == 2

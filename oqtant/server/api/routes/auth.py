@@ -31,6 +31,7 @@ from oqtant.server.auth.security import (
 from oqtant.server.db import crud
 from oqtant.server.db.models import User
 from oqtant.server.schemas import TokenResponse
+from oqtant.server.web.session import start_session
 
 __all__ = ["issue_token", "router"]
 
@@ -190,6 +191,8 @@ def authorize_submit(
     location = urlunsplit(parts._replace(query=parts.query + sep + urlencode(query)))
     response = RedirectResponse(location, status_code=status.HTTP_302_FOUND)
     response.delete_cookie(CSRF_COOKIE, path="/oauth")
+    # the browser that logged in for the client is logged in to the console too
+    start_session(request, response, user.external_id, generation=user.token_generation)
     return response
 
 
