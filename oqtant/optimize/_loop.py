@@ -325,6 +325,14 @@ class _Loop:
     def recover(self) -> None:
         """Finish the trials an interrupted loop left running (fetched, never resubmitted)."""
         left = self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        # a trial interrupted while its parameters were drawn was never submitted: failed
+        partial = [t for t in left if set(self.space) - set(t.params)]
+        for t in partial:
+            self.storage.set_trial_user_attr(
+                t._trial_id, ATTR_FAIL, "interrupted before its parameters were drawn; never run"
+            )
+            self.study.tell(t.number, state=TrialState.FAIL)
+        left = [t for t in left if t not in partial]
         self._execute([self._point(t.number, t._trial_id, t.params, t.user_attrs) for t in left])
 
     def _ask(self) -> Point | None:

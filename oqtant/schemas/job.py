@@ -35,6 +35,7 @@ from pydantic import (
     model_validator,
 )
 
+from oqtant.schemas._display import SIG_ABS, print_keys
 from oqtant.schemas.enums import (  # the wire's enums, named here too
     ACTIVE_STATUSES,
     STANDARD_RF_TIMES_MS,
@@ -675,27 +676,3 @@ class OqtantJob(BaseModel):
     def add_notes_to_input(self, notes: str) -> None:
         """Attach a note (at most 500 characters) to the active run."""
         self._active_input.notes = notes
-
-
-# --------------------------------------------------------------------------- display helpers
-
-SIG_ABS = 0.297
-"""An absorption cross-section (um^2) notebooks for the reference client use to turn
-optical density into atoms per pixel area; ours is ``constants.RESONANT_CROSS_SECTION_M2``."""
-
-
-def print_keys(subject: Any, indent: int = 0, drill_lists: bool = False) -> None:
-    """Print the keys of a nested dict as an indented list (``- key``), two spaces a level.
-
-    With ``drill_lists``, the dicts inside lists are printed too. Anything but a
-    dict prints nothing.
-    """
-    if not isinstance(subject, dict):
-        return
-    for key, value in subject.items():
-        print(f"{' ' * indent}- {key}")
-        children = [value] if isinstance(value, dict) else []
-        if drill_lists and isinstance(value, list):
-            children = [v for v in value if isinstance(v, dict)]
-        for child in children:
-            print_keys(child, indent=indent + 2, drill_lists=drill_lists)

@@ -107,8 +107,8 @@ def login(server: EmbeddedServer, name: str) -> str:
 
 def test_every_client_method(server, env, capsys):
     name = new_user(server)
-    client = get_oqtant_client(login(server, name))  # checks the version, prints the limits
-    assert "Daily Limit" in capsys.readouterr().out
+    client = get_oqtant_client(login(server, name))  # checks the version, prints nothing
+    assert "Daily Limit" not in capsys.readouterr().out
     client.verbosity = 0
     assert uuid.UUID(client.external_user_id)
     assert client.check_version() is True

@@ -116,7 +116,7 @@ def test_reference_style_notebook_runs_unchanged(kernel_env, env):  # noqa: F811
     code = _check_common(original, executed, kernel_env, saved)
     shown_login = "".join(_outputs(code[1]))
     assert "token hidden" in shown_login  # qmf.get_login() shows the login, not the token
-    assert "Daily Limit" in "".join(_outputs(code[2]))  # qmf.get_client() prints the limits
+    assert "Daily Limit" not in "".join(_outputs(code[2]))  # qmf.get_client() prints nothing
     assert "COMPLETE Decimal Decimal" in "".join(_outputs(code[4]))
     assert _shows_a_picture(code[5]) and _shows_a_picture(code[6])  # plot_tof, plot_slice
     assert (env / "reference_style_bec.txt").exists()

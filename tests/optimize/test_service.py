@@ -126,11 +126,14 @@ def test_resume_after_the_optimizer_is_killed_repeats_no_run(server, tmp_path):
                       seed=1, client=client, storage=storage, study_name="on the service",
                       progress=False)
     rows = result.trials
-    assert [r["state"] for r in rows] == ["COMPLETE"] * 16
+    # a trial killed while its parameters were drawn was never run: failed, not repeated
+    assert len(rows) == 16
+    scored = [r for r in rows if r["state"] == "COMPLETE"]
+    assert all(r["state"] == "COMPLETE" or "never run" in r["fail_reason"] for r in rows)
     jobs = _jobs(client)
-    # every run was made once: one job per batch of 4, none submitted twice
-    assert sum(j["input_count"] for j in jobs) == 16
-    assert {str(j["external_id"]) for j in jobs} == {r["job_id"] for r in rows}
+    # every run was made once: one job per batch, none submitted twice
+    assert sum(j["input_count"] for j in jobs) == len(scored) >= 12
+    assert {str(j["external_id"]) for j in jobs} == {r["job_id"] for r in scored}
     assert killed_with_job in {r["job_id"] for r in rows}
 
 
