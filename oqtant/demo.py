@@ -275,8 +275,8 @@ def _plot_tof(values, title: str, path: Path) -> Path:
     # the cloud fills the middle of the camera's field: show that half
     ax.set_xlim(-half_x / 2, half_x / 2)
     ax.set_ylim(-half_y / 2, half_y / 2)
-    ax.set_xlabel("x (um)")
-    ax.set_ylabel("y (um)")
+    ax.set_xlabel("x (µm)")
+    ax.set_ylabel("y (µm)")
     ax.set_title(f"{title}\nT = {values.temperature_nk} nK, "
                  f"N_BEC = {values.condensed_atom_number:,}, N_th = {values.thermal_atom_number:,}")
     fig.savefig(path, dpi=120, bbox_inches="tight")
@@ -305,8 +305,8 @@ def _plot_in_trap(values, title: str, path: Path) -> Path:
     shown = ax.imshow(image, origin="lower", cmap="viridis", aspect="auto", vmax=top,
                       extent=(-half_x, half_x, -half_y, half_y))
     fig.colorbar(shown, ax=ax, label="optical density (in-trap probe)")
-    ax.set_xlabel("x (um)")
-    ax.set_ylabel("y (um)")
+    ax.set_xlabel("x (µm)")
+    ax.set_ylabel("y (µm)")
     ax.set_title(title)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
@@ -321,7 +321,7 @@ def _plot_sweep(profiles: list[tuple[float, np.ndarray, np.ndarray]], path: Path
         ax.plot(x_um, profile, label=f"{height:g} kHz")
     ax.axvline(0.0, color="gray", lw=0.8, ls="--")
     ax.set_xlim(-80, 80)
-    ax.set_xlabel("x (um)")
+    ax.set_xlabel("x (µm)")
     ax.set_ylabel("column density integrated over y")
     ax.set_title("In-trap density at 20 ms against barrier height (barrier at x = 0)")
     ax.legend(title="barrier height")
