@@ -55,6 +55,7 @@ __all__ = [
     "ideal_potential_khz",
     "project_profile",
     "spot_weights_khz",
+    "spot_weights_at_times_khz",
     "render_spots_khz",
     "projected_potential_khz",
     "update_times_ms",
@@ -353,14 +354,20 @@ def projected_from_ideal_khz(ideal_khz, times_ms, positions_um) -> np.ndarray:
     t_update = update_times_ms(times_ms)
     x = _as_1d(positions_um, "positions_um")
     unique_t, inverse = np.unique(t_update, return_inverse=True)
-    in_bins = np.asarray(ideal_khz(unique_t, BIN_POSITIONS_UM)).reshape(
-        unique_t.size, pset.num_projected_spots, BIN_SAMPLES
-    )
-    at_spots = np.asarray(ideal_khz(unique_t, SPOT_POSITIONS_UM)).reshape(
-        unique_t.size, pset.num_projected_spots
-    )
-    rendered = project_profile(at_spots, x, in_bins)
+    rendered = render_spots_khz(spot_weights_at_times_khz(ideal_khz, unique_t), x)
     return np.clip(rendered, 0.0, pset.max_energy)[inverse.reshape(-1)]
+
+
+def spot_weights_at_times_khz(ideal_khz, times_ms) -> np.ndarray:
+    """(nt, 121) spot weights of the request ``ideal_khz(times_ms, positions_um)`` at each time."""
+    t = np.asarray(times_ms, dtype=float)
+    in_bins = np.asarray(ideal_khz(t, BIN_POSITIONS_UM)).reshape(
+        t.size, pset.num_projected_spots, BIN_SAMPLES
+    )
+    at_spots = np.asarray(ideal_khz(t, SPOT_POSITIONS_UM)).reshape(
+        t.size, pset.num_projected_spots
+    )
+    return spot_weights_khz(at_spots, in_bins)
 
 
 def projected_potential_khz(values: InputValues, times_ms, positions_um) -> np.ndarray:

@@ -47,13 +47,7 @@ class Light:
     """The light of one run at each 0.1 ms projector update of the experiment stage."""
 
     def __init__(self, values: InputValues):
-        from oqtant.projection import (
-            BIN_POSITIONS_UM,
-            BIN_SAMPLES,
-            SPOT_POSITIONS_UM,
-            ideal_potential_khz,
-            spot_weights_khz,
-        )
+        from oqtant.projection import ideal_potential_khz, spot_weights_at_times_khz
 
         self.values = values
         n = round(float(values.end_time_ms) / tset.resolution_ms)
@@ -64,11 +58,9 @@ class Light:
         self.row_of_update = np.zeros(max(n, 1), dtype=np.int64)
         if lit and n:
             unique_t, inverse = np.unique(self.update_times_ms, return_inverse=True)
-            in_bins = np.asarray(ideal_potential_khz(values, unique_t, BIN_POSITIONS_UM)).reshape(
-                unique_t.size, pset.num_projected_spots, BIN_SAMPLES
+            weights = spot_weights_at_times_khz(
+                lambda t, x: ideal_potential_khz(values, t, x), unique_t
             )
-            at_spots = np.asarray(ideal_potential_khz(values, unique_t, SPOT_POSITIONS_UM))
-            weights = spot_weights_khz(at_spots, in_bins)
             rows, row_of = np.unique(weights, axis=0, return_inverse=True)
             self.weights = rows
             self.row_of_update = row_of.reshape(-1)[inverse.reshape(-1)]
