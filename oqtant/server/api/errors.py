@@ -72,23 +72,24 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: Exception) -> JSONResponse:
         log.error("database error on %s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse(
-            {"detail": "the database is unavailable or busy; try again in a moment"},
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": "2"},
-        )
+        return _unavailable("the database is unavailable or busy; try again in a moment")
 
     app.add_exception_handler(PoolTimeoutError, database_pool_timeout)
+
+
+def _unavailable(detail: str) -> JSONResponse:
+    """503 with ``Retry-After``: the database could not answer; the client may retry."""
+    return JSONResponse(
+        {"detail": detail},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "2"},
+    )
 
 
 async def database_pool_timeout(request: Request, exc: Exception) -> JSONResponse:
     """503 when no pooled database connection became free in time (the database hangs)."""
     log.error("no database connection free on %s %s: %s", request.method, request.url.path, exc)
-    return JSONResponse(
-        {
-            "detail": "the database is unavailable or busy: no database connection became "
-            "free in time; try again in a moment"
-        },
-        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        headers={"Retry-After": "2"},
+    return _unavailable(
+        "the database is unavailable or busy: no database connection became "
+        "free in time; try again in a moment"
     )
