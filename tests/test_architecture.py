@@ -73,7 +73,7 @@ def test_ruff_is_clean_on_the_package():
 
 @pytest.mark.slow
 def test_mypy_is_clean_on_the_files_it_checks():
-    # [tool.mypy] in pyproject.toml names the files (the server and the physics packages)
+    # [tool.mypy] in pyproject.toml names the files: the whole package
     exe = Path(sys.executable).with_name("mypy")
     result = subprocess.run(
         [str(exe), "--no-incremental"], cwd=ROOT, capture_output=True, text=True, timeout=300

@@ -140,9 +140,10 @@ class OqtantClient(Transport, MatterCalls):
     def _print(self, message: str) -> None:
         if self.verbosity >= 1:
             print(message)
+
     # ---- building jobs
 
-    def convert_matter_to_job(self, matter: QuantumMatter) -> OqtantJob | None:
+    def convert_matter_to_job(self, matter: QuantumMatter) -> OqtantJob:
         """A one-run OqtantJob holding the matter's input, note (and output, if it has one)."""
         if getattr(matter, "result", None):
             return matter.result
@@ -236,7 +237,10 @@ class OqtantClient(Transport, MatterCalls):
         }
         key = idempotency_key or str(uuid.uuid4())
         response = self._request(
-            "POST", f"{self.base_url}/jobs", json=body, what=f"submit job '{job.name}'",
+            "POST",
+            f"{self.base_url}/jobs",
+            json=body,
+            what=f"submit job '{job.name}'",
             headers={"Idempotency-Key": key},
         )
         answer = response.json()
@@ -302,8 +306,9 @@ class OqtantClient(Transport, MatterCalls):
         self._print(f"\nTracking {len(tallies)} job(s):")
         started = time.monotonic()
         total = sum(t.runs for t in tallies.values())
-        with tqdm(total=total, unit="run", desc="runs finished",
-                  disable=self.verbosity < 1, leave=True) as bar:
+        with tqdm(
+            total=total, unit="run", desc="runs finished", disable=self.verbosity < 1, leave=True
+        ) as bar:
             while True:
                 self._poll(tallies, pending_jobs, bar, write)
                 waiting = [job_id for job_id, t in tallies.items() if not t.done]
@@ -318,16 +323,16 @@ class OqtantClient(Transport, MatterCalls):
         for line in summary_lines(list(tallies.values())):
             self._print(("\n" if not line.startswith("-") else "") + line)
 
-    def _poll(self, tallies: dict[str, JobTally], jobs: list[OqtantJob], bar: Any,
-              write: bool) -> None:
+    def _poll(
+        self, tallies: dict[str, JobTally], jobs: list[OqtantJob], bar: Any, write: bool
+    ) -> None:
         """One round of fetching the unfinished jobs; the bar follows their runs."""
         by_id = {str(job.external_id): job for job in jobs}
         for job_id, tally in tallies.items():
             if tally.done:
                 continue
             before = tally.job.status if tally.job is not None else None
-            tally.refresh(lambda i, r: self.get_job(i, run=r))
-            job = tally.job
+            job = tally.refresh(lambda i, r: self.get_job(i, run=r))
             by_id[job_id].status = job.status
             by_id[job_id].failure_reason = job.failure_reason
             if job.status != before and self.verbosity >= 1:
@@ -354,8 +359,11 @@ class OqtantClient(Transport, MatterCalls):
                 f"run: must be a whole number >= 1 (got {run})", [("run", ">= 1")]
             )
         response = self._request(
-            "GET", f"{self.base_url}/jobs/{job_id}", params={"run": run},
-            what=f"get job {job_id}", job_id=str(job_id),
+            "GET",
+            f"{self.base_url}/jobs/{job_id}",
+            params={"run": run},
+            what=f"get job {job_id}",
+            job_id=str(job_id),
         )
         try:
             job = OqtantJob(**response.json())
@@ -369,14 +377,18 @@ class OqtantClient(Transport, MatterCalls):
     def cancel_job(self, job_id: str) -> None:
         """Cancel a job: a pending one leaves the queue, a running one stops after this run."""
         self._request(
-            "PUT", f"{self.base_url}/jobs/{job_id}/cancel", what=f"cancel job {job_id}",
+            "PUT",
+            f"{self.base_url}/jobs/{job_id}/cancel",
+            what=f"cancel job {job_id}",
             job_id=str(job_id),
         )
 
     def delete_job(self, job_id: str) -> None:
         """Delete a job and its results (a running job is cancelled first)."""
         self._request(
-            "DELETE", f"{self.base_url}/jobs/{job_id}", what=f"delete job {job_id}",
+            "DELETE",
+            f"{self.base_url}/jobs/{job_id}",
+            what=f"delete job {job_id}",
             job_id=str(job_id),
         )
 
@@ -422,22 +434,32 @@ class OqtantClient(Transport, MatterCalls):
         items = response.json().get("items", [])
         if show_results and items:
             self._print(f"Search returned {len(items)} job(s):\n")
-            self._print(format_table(
-                ["Name", "Job Type", "Status", "Submitted", "ID"],
-                [
-                    [short(j.get("name")), j.get("job_type"), j.get("status"),
-                     format_time(j.get("time_submit")), j.get("external_id")]
-                    for j in items
-                ],
-            ))
+            self._print(
+                format_table(
+                    ["Name", "Job Type", "Status", "Submitted", "ID"],
+                    [
+                        [
+                            short(j.get("name")),
+                            j.get("job_type"),
+                            j.get("status"),
+                            format_time(j.get("time_submit")),
+                            j.get("external_id"),
+                        ]
+                        for j in items
+                    ],
+                )
+            )
         return items
 
     @staticmethod
     def _filters(job_type, name, submit_start, submit_end, notes, limit) -> list[tuple[str, Any]]:
         params: list[tuple[str, Any]] = [("limit", int(limit))]
         for key, value in (
-            ("job_type", job_type), ("name", name), ("submit_start", submit_start),
-            ("submit_end", submit_end), ("notes", notes),
+            ("job_type", job_type),
+            ("name", name),
+            ("submit_start", submit_start),
+            ("submit_end", submit_end),
+            ("notes", notes),
         ):
             if value is not None:
                 text = value.isoformat() if hasattr(value, "isoformat") else str(value)
@@ -475,15 +497,21 @@ class OqtantClient(Transport, MatterCalls):
             finished = len(items) - active
             head = f"{active} job(s) queued or running"
             self._print(head + (f", {finished} finished" if finished else "") + ":\n")
-            self._print(format_table(
-                ["Name", "Status", "Position", "Submitted", "ID"],
-                [
-                    [short(j.get("name")), j.get("status"),
-                     j.get("queue_position") if j.get("status") in ACTIVE_STATUSES else "",
-                     format_time(j.get("time_submit")), j.get("external_id")]
-                    for j in items
-                ],
-            ))
+            self._print(
+                format_table(
+                    ["Name", "Status", "Position", "Submitted", "ID"],
+                    [
+                        [
+                            short(j.get("name")),
+                            j.get("status"),
+                            j.get("queue_position") if j.get("status") in ACTIVE_STATUSES else "",
+                            format_time(j.get("time_submit")),
+                            j.get("external_id"),
+                        ]
+                        for j in items
+                    ],
+                )
+            )
         return items
 
     def show_queue_status(self, *args: Any, **kwargs: Any) -> None:
@@ -496,13 +524,16 @@ class OqtantClient(Transport, MatterCalls):
         limits = self._request("GET", f"{self.base_url}/job_limits", what="get job limits").json()
         if show_results:
             columns = [
-                ("Daily Limit", "daily_limit"), ("Daily Remaining", "daily_remaining"),
-                ("Max Runs/Job", "max_runs_per_job"), ("Pending", "pending_jobs"),
+                ("Daily Limit", "daily_limit"),
+                ("Daily Remaining", "daily_remaining"),
+                ("Max Runs/Job", "max_runs_per_job"),
+                ("Pending", "pending_jobs"),
                 ("Max Pending", "max_pending_jobs"),
             ]
-            self._print("Job Limits:\n" + format_table(
-                [c for c, _ in columns], [[limits.get(k) for _, k in columns]]
-            ))
+            self._print(
+                "Job Limits:\n"
+                + format_table([c for c, _ in columns], [[limits.get(k) for _, k in columns]])
+            )
         return limits
 
     def show_job_limits(self) -> None:
@@ -517,9 +548,11 @@ class OqtantClient(Transport, MatterCalls):
             run: only this run's frames (every run's if None); each frame names its ``run``.
         """
         response = self._request(
-            "GET", f"{self.base_url}/jobs/{job_id}/raw_images",
+            "GET",
+            f"{self.base_url}/jobs/{job_id}/raw_images",
             params={"run": run} if run is not None else None,
-            what=f"get raw images of job {job_id}", job_id=str(job_id),
+            what=f"get raw images of job {job_id}",
+            job_id=str(job_id),
         )
         data = response.json()
         try:
@@ -575,20 +608,23 @@ class OqtantClient(Transport, MatterCalls):
 
     def check_version(self) -> bool:
         """Compare this client's version with the server's; warn and return False if older."""
-        response = self._request("GET", "/api/v1/version", what="get the server version",
-                                 auth=False)
+        response = self._request(
+            "GET", "/api/v1/version", what="get the server version", auth=False
+        )
         info = response.json()
         server_version = str(info.get("version", "0"))
         if info.get("api", "v1") != "v1":
             warnings.warn(
                 f"The server at {self.settings.url} speaks API {info.get('api')}, this client "
-                "speaks v1; upgrade oqtant", stacklevel=2,
+                "speaks v1; upgrade oqtant",
+                stacklevel=2,
             )
             return False
         if _older(self.version, server_version):
             warnings.warn(
                 f"Please upgrade oqtant to {server_version} (the server's version); "
-                f"you are using {self.version}", stacklevel=2,
+                f"you are using {self.version}",
+                stacklevel=2,
             )
             return False
         return True

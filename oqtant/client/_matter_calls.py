@@ -27,8 +27,18 @@ def attach(matter: QuantumMatter, client: Any, job_id: str, run: int) -> None:
 
 
 class MatterCalls:
-    """The QuantumMatter methods of a client (a mixin of OqtantClient)."""
+    """The QuantumMatter methods of a client (a mixin of OqtantClient, which gives the
+    attribute and methods declared below)."""
 
+    verbosity: int
+
+    if TYPE_CHECKING:
+
+        def convert_matter_to_job(self, matter: QuantumMatter) -> OqtantJob: ...
+
+        def run_jobs(
+            self, job_list: list[OqtantJob], track_status: bool = False, write: bool = False
+        ) -> list[str]: ...
 
     def submit_sim(self, matter: QuantumMatter):
         """A Gross-Pitaevskii simulator set up for the matter's run (not yet run).
@@ -104,8 +114,9 @@ class MatterCalls:
             )
         matter_list = list(matter_list)
         if not matter_list:
-            raise ValidationError("matter_list: give at least one QuantumMatter",
-                                  [("matter_list", "1 to 30 items")])
+            raise ValidationError(
+                "matter_list: give at least one QuantumMatter", [("matter_list", "1 to 30 items")]
+            )
         first = matter_list[0]
         jobs = [self.convert_matter_to_job(m) for m in matter_list]
         types = {str(j.job_type) for j in jobs}
@@ -120,7 +131,7 @@ class MatterCalls:
             "inputs": [{"values": j.inputs[0].values, "notes": j.inputs[0].notes} for j in jobs],
         }
         try:
-            job = OqtantJob(**data)
+            job = OqtantJob.model_validate(data)
         except PydanticValidationError as err:
             raise format_pydantic_error(err, "Invalid batch job") from None
         job_id = self.run_jobs([job], track_status=track)[0]
@@ -138,7 +149,8 @@ _NOT_COPIED = ("client", "result", "output", "sim")
 def _fresh_copy(matter: QuantumMatter) -> QuantumMatter:
     """A new matter with the same design (deep copies), no client, result or simulation."""
     fields = {
-        key: copy.deepcopy(value) for key, value in matter.__dict__.items()
+        key: copy.deepcopy(value)
+        for key, value in matter.__dict__.items()
         if key in type(matter).model_fields and key not in _NOT_COPIED
     }
     return type(matter).model_construct(**fields)

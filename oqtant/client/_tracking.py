@@ -59,23 +59,31 @@ class JobTally:
             counts["queued"] += unfinished - 1
         return counts
 
-    def refresh(self, fetch: Callable[[str, int], OqtantJob]) -> None:
-        """Fetch the first unfinished run (and the ones after it that have finished)."""
-        run = len(self.finished) + 1
-        while run <= self.runs:
+    def refresh(self, fetch: Callable[[str, int], OqtantJob]) -> OqtantJob:
+        """Fetch the first unfinished run (and the ones after it that have finished); return
+        the job as fetched last.
+
+        Once every run is counted finished while the job is not (a service may finish a
+        job after its last run), the last run is fetched again: the job's status is what
+        is awaited then.
+        """
+        run = min(len(self.finished) + 1, max(self.runs, 1))
+        while True:
             job = fetch(self.job_id, run)
             self.job = job
             self.runs = job.input_count or self.runs
             if job.status in TERMINAL_STATUSES:
                 self._finish(job)
-                return
+                return job
             status = job.inputs[0].status if job.inputs else None
             state = run_state(status)
             if state in ("queued", "running"):
                 self.current = state
-                return
+                return job
             self.finished[run] = state
             run += 1
+            if run > self.runs:
+                return job
 
     def _finish(self, job: OqtantJob) -> None:
         failed = set(job.failed_inputs)

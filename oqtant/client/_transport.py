@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from oqtant.client.login import TokenCache
+from oqtant.client.login import ClientSettings, TokenCache
 from oqtant.errors import (
     AuthenticationError,
     ConnectionError,
@@ -32,13 +32,24 @@ _RETRY_STATUSES = frozenset({502, 503, 504})
 # the request never left: always safe to send again
 _NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # the server may have acted on it: re-sent only for reads and idempotent submits
-_MAYBE_SENT_ERRORS = (httpx.RemoteProtocolError, httpx.ReadError, httpx.ReadTimeout,
-                      httpx.WriteError, httpx.WriteTimeout)
+_MAYBE_SENT_ERRORS = (
+    httpx.RemoteProtocolError,
+    httpx.ReadError,
+    httpx.ReadTimeout,
+    httpx.WriteError,
+    httpx.WriteTimeout,
+)
 
 
 class Transport:
-    """Requests to the server for a client (a mixin: needs ``settings``, ``token``,
-    ``version``, ``debug`` and ``_http``)."""
+    """Requests to the server for a client (a mixin of OqtantClient, which sets the
+    attributes below)."""
+
+    settings: ClientSettings
+    token: str
+    version: str
+    debug: bool
+    _http: httpx.Client
 
     def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self.token}", "X-Client-Version": self.version}
@@ -95,8 +106,11 @@ class Transport:
             except httpx.HTTPError as err:
                 raise ConnectionError(f"Failed to {what}: {err}") from err
             if self.debug:
-                print(f"[oqtant] {method} {url} -> {response.status_code} "
-                      f"({(time.perf_counter() - sent) * 1e3:.0f} ms)", file=sys.stderr)
+                print(
+                    f"[oqtant] {method} {url} -> {response.status_code} "
+                    f"({(time.perf_counter() - sent) * 1e3:.0f} ms)",
+                    file=sys.stderr,
+                )
             if response.status_code in _RETRY_STATUSES and attempt < attempts - 1:
                 continue
             break

@@ -7,18 +7,38 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from oqtant import projection
-from oqtant.matter.optical import _finish_plot
+from oqtant.matter.optical import FloatArray, _finish_plot
 from oqtant.matter.rf import RfEvap, format_frequency, rf_coupling
 from oqtant.schemas.limits import pset, tset
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from matplotlib.figure import Figure
+
+    from oqtant.matter.optical import Barrier, Laser
+    from oqtant.matter.rf import RfShield
+    from oqtant.schemas.job import InputValues, RfEvaporation
 
 __all__ = ["MatterViews"]
 
 
 class MatterViews:
-    """RF, potentials and plots of a QuantumMatter (a mixin of it)."""
+    """RF, potentials and plots of a QuantumMatter (a mixin of it: it gives the members
+    declared below)."""
+
+    if TYPE_CHECKING:
+        name: str
+        lifetime: Decimal
+        rf_shield: RfShield | None
+        barriers: list[Barrier] | None
+        lasers: list[Laser] | None
+
+        @property
+        def rf_evaporation(self) -> RfEvaporation: ...
+
+        @property
+        def input(self) -> InputValues: ...
 
     # ---- RF
 
@@ -26,7 +46,7 @@ class MatterViews:
         """The RF power (mW) that reaches the atoms: programmed power times :func:`rf_coupling`."""
         return float(power_mw * rf_coupling(frequency_mhz))
 
-    def corrected_rf_powers(self, frequencies: list[float], powers: list[float]) -> list[float]:
+    def corrected_rf_powers(self, frequencies: FloatArray, powers: FloatArray) -> list[float]:
         """:meth:`corrected_rf_power` for lists of frequencies (MHz) and powers (mW)."""
         return list(np.asarray(powers, dtype=float) * rf_coupling(frequencies))
 
@@ -55,13 +75,24 @@ class MatterViews:
         ax_p.plot(t, powers, color="C1", label="power")
         ax_p.plot(wire.times_ms, wire.powers_mw, "o", color="C1")
         if corrected:
-            ax_p.plot(t, self.corrected_rf_powers(frequencies, powers),
-                      "--", color="C1", label="power reaching the atoms")
+            ax_p.plot(
+                t,
+                self.corrected_rf_powers(frequencies, powers),
+                "--",
+                color="C1",
+                label="power reaching the atoms",
+            )
         rf = wire
         last_t, last_f = wire.times_ms[-1], wire.frequencies_mhz[-1]
-        ax_f.annotate(f"final {format_frequency(last_f)}", (last_t, last_f),
-                      textcoords="offset points", xytext=(-6, 10), ha="right", fontsize=8,
-                      color="C0")
+        ax_f.annotate(
+            f"final {format_frequency(last_f)}",
+            (last_t, last_f),
+            textcoords="offset points",
+            xytext=(-6, 10),
+            ha="right",
+            fontsize=8,
+            color="C0",
+        )
         ax_f.axvline(0.0, color="gray", lw=0.8, ls=":")
         ax_f.set_xlabel("time (ms); evaporation before 0, experiment stage after")
         ax_f.set_ylabel("RF frequency (MHz)", color="C0")
@@ -69,22 +100,22 @@ class MatterViews:
         ax_f.set_ylim(0, max(1.0, 1.1 * max(rf.frequencies_mhz)))
         ax_p.set_ylim(0, max(1.0, 1.1 * max(rf.powers_mw)))
         lines = ax_f.get_lines()[:1] + ax_p.get_lines()[::2]
-        ax_f.legend(lines, [ln.get_label() for ln in lines], fontsize=8, loc="upper right")
+        ax_f.legend(lines, [str(ln.get_label()) for ln in lines], fontsize=8, loc="upper right")
         ax_f.set_title(f"RF knife of '{self.name}'")
         return _finish_plot(fig, file_name)
 
     # ---- potentials
 
-    def get_magnetic_potential(self, positions: list[float]) -> np.ndarray:
+    def get_magnetic_potential(self, positions: FloatArray) -> np.ndarray:
         """The magnetic trap (kHz) at the positions (um): harmonic, 50 Hz, 0 at x = 0."""
         return projection.magnetic_potential_khz(positions)
 
-    def get_ideal_optical_potential(self, time: float, positions: list[float]) -> np.ndarray:
+    def get_ideal_optical_potential(self, time: float, positions: FloatArray) -> np.ndarray:
         """The requested optical profile (kHz) at ``time`` (ms): no blur, no clipping."""
         return projection.ideal_potential_khz(self.input, [time], positions)[0]
 
     def get_potential(
-        self, time: float, positions: list[float], include_magnetic: bool = True
+        self, time: float, positions: FloatArray, include_magnetic: bool = True
     ) -> np.ndarray:
         """What the atoms feel (kHz) at ``time`` (ms): projected light plus the magnetic trap."""
         potential = projection.projected_potential_khz(self.input, [time], positions)[0]
@@ -117,8 +148,14 @@ class MatterViews:
             (line,) = ax.plot(x, felt[i], label=f"t = {time:g} ms")
             if include_ideal:
                 ideal = projection.ideal_potential_khz(values, [time], x)[0]
-                ax.plot(x, ideal + (magnetic if include_magnetic else 0.0), "--",
-                        color=line.get_color(), alpha=0.7, label=f"requested, t = {time:g} ms")
+                ax.plot(
+                    x,
+                    ideal + (magnetic if include_magnetic else 0.0),
+                    "--",
+                    color=line.get_color(),
+                    alpha=0.7,
+                    label=f"requested, t = {time:g} ms",
+                )
         if include_magnetic:
             ax.plot(x, magnetic, ":", color="gray", label="magnetic trap")
         if include_terminator:
@@ -126,10 +163,16 @@ class MatterViews:
             beam = projection.terminator_intensity(values, t, x)
             for i, time in enumerate(t):
                 if beam[i].any():
-                    ax.fill_between(x, ylimits[0], ylimits[0] + span * beam[i], color="red",
-                                    alpha=0.15, label=f"terminator on, t = {time:g} ms")
-        ax.set_xlim(xlimits)
-        ax.set_ylim(ylimits)
+                    ax.fill_between(
+                        x,
+                        ylimits[0],
+                        ylimits[0] + span * beam[i],
+                        color="red",
+                        alpha=0.15,
+                        label=f"terminator on, t = {time:g} ms",
+                    )
+        ax.set_xlim(xlimits[0], xlimits[1])
+        ax.set_ylim(ylimits[0], ylimits[1])
         ax.set_xlabel("position x (µm)")
         ax.set_ylabel("potential energy E/h (kHz)")
         ax.set_title(f"what the atoms of '{self.name}' feel")
@@ -157,8 +200,13 @@ class MatterViews:
             t = np.arange(barrier.birth, barrier.death + tset.resolution_ms / 2, tset.resolution_ms)
             color = f"C{i % 10}"
             for ax, (curve, points, _) in zip(axes, panels, strict=True):
-                ax.step(t, getattr(barrier, curve)(t), where="post", color=color,
-                        label=f"barrier {i + 1}")
+                ax.step(
+                    t,
+                    getattr(barrier, curve)(t),
+                    where="post",
+                    color=color,
+                    label=f"barrier {i + 1}",
+                )
                 ax.plot(barrier.times_ms, getattr(barrier, points), ".", color=color)
         for ax, (_, _, label) in zip(axes, panels, strict=True):
             ax.set_ylabel(label)

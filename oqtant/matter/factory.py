@@ -125,7 +125,10 @@ class QuantumMatterFactory:
         )
 
     def create_quantum_matter_from_input(
-        self, name: str, input: InputValues, note: str | None = None  # noqa: A002
+        self,
+        name: str,
+        input: InputValues,  # noqa: A002
+        note: str | None = None,
     ) -> QuantumMatter:
         """The QuantumMatter of wire input values."""
         return QuantumMatter.from_input(name=name, input=input, note=note, client=self.client)
@@ -137,7 +140,7 @@ class QuantumMatterFactory:
         time: float = 0,
         positions: list = [-10, 10],  # noqa: B006
         potentials: list = [0, 0],  # noqa: B006
-        interpolation: job_schema.InterpolationType = "LINEAR",
+        interpolation: job_schema.InterpolationType = job_schema.InterpolationType.LINEAR,
     ) -> Snapshot:
         return Snapshot.new(time, positions, potentials, interpolation)
 
@@ -148,7 +151,7 @@ class QuantumMatterFactory:
     @staticmethod
     def create_landscape(
         snapshots: list[Snapshot] = [Snapshot.new(time=0), Snapshot.new(time=2)],  # noqa: B006,B008
-        interpolation: job_schema.InterpolationType = "LINEAR",
+        interpolation: job_schema.InterpolationType = job_schema.InterpolationType.LINEAR,
     ) -> Landscape:
         return Landscape.new(snapshots, interpolation)
 
@@ -162,8 +165,8 @@ class QuantumMatterFactory:
         heights: list[float] = [0.0, 0.0],  # noqa: B006
         widths: list[float] = [1.0, 1.0],  # noqa: B006
         times: list[float] = [0.0, 10.0],  # noqa: B006
-        shape: job_schema.ShapeType = "GAUSSIAN",
-        interpolation: job_schema.InterpolationType = "LINEAR",
+        shape: job_schema.ShapeType = job_schema.ShapeType.GAUSSIAN,
+        interpolation: job_schema.InterpolationType = job_schema.InterpolationType.LINEAR,
     ) -> Barrier:
         return Barrier.new(positions, heights, widths, times, shape, interpolation)
 
@@ -191,7 +194,7 @@ class QuantumMatterFactory:
         times: list = [0],  # noqa: B006 - never mutated
         powers: list = [0],  # noqa: B006
         frequencies: list = [0],  # noqa: B006
-        interpolation: str = "LINEAR",
+        interpolation: job_schema.RfInterpolationType = job_schema.RfInterpolationType.LINEAR,
     ) -> RfSequence:
         return RfSequence.new(times, powers, frequencies, interpolation)
 
@@ -204,7 +207,7 @@ class QuantumMatterFactory:
         times: list = [0],  # noqa: B006 - never mutated
         powers: list = [0],  # noqa: B006
         frequencies: list = [0],  # noqa: B006
-        interpolation: str = "LINEAR",
+        interpolation: job_schema.RfInterpolationType = job_schema.RfInterpolationType.LINEAR,
     ) -> RfEvap:
         return RfEvap.new(times, powers, frequencies, interpolation)
 
@@ -215,8 +218,12 @@ class QuantumMatterFactory:
     @staticmethod
     def create_rf_shield(power: float = 0, frequency: float = 0, lifetime: float = 1.0) -> RfShield:
         """An RF shield (a constant knife, OFF interpolation) of ``lifetime`` whole ms."""
-        return RfShield.new(lifetime=lifetime, frequency=frequency, power=power,
-                            interpolation="OFF")
+        return RfShield.new(
+            lifetime=lifetime,
+            frequency=frequency,
+            power=power,
+            interpolation=job_schema.RfInterpolationType.OFF,
+        )
 
     @staticmethod
     def create_rf_shield_from_input(input: job_schema.RfEvaporation) -> RfShield:  # noqa: A002

@@ -9,6 +9,7 @@ Units: times in ms, positions and widths in um, energies E/h in kHz.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,6 +47,10 @@ def _kind_name(interpolation) -> str:
     name = str(getattr(interpolation, "value", interpolation)).upper()
     return "zero" if name == "OFF" else name.lower()
 
+
+FloatArray = Sequence[float] | np.ndarray
+"""Where (um) or when (ms) a profile is evaluated: a sequence of floats or a 1D array."""
+
 _XLIMITS = [pset.min_position - 1, pset.max_position + 1]
 _YLIMITS = [-1.0, pset.max_energy + 1]
 
@@ -58,7 +63,7 @@ class _UserModel:
 
     def __init__(self, **data: Any) -> None:
         try:
-            super().__init__(**data)  # type: ignore[call-arg]
+            super().__init__(**data)
         except PydanticValidationError as err:
             raise format_pydantic_error(err, f"Invalid {type(self).__name__}") from None
 
@@ -109,8 +114,14 @@ def _plot_potentials(
     for i, time in enumerate(t):
         (line,) = ax.plot(x, projected[i], label=f"t = {time:g} ms")
         if ideal is not None:
-            ax.plot(x, ideal[i], "--", color=line.get_color(), alpha=0.8,
-                    label=f"requested, t = {time:g} ms")
+            ax.plot(
+                x,
+                ideal[i],
+                "--",
+                color=line.get_color(),
+                alpha=0.8,
+                label=f"requested, t = {time:g} ms",
+            )
     ax.set_xlim(xlimits)
     ax.set_ylim(ylimits)
     ax.set_xlabel("position x (µm)")
@@ -135,13 +146,13 @@ class _ShowsPotential:
         raise NotImplementedError
 
     def get_ideal_potential(
-        self, time: float = 0.0, positions: list[float] = projection.SPOT_POSITIONS_UM
+        self, time: float = 0.0, positions: FloatArray = projection.SPOT_POSITIONS_UM
     ) -> np.ndarray:
         """The requested profile (kHz) at ``time`` (ms): no blur, no clipping; 0 when inactive."""
         return self._ideal([time], positions)[0]
 
     def get_potential(
-        self, time: float, positions: list[float] = projection.SPOT_POSITIONS_UM
+        self, time: float, positions: FloatArray = projection.SPOT_POSITIONS_UM
     ) -> np.ndarray:
         """The profile (kHz) the atoms feel at ``time`` (ms): projected, blurred and clipped."""
         return projection.projected_from_ideal_khz(self._ideal, [time], positions)[0]
@@ -241,8 +252,11 @@ class Barrier(_ShowsPotential, _UserModel, job_schema.Barrier):
         read = lambda values: float(  # noqa: E731
             interpolate_1d(self.times_ms, values, t, self.interpolation, fill_value=0.0)[0]
         )
-        return {"position_um": read(self.positions_um), "width_um": read(self.widths_um),
-                "height_khz": read(self.heights_khz)}
+        return {
+            "position_um": read(self.positions_um),
+            "width_um": read(self.widths_um),
+            "height_khz": read(self.heights_khz),
+        }
 
     def evaluate_position_spectrum(self, h: float, x0: float, w: float, positions_um) -> np.ndarray:
         """This barrier's shape of height ``h`` (kHz) at ``x0`` (um), width ``w`` (um)."""
@@ -288,7 +302,8 @@ class Barrier(_ShowsPotential, _UserModel, job_schema.Barrier):
             self,
             times_ms=[*self.times_ms, round_time_ms(self.times_ms[-1] + duration)],
             positions_um=[
-                *self.positions_um, self.positions_um[-1] if position is None else position
+                *self.positions_um,
+                self.positions_um[-1] if position is None else position,
             ],
             heights_khz=[*self.heights_khz, self.heights_khz[-1] if height is None else height],
             widths_um=[*self.widths_um, self.widths_um[-1] if width is None else width],
@@ -299,15 +314,15 @@ class Barrier(_ShowsPotential, _UserModel, job_schema.Barrier):
         t = projection.update_times_ms(_times(times))
         return interpolate_1d(self.times_ms, values, t, self.interpolation, fill_value=0.0)
 
-    def get_positions(self, times: list[float]) -> np.ndarray:
+    def get_positions(self, times: FloatArray) -> np.ndarray:
         """Centre (um) at each time (on the 0.1 ms update grid); 0 before birth and after death."""
         return self._program(self.positions_um, times)
 
-    def get_heights(self, times: list[float]) -> np.ndarray:
+    def get_heights(self, times: FloatArray) -> np.ndarray:
         """Height (kHz) at each time (on the 0.1 ms update grid); 0 outside the program."""
         return self._program(self.heights_khz, times)
 
-    def get_widths(self, times: list[float]) -> np.ndarray:
+    def get_widths(self, times: FloatArray) -> np.ndarray:
         """Width (um) at each time (on the 0.1 ms update grid); 0 outside the program."""
         return self._program(self.widths_um, times)
 
@@ -381,7 +396,7 @@ class Snapshot(_UserModel, job_schema.Landscape):
         return cls(**landscape.model_dump())
 
     def get_ideal_potential(
-        self, time: float = 0.0, positions: list[float] = projection.SPOT_POSITIONS_UM
+        self, time: float = 0.0, positions: FloatArray = projection.SPOT_POSITIONS_UM
     ) -> np.ndarray:
         """The requested profile (kHz): 0 outside the painted positions. ``time`` is ignored."""
         return projection.snapshot_ideal_khz(self, positions)
@@ -400,9 +415,7 @@ class Snapshot(_UserModel, job_schema.Landscape):
         """The requested profile (kHz) at the positions (um): 0 outside the painted points."""
         return projection.snapshot_ideal_khz(self, positions_um)
 
-    def get_potential(
-        self, positions: list[float] = projection.SPOT_POSITIONS_UM
-    ) -> np.ndarray:
+    def get_potential(self, positions: FloatArray = projection.SPOT_POSITIONS_UM) -> np.ndarray:
         """The profile (kHz) the atoms would feel if this snapshot were projected."""
         return projection.projected_from_ideal_khz(self._ideal, [self.time_ms], positions)[0]
 
@@ -561,11 +574,16 @@ class Laser(_UserModel, job_schema.Laser):
         out = np.zeros_like(t)
         for pulse in self.pulses:
             on = (t >= float(pulse.times_ms[0])) & (t < float(pulse.times_ms[-1]))
-            out[on] = interpolate_1d(pulse.times_ms, pulse.intensities_mw_per_cm2, t[on],
-                                     pulse.interpolation, fill_value=0.0)
+            out[on] = interpolate_1d(
+                pulse.times_ms,
+                pulse.intensities_mw_per_cm2,
+                t[on],
+                pulse.interpolation,
+                fill_value=0.0,
+            )
         return out
 
-    def get_intensity(self, time_ms: float, positions: list[float]) -> np.ndarray:
+    def get_intensity(self, time_ms: float, positions: FloatArray) -> np.ndarray:
         """Relative intensity (0..1) of the beam at the positions (um) at ``time_ms``."""
         x = np.atleast_1d(np.asarray(positions, dtype=float))
         profile = np.exp(-2.0 * ((x - self.position_um) / projection.TERMINATOR_RADIUS_UM) ** 2)

@@ -83,6 +83,11 @@ class OqtantOutput(BaseModel, OutputPlots):
         return self.image_type == OutputImageType.TIME_OF_FLIGHT
 
     @property
+    def _tof_values(self) -> job_schema.NonPlotOutput | None:
+        """This output's time-of-flight values (images, fit, atom numbers); None in trap."""
+        return self if isinstance(self, job_schema.NonPlotOutput) else None
+
+    @property
     def fields(self) -> None:
         """Print the output's fields (images as their shape)."""
         for name, value in self:
@@ -102,72 +107,83 @@ class OqtantOutput(BaseModel, OutputPlots):
     @property
     def atom_statistics(self) -> None:
         """Print temperature and atom numbers of a TIME_OF_FLIGHT output."""
-        if not self._is_tof:
+        tof = self._tof_values
+        if tof is None:
             print("Atom statistics exist only for TIME_OF_FLIGHT outputs.")
             return
-        if self.temperature_nk > 0:  # the reference's line
-            print(f"Temperature (nK): {self.temperature_nk}")
+        if tof.temperature_nk > 0:  # the reference's line
+            print(f"Temperature (nK): {tof.temperature_nk}")
         else:
             print(f"Temperature: {self.temperature_text}")
-        print(f"Total atoms: {self.tof_atom_number}")
-        print(f"Condensed atoms: {self.condensed_atom_number}")
-        print(f"Thermal atoms: {self.thermal_atom_number}")
-        print(f"MOT atoms: {self.total_mot_atom_number}")
+        print(f"Total atoms: {tof.tof_atom_number}")
+        print(f"Condensed atoms: {tof.condensed_atom_number}")
+        print(f"Thermal atoms: {tof.thermal_atom_number}")
+        print(f"MOT atoms: {tof.total_mot_atom_number}")
 
     # ---- atom statistics (TIME_OF_FLIGHT; None for IN_TRAP, which measures none)
 
     @property
     def temperature(self) -> int | None:
         """Temperature of the thermal cloud (nK)."""
-        return self.temperature_nk if self._is_tof else None
+        tof = self._tof_values
+        return tof.temperature_nk if tof is not None else None
 
     @property
     def temperature_text(self) -> str:
         """The temperature to read: ``"85 nK"``, or why there is none (a nearly pure condensate
         leaves too few thermal atoms to measure one; the fit then reports 0 nK)."""
-        if not self._is_tof:
+        tof = self._tof_values
+        if tof is None:
             return "not measured in trap"
-        if self.temperature_nk > 0:
-            return f"{self.temperature_nk} nK"
-        if self.condensed_atom_number > 0:
-            return (f"not measurable (a nearly pure condensate, condensed fraction "
-                    f"{self.condensed_fraction}: too few thermal atoms to fit a temperature)")
+        if tof.temperature_nk > 0:
+            return f"{tof.temperature_nk} nK"
+        if tof.condensed_atom_number > 0:
+            return (
+                f"not measurable (a nearly pure condensate, condensed fraction "
+                f"{self.condensed_fraction}: too few thermal atoms to fit a temperature)"
+            )
         return "not measurable (no thermal cloud was fitted)"
 
     @property
     def mot_population(self) -> int | None:
         """Atoms captured in the MOT."""
-        return self.total_mot_atom_number if self._is_tof else None
+        tof = self._tof_values
+        return tof.total_mot_atom_number if tof is not None else None
 
     @property
     def thermal_population(self) -> int | None:
         """Atoms in the thermal cloud."""
-        return self.thermal_atom_number if self._is_tof else None
+        tof = self._tof_values
+        return tof.thermal_atom_number if tof is not None else None
 
     @property
     def condensed_population(self) -> int | None:
         """Atoms in the condensate."""
-        return self.condensed_atom_number if self._is_tof else None
+        tof = self._tof_values
+        return tof.condensed_atom_number if tof is not None else None
 
     @property
     def total_population(self) -> int | None:
         """Thermal plus condensed atoms."""
-        if not self._is_tof:
+        tof = self._tof_values
+        if tof is None:
             return None
-        return self.thermal_atom_number + self.condensed_atom_number
+        return tof.thermal_atom_number + tof.condensed_atom_number
 
     @property
     def condensed_fraction(self) -> float | None:
         """Condensed over total atoms, to 3 decimals; None without atoms or in trap."""
+        tof = self._tof_values
         total = self.total_population
-        if not total:
+        if tof is None or not total:
             return None
-        return round(self.condensed_atom_number / total, 3)
+        return round(tof.condensed_atom_number / total, 3)
 
     @property
     def get_bimodal_fit_parameters(self) -> TofFit | None:
         """The stored bimodal fit (pixels from the image centre, OD)."""
-        return self.tof_fit if self._is_tof else None
+        tof = self._tof_values
+        return tof.tof_fit if tof is not None else None
 
     # ---- images
 
@@ -222,10 +238,13 @@ class OqtantOutput(BaseModel, OutputPlots):
         axis = getattr(axis, "value", axis)
         if axis not in ("x", "y"):
             raise ValidationError(f"axis: must be 'x' or 'y', got {axis!r}")
-        if self._is_tof:
-            chart = self.tof_x_slice if axis == "x" else self.tof_y_slice
+        tof = self._tof_values
+        if tof is not None:
+            chart = tof.tof_x_slice if axis == "x" else tof.tof_y_slice
             return [float(p["y"]) for p in chart.points]
         image = self.IT
+        if image is None:
+            raise JobError(f"a {self.image_type.value} output has no {axis} slice")
         return (
             image[image.shape[0] // 2] if axis == "x" else image[:, image.shape[1] // 2]
         ).tolist()
@@ -256,9 +275,11 @@ class OqtantOutput(BaseModel, OutputPlots):
     # ---- fit
 
     def _require_tof(self, what: str) -> np.ndarray:
-        if not self._is_tof:
+        """The time-of-flight image, for ``what`` that needs one."""
+        image = self.TOF
+        if image is None:
             raise JobError(f"{what} needs a TIME_OF_FLIGHT output; this one is IN_TRAP")
-        return self.TOF
+        return image
 
     def camera_saturation_od(self) -> float | None:
         """The most OD the camera could read, as the stored fit shows it; None if it did not.
@@ -268,13 +289,14 @@ class OqtantOutput(BaseModel, OutputPlots):
         peak (``gaussian_od + tf_od``) stands well above the peak of the stored fit
         image, the fit was saturated that way, and ``s`` follows from the two peaks.
         """
-        if not self._is_tof or self.tof_fit is None or self.tof_fit_image is None:
+        tof = self._tof_values
+        if tof is None:
             return None
-        true_peak = float(self.tof_fit.gaussian_od) + float(self.tof_fit.tf_od)
-        model = np.asarray(self.tof_fit_image.pixels, dtype=float)  # its peak is all we need
+        true_peak = float(tof.tof_fit.gaussian_od) + float(tof.tof_fit.tf_od)
+        model = np.asarray(tof.tof_fit_image.pixels, dtype=np.float64)  # its peak is all we need
         if model.size < 16 or not np.all(np.isfinite(model)):
             return None
-        seen_peak = float(model.max()) - float(self.tof_fit.offset)
+        seen_peak = float(model.max()) - float(tof.tof_fit.offset)
         if not (true_peak > seen_peak + 0.5 and seen_peak > 0.1):
             return None
         light_seen, light_true = math.exp(-seen_peak), math.exp(-true_peak)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,6 +15,9 @@ from oqtant.schemas.job import OutputImageType
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from oqtant.analysis.result import BimodalFit
+    from oqtant.schemas.job import NonPlotOutput
 
 __all__ = ["AxisType", "OutputPlots"]
 
@@ -51,7 +54,27 @@ def _extent_um(shape: tuple[int, int], pixcal_um: float) -> tuple[float, float, 
 
 
 class OutputPlots:
-    """The plots of an output (a mixin of :class:`oqtant.matter.output.OqtantOutput`)."""
+    """The plots of an output (a mixin of :class:`oqtant.matter.output.OqtantOutput`, which
+    gives the members declared below)."""
+
+    if TYPE_CHECKING:
+
+        @property
+        def TOF(self) -> np.ndarray | None: ...  # noqa: N802 - name of the reference API
+
+        @property
+        def IT(self) -> np.ndarray | None: ...  # noqa: N802 - name of the reference API
+
+        @property
+        def _tof_values(self) -> NonPlotOutput | None: ...
+
+        def _require_tof(self, what: str) -> np.ndarray: ...
+
+        def get_image_pixcal(self, image: OutputImageType | str) -> float: ...
+
+        def camera_saturation_od(self) -> float | None: ...
+
+        def fit_bimodal(self, **kwargs: Any) -> BimodalFit: ...
 
     def plot_fit_results(
         self,
@@ -123,12 +146,14 @@ class OutputPlots:
         ax.set_xlabel("x (µm)")
         ax.set_ylabel("y (µm)")
         title = f"time of flight: peak OD {image.max():.2f}"
-        if self.tof_atom_number > 0:
-            title += f", {self.tof_atom_number} atoms"
-        if self.temperature_nk > 0:
-            title += f", {self.temperature_nk} nK"
-        elif self.condensed_atom_number > 0:
-            title += ", temperature not measurable"
+        tof = self._tof_values
+        if tof is not None:
+            if tof.tof_atom_number > 0:
+                title += f", {tof.tof_atom_number} atoms"
+            if tof.temperature_nk > 0:
+                title += f", {tof.temperature_nk} nK"
+            elif tof.condensed_atom_number > 0:
+                title += ", temperature not measurable"
         ax.set_title(title)
         ax.grid(grid_on)
         return _finish(fig, file_name)
@@ -154,30 +179,26 @@ class OutputPlots:
         if fit is not None:
             row = int(np.clip(round(fit.params[7] - y[0, 0]), 0, image.shape[0] - 1))
             col = int(np.clip(round(fit.params[6] - x[0, 0]), 0, image.shape[1] - 1))
-        if axis == "x":
-            pos, cut = x[row], image[row]
-            parts = (lambda a: a[row]) if fit is not None else None
-        else:
-            pos, cut = -y[:, col], image[:, col]  # y grows upward, as on the image plots
-            parts = (lambda a: a[:, col]) if fit is not None else None
+        # the cut: the row through the centre (x), or its column (y)
+        at: tuple[int] | tuple[slice, int] = (row,) if axis == "x" else (slice(None), col)
+        # y grows upward, as on the image plots
+        pos = x[row] if axis == "x" else -y[:, col]
         fig, ax = plt.subplots(figsize=(8, 5))
-        ax.plot(pos * pixcal, cut, ".", color="0.3", label="data")
+        ax.plot(pos * pixcal, image[at], ".", color="0.3", label="data")
         if fit is not None:
             thermal = fit.params.copy()
             thermal[3] = 0.0
-            ax.plot(pos * pixcal, parts(fit.model_image), "-", color="C3", label="bimodal fit")
+            ax.plot(pos * pixcal, fit.model_image[at], "-", color="C3", label="bimodal fit")
             ax.plot(
                 pos * pixcal,
-                parts(
-                    bimodal_od(
-                        x,
-                        y,
-                        thermal,
-                        fit.thermal_profile,
-                        saturation_od=fit.saturation_od,
-                        fugacity=fit.fugacity,
-                    )
-                ),
+                bimodal_od(
+                    x,
+                    y,
+                    thermal,
+                    fit.thermal_profile,
+                    saturation_od=fit.saturation_od,
+                    fugacity=fit.fugacity,
+                )[at],
                 "--",
                 color="C0",
                 label="thermal part",
@@ -198,9 +219,9 @@ class OutputPlots:
         """The in-trap column density, axes in microns from the image centre."""
         import matplotlib.pyplot as plt
 
-        if self._is_tof:
-            raise JobError("plot_it needs an IN_TRAP output; this one is TIME_OF_FLIGHT")
         image = self.IT
+        if image is None:
+            raise JobError("plot_it needs an IN_TRAP output; this one is TIME_OF_FLIGHT")
         pixcal = self.get_image_pixcal(OutputImageType.IN_TRAP)
         fig, ax = plt.subplots(
             figsize=(figsize[0], max(3, figsize[0] * image.shape[0] / image.shape[1] + 1))

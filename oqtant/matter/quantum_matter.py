@@ -62,9 +62,6 @@ from oqtant.schemas.job import (
 from oqtant.schemas.limits import ProjectionSettings as ProjectedSettings
 from oqtant.schemas.limits import pset
 
-if TYPE_CHECKING:
-    pass
-
 __all__ = [
     "QuantumMatter",
     "OqtantLogin",
@@ -112,9 +109,14 @@ def _as_decimal(time_ms: float) -> Decimal:
     return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
 
 
-# times in ms, rounded to the 0.1 ms grid by the wire types, kept as Decimal
-MatterLifetimeMs = Annotated[EndTimeMs, AfterValidator(_as_decimal)]
-MatterTimeOfFlightMs = Annotated[TimeOfFlightMs, AfterValidator(_as_decimal)]
+# times in ms, checked and rounded to the 0.1 ms grid by the wire types, kept as Decimal:
+# the fields hold a Decimal (the type checker's view), validated as the wire's time
+if TYPE_CHECKING:
+    MatterLifetimeMs = Decimal
+    MatterTimeOfFlightMs = Decimal
+else:
+    MatterLifetimeMs = Annotated[EndTimeMs, AfterValidator(_as_decimal)]
+    MatterTimeOfFlightMs = Annotated[TimeOfFlightMs, AfterValidator(_as_decimal)]
 
 
 @dataclass
@@ -323,7 +325,7 @@ class QuantumMatter(BaseModel, MatterViews):
         through the whole experiment stage.
         """
         evap = self.rf_evap if self.rf_evap is not None else DEFAULT_RF_EVAP
-        times = list(evap.times_ms)
+        times: list[float] = list(evap.times_ms)
         frequencies = list(evap.frequencies_mhz)
         powers = list(evap.powers_mw)
         if self.temperature is not None:
@@ -334,11 +336,14 @@ class QuantumMatter(BaseModel, MatterViews):
             frequencies.append(self.rf_shield.frequency)
             powers.append(self.rf_shield.power)
         try:
-            return job_schema.RfEvaporation(
-                times_ms=times,
-                frequencies_mhz=frequencies,
-                powers_mw=powers,
-                interpolation=evap.interpolation,
+            # validated as given: a lifetime of a fraction of a ms is refused as an RF time
+            return job_schema.RfEvaporation.model_validate(
+                {
+                    "times_ms": times,
+                    "frequencies_mhz": frequencies,
+                    "powers_mw": powers,
+                    "interpolation": evap.interpolation,
+                }
             )
         except PydanticValidationError as err:
             title = f"QuantumMatter '{self.name}': invalid RF program"
@@ -350,9 +355,9 @@ class QuantumMatter(BaseModel, MatterViews):
         self._check_lifetime()
         try:
             return InputValues(
-                end_time_ms=self.lifetime,
+                end_time_ms=float(self.lifetime),
                 image_type=self.image,
-                time_of_flight_ms=self.time_of_flight,
+                time_of_flight_ms=float(self.time_of_flight),
                 rf_evaporation=self.rf_evaporation,
                 optical_barriers=_wire_copy(self.barriers, job_schema.Barrier),
                 optical_landscape=(
@@ -372,7 +377,7 @@ class QuantumMatter(BaseModel, MatterViews):
         if self.output is not None and hasattr(self.output, "model_dump"):
             run["output"] = {"values": self.output.model_dump()}
         try:
-            return OqtantJob(name=self.name, inputs=[run])
+            return OqtantJob.model_validate({"name": self.name, "inputs": [run]})
         except PydanticValidationError as err:
             title = f"QuantumMatter '{self.name}' is not a valid job"
             raise format_pydantic_error(err, title) from None
@@ -534,7 +539,9 @@ class QuantumMatter(BaseModel, MatterViews):
                 f"Job {self.job_id} ('{job.name}'): run {number} of "
                 f"{job.input_count or len(job.inputs)} failed (job {job.status}): "
                 f"{self.failure_reason or 'the service gave no reason'}",
-                job_id=self.job_id, run=number, reason=self.failure_reason,
+                job_id=self.job_id,
+                run=number,
+                reason=self.failure_reason,
             )
 
 

@@ -10,13 +10,14 @@ Units: times in ms (whole numbers), frequencies in MHz, powers in mW.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Self, TypedDict
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from oqtant.errors import ValidationError
-from oqtant.matter.optical import _UserModel
+from oqtant.matter.optical import FloatArray, _UserModel
 from oqtant.schemas import job as job_schema
 from oqtant.schemas.interpolation import interpolate_1d
 from oqtant.schemas.limits import jset, tset
@@ -43,7 +44,16 @@ def format_frequency(frequency_mhz: float) -> str:
         return f"{frequency_mhz * 1000.0:.4g} kHz"
     return f"{frequency_mhz:.4g} MHz"
 
-STANDARD_EVAPORATION = {
+
+class RfPoints(TypedDict):
+    """The points of an RF program: whole ms, MHz, mW."""
+
+    times_ms: list[int]
+    frequencies_mhz: list[float]
+    powers_mw: list[float]
+
+
+STANDARD_EVAPORATION: RfPoints = {
     "times_ms": [-1100, -1050, -800, -300, 0],
     "frequencies_mhz": [21.12, 12.12, 5.12, 0.62, 0.02],
     "powers_mw": [600.0, 800.0, 600.0, 400.0, 400.0],
@@ -99,11 +109,11 @@ class RfSequence(_UserModel, job_schema.RfEvaporation):
     @classmethod
     def new(
         cls,
-        times: list[float] = [0],  # noqa: B006 - never mutated
-        powers: list[float] = [0],  # noqa: B006
-        frequencies: list[float] = [0],  # noqa: B006
-        interpolation: job_schema.RfInterpolationType = "LINEAR",
-    ) -> RfSequence:
+        times: Sequence[int] = [0],  # noqa: B006 - never mutated
+        powers: Sequence[float] = [0],  # noqa: B006
+        frequencies: Sequence[float] = [0],  # noqa: B006
+        interpolation: job_schema.RfInterpolationType = job_schema.RfInterpolationType.LINEAR,
+    ) -> Self:
         """A program of ``frequencies`` (MHz) and ``powers`` (mW) at ``times`` (ms).
 
         The one-point defaults are not a valid program (it needs two points at or
@@ -121,11 +131,11 @@ class RfSequence(_UserModel, job_schema.RfEvaporation):
         """The user object of a wire RF program (an exact copy)."""
         return cls(**rf_evaporation.model_dump())
 
-    def get_frequencies(self, times: list[float]) -> np.ndarray:
+    def get_frequencies(self, times: FloatArray) -> np.ndarray:
         """Knife frequency (MHz) at the times (ms); end values are held outside the program."""
         return _evaluate(self, self.frequencies_mhz, times)
 
-    def get_powers(self, times: list[float]) -> np.ndarray:
+    def get_powers(self, times: FloatArray) -> np.ndarray:
         """RF power (mW) at the times (ms); end values are held outside the program."""
         return _evaluate(self, self.powers_mw, times)
 
@@ -146,10 +156,10 @@ class RfEvap(RfSequence):
     @classmethod
     def new(
         cls,
-        times: list[float] = [0],  # noqa: B006 - never mutated
-        powers: list[float] = [0],  # noqa: B006
-        frequencies: list[float] = [0],  # noqa: B006
-        interpolation: job_schema.RfInterpolationType = "LINEAR",
+        times: Sequence[int] = [0],  # noqa: B006 - never mutated
+        powers: Sequence[float] = [0],  # noqa: B006
+        frequencies: Sequence[float] = [0],  # noqa: B006
+        interpolation: job_schema.RfInterpolationType = job_schema.RfInterpolationType.LINEAR,
     ) -> RfEvap:
         """An evaporation ramp; the times are shifted so that the last one is 0 ms.
 
@@ -160,7 +170,7 @@ class RfEvap(RfSequence):
         if times:
             end = max(times)
             times = [t - end for t in times]
-        return super().new(times, powers, frequencies, interpolation)  # type: ignore[return-value]
+        return super().new(times, powers, frequencies, interpolation)
 
     @classmethod
     def from_input(cls, rf_evaporation: job_schema.RfEvaporation) -> RfEvap:
@@ -269,11 +279,11 @@ class RfShield(_UserModel, BaseModel):
         """The shield's RF power (mW): its first point's."""
         return float(self.powers_mw[0])
 
-    def frequencies(self, times: list[float]) -> np.ndarray:
+    def frequencies(self, times: FloatArray) -> np.ndarray:
         """Knife frequency (MHz) at the times (ms): the shield's, held at every time."""
         return np.full(np.atleast_1d(np.asarray(times, dtype=float)).shape, self.frequency)
 
-    def powers(self, times: list[float]) -> np.ndarray:
+    def powers(self, times: FloatArray) -> np.ndarray:
         """RF power (mW) at the times (ms): the shield's, held at every time."""
         return np.full(np.atleast_1d(np.asarray(times, dtype=float)).shape, self.power)
 

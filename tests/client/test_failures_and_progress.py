@@ -15,7 +15,8 @@ FACTORY = QuantumMatterFactory()
 def _tripping(name: str = "tripping") -> object:
     """A matter whose final RF frequency (1.5 MHz) makes the failing backend raise."""
     evap = FACTORY.create_rf_evap(
-        times=[-1100, -1050, -800, -300, 0], powers=[600, 800, 600, 400, 400],
+        times=[-1100, -1050, -800, -300, 0],
+        powers=[600, 800, 600, 400, 400],
         frequencies=[21.12, 12.12, 5.12, 2.0, 1.5],
     )
     return FACTORY.create_quantum_matter(name=name, rf_evap=evap)
@@ -82,16 +83,37 @@ def test_track_jobs_counts_runs_not_jobs(service, capsys):
 def _job(status: str, runs: int, run_status: str | None, failed=()) -> OqtantJob:
     base = FACTORY.create_quantum_matter(temperature=80).to_job().model_dump()
     base["inputs"][0]["status"] = run_status
-    return OqtantJob(**{**base, "status": status, "input_count": runs,
-                        "failed_inputs": list(failed)})
+    return OqtantJob(
+        **{**base, "status": status, "input_count": runs, "failed_inputs": list(failed)}
+    )
 
 
 def test_tally_shows_each_state_of_a_running_job():
-    answers = {1: _job("RUNNING", 5, "COMPLETE"), 2: _job("RUNNING", 5, "FAILED"),
-               3: _job("RUNNING", 5, "RUNNING")}
+    answers = {
+        1: _job("RUNNING", 5, "COMPLETE"),
+        2: _job("RUNNING", 5, "FAILED"),
+        3: _job("RUNNING", 5, "RUNNING"),
+    }
     tally = JobTally("j", runs=5)
     tally.refresh(lambda _id, run: answers[run])
     assert dict(tally.counts()) == {"complete": 1, "failed": 1, "running": 1, "queued": 2}
     assert not tally.done
     tally.refresh(lambda _id, run: _job("INCOMPLETE", 5, "COMPLETE", failed=[2, 5]))
     assert dict(tally.counts()) == {"complete": 3, "failed": 2} and tally.done
+
+
+def test_tally_keeps_asking_when_every_run_finished_before_the_job():
+    # a service may finish the job after its last run: the tally asks again (for the last
+    # run) until the job is finished, instead of keeping the job as it was forever
+    asked: list[int] = []
+
+    def fetch(_id: str, run: int) -> OqtantJob:
+        asked.append(run)
+        return _job("COMPLETE" if len(asked) > 2 else "RUNNING", 2, "COMPLETE")
+
+    tally = JobTally("j", runs=2)
+    job = tally.refresh(fetch)
+    assert asked == [1, 2] and not tally.done and job.status == JobStatus.RUNNING
+    job = tally.refresh(fetch)
+    assert asked == [1, 2, 2] and tally.done and job.status == JobStatus.COMPLETE
+    assert dict(tally.counts()) == {"complete": 2}
