@@ -15,7 +15,8 @@ whole window at once (a guessing address is stopped), the account rule
 starts at one second and doubles up to ``login_max_delay_seconds`` (an account
 is slowed, never locked: its owner gets in that long after the last guess).
 
-The counts live in the ``login_attempts`` table, so a restart keeps them and
+The counts live in the ``login_attempts`` table (their queries and transactions:
+:mod:`oqtant.server.db.logins`; here is the policy), so a restart keeps them and
 several API processes sharing a database share them.
 """
 
@@ -25,14 +26,11 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from oqtant.server.db import crud
 from oqtant.server.db.clock import Clock
 from oqtant.server.db.clock import now as service_time
-from oqtant.server.db.models import LoginAttempts
-from oqtant.server.db.session import is_postgresql, write_transaction
 from oqtant.settings import Settings
 
 __all__ = ["LoginLimiter", "Rule"]
@@ -99,81 +97,28 @@ class LoginLimiter:
 
         Nothing is counted when the answer is a wait.
         """
-        rules = self._rules(account_key, address_key)
         now = self.clock()
-        with self.session_factory() as session, write_transaction(session):
-            rows = self._locked_rows(session, sorted(rules), now)
-            wait = max(rules[k].wait(r.failures, r.last_failure_at, now) for k, r in rows)
-            if wait > 0:
-                session.rollback()  # not even the rows of keys seen first are stored
-                return max(math.ceil(wait), 1)
-            for key, row in rows:
-                row.failures = rules[key].counted(row.failures, row.last_failure_at, now) + 1
-                row.last_failure_at = now
-            self._prune(session, now)
-            return 0
+        # a key whose last failure is older than any rule remembers is forgotten
+        horizon = max(self.account.forget_seconds, self.address.forget_seconds)
+        with self.session_factory() as session:
+            wait = crud.reserve_login_attempt(
+                session=session,
+                rules=self._rules(account_key, address_key),
+                now=now,
+                forget_before=now - timedelta(seconds=horizon),
+            )
+        return max(math.ceil(wait), 1) if wait > 0 else 0
 
     def succeeded(self, account_key: str, address_key: str) -> None:
         """Give back a reservation whose password was right: the account starts afresh."""
-        with self.session_factory() as session, write_transaction(session):
-            for key in sorted((account_key, address_key)):  # the lock order of reserve()
-                row = LoginAttempts.key == key
-                if key == account_key:
-                    session.execute(delete(LoginAttempts).where(row))
-                    continue
-                session.execute(
-                    update(LoginAttempts)
-                    .where(row)
-                    .values(
-                        failures=case(
-                            (LoginAttempts.failures > 0, LoginAttempts.failures - 1),
-                            else_=0,
-                        )
-                    )
-                )
+        with self.session_factory() as session:
+            crud.give_back_login_attempt(
+                session=session, account_key=account_key, address_key=address_key
+            )
 
     def failures(self, key: str) -> int:
         """The failures counted on ``key`` now (for tests and the curious)."""
         rule = self.account if key.startswith("user:") else self.address
         with self.session_factory() as session:
-            row = session.get(LoginAttempts, key)
+            row = crud.login_attempts(session=session, key=key)
             return rule.counted(row.failures, row.last_failure_at, self.clock()) if row else 0
-
-    @staticmethod
-    def _locked_rows(
-        session: Session, keys: list[str], now: datetime
-    ) -> list[tuple[str, LoginAttempts]]:
-        """The rows of ``keys`` (made if missing), locked for the transaction, in key order."""
-        if is_postgresql(session):  # concurrent first attempts: one insert wins, none fails
-            session.execute(
-                pg_insert(LoginAttempts)
-                .values([{"key": k, "failures": 0, "last_failure_at": now} for k in keys])
-                .on_conflict_do_nothing(index_elements=["key"])
-            )
-            stmt = select(LoginAttempts).where(LoginAttempts.key.in_(keys)).with_for_update()
-            found = {r.key: r for r in session.execute(stmt.order_by(LoginAttempts.key)).scalars()}
-        else:  # SQLite: the write transaction already excludes every other writer
-            got = {k: session.get(LoginAttempts, k, populate_existing=True) for k in keys}
-            found = {k: r for k, r in got.items() if r is not None}
-        rows = []
-        for key in keys:
-            row = found.get(key)
-            if row is None:
-                row = LoginAttempts(key=key, failures=0, last_failure_at=now)
-                session.add(row)
-            rows.append((key, row))
-        return rows
-
-    def _prune(self, session: Session, now: datetime) -> None:
-        """Forget the keys whose last failure is older than any rule remembers.
-
-        On PostgreSQL rows locked by other reservations are skipped (waiting for
-        them could deadlock two reservations pruning each other's keys).
-        """
-        horizon = max(self.account.forget_seconds, self.address.forget_seconds)
-        old = LoginAttempts.last_failure_at < now - timedelta(seconds=horizon)
-        if is_postgresql(session):
-            stale = select(LoginAttempts.key).where(old).with_for_update(skip_locked=True)
-            session.execute(delete(LoginAttempts).where(LoginAttempts.key.in_(stale)))
-        else:
-            session.execute(delete(LoginAttempts).where(old))

@@ -4,8 +4,8 @@ One module per aggregate, re-exported here so that callers write ``crud.X``:
 :mod:`~oqtant.server.db.users` (accounts, revocation), :mod:`~oqtant.server.db.jobs`
 (submit under quotas, search, cancel, delete), :mod:`~oqtant.server.db.runs` (the
 queue: leases, finishing runs, wait estimates), :mod:`~oqtant.server.db.oauth`
-(authorization codes); the login limiter's counts are in
-:mod:`oqtant.server.auth.ratelimit`. A function that writes is one
+(authorization codes), :mod:`~oqtant.server.db.logins` (the login limiter's counts;
+its rules are :mod:`oqtant.server.auth.ratelimit`). A function that writes is one
 :func:`~oqtant.server.db.session.write_transaction`: one atomic step, committed
 before it returns. Every timestamp comes from :mod:`oqtant.server.db.clock`.
 """
@@ -28,6 +28,11 @@ from oqtant.server.db.jobs import (
     search_jobs,
     start_of_day,
     submit_job,
+)
+from oqtant.server.db.logins import (
+    give_back_login_attempt,
+    login_attempts,
+    reserve_login_attempt,
 )
 from oqtant.server.db.models import ACTIVE_STATUSES, TERMINAL_STATUSES
 from oqtant.server.db.oauth import consume_oauth_code, create_oauth_code
@@ -86,8 +91,10 @@ __all__ = [
     "get_runs_with_images",
     "get_user_by_external_id",
     "get_user_by_name",
+    "give_back_login_attempt",
     "job_limits",
     "list_users",
+    "login_attempts",
     "output_summary",
     "queue_info",
     "queue_jobs",
@@ -95,6 +102,7 @@ __all__ = [
     "recent_run_seconds",
     "release_run",
     "renew_leases",
+    "reserve_login_attempt",
     "revoke_session_token",
     "revoke_user_tokens",
     "run_seed",
