@@ -24,7 +24,7 @@ from sqlalchemy import text
 from oqtant.server import create_app
 from oqtant.server.db import make_engine
 from oqtant.settings import Settings
-from tests.reliability.helpers import REPO, wait_for
+from tests.reliability.helpers import postgres_service
 from tests.server.conftest import add_account, job_dict, make_settings
 
 SLOW = "tests.reliability.backends:SlowBackend"
@@ -124,69 +124,32 @@ def _timed(method: str, url: str, **kwargs) -> tuple[int | str, float, httpx.Res
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_frozen_postgres_gives_bounded_503s_then_service_resumes(tmp_path):
-    from oqtant.demo import EmbeddedServer
-    from tests.pgserver import PostgresServer
-    from tests.reliability.helpers import account
+    env = {"OQTANT_LEASE_SECONDS": "3", "OQTANT_TEST_RUN_SECONDS": "0.5", **TIMEOUTS}
+    with postgres_service(tmp_path, SLOW, **env) as service:
+        base, headers = service.base, service.headers
+        before = [service.submit(), service.submit()]
+        assert [r.status_code for r in before] == [201, 201]
+        ids = [r.json()["job_id"] for r in before]
 
-    with PostgresServer() as pg:
-        url = pg.create_database()
-        env = {
-            "PYTHONPATH": str(REPO),
-            "OQTANT_EXECUTOR": "thread",
-            "OQTANT_POLL_SECONDS": "0.05",
-            "OQTANT_LEASE_SECONDS": "3",
-            "OQTANT_TEST_RUN_SECONDS": "0.5",
-            **TIMEOUTS,
-        }
-        srv = EmbeddedServer(
-            tmp_path, database_url=url, workers=1, backend=SLOW, extra_env=env, startup_timeout_s=40
-        )
-        with srv:
-            uid, headers = account(tmp_path, "alice", database_url=url)
-            base = f"{srv.url}/api/v1/users/{uid}"
-            before = [_timed("post", f"{base}/jobs", json=job_dict(), headers=headers)[2]]
-            before += [_timed("post", f"{base}/jobs", json=job_dict(), headers=headers)[2]]
-            assert [r.status_code for r in before] == [201, 201]
-            ids = [r.json()["job_id"] for r in before]
-
-            calls = [("get", f"{base}/jobs")] * READERS + [("post", f"{base}/jobs")] * 3
-            with _frozen(pg), cf.ThreadPoolExecutor(len(calls)) as pool:
-                answers = list(
-                    pool.map(
-                        lambda call: _timed(
-                            call[0],
-                            call[1],
-                            headers=headers,
-                            json=job_dict() if call[0] == "post" else None,
-                        ),
-                        calls,
-                    )
+        calls = [("get", f"{base}/jobs")] * READERS + [("post", f"{base}/jobs")] * 3
+        with _frozen(service.pg), cf.ThreadPoolExecutor(len(calls)) as pool:
+            answers = list(
+                pool.map(
+                    lambda call: _timed(
+                        call[0],
+                        call[1],
+                        headers=headers,
+                        json=job_dict() if call[0] == "post" else None,
+                    ),
+                    calls,
                 )
-            codes = [code for code, _, _ in answers]
-            assert set(codes) <= {200, 201, 503}, codes  # never a 500, never a timeout
-            assert codes.count(503) >= READERS  # the database was frozen for the readers
-            for code, _, r in answers:
-                if code == 503:
-                    assert "database is unavailable" in r.json()["detail"], r.text
-                    assert r.headers["Retry-After"] == "2"
-            ids += [r.json()["job_id"] for code, _, r in answers if code == 201]
-
-            wait_for(
-                lambda: httpx.get(f"{srv.url}/healthz", timeout=5).status_code == 200,
-                30,
-                "the service to come back",
             )
-            after = httpx.post(f"{base}/jobs", json=job_dict(), headers=headers, timeout=10)
-            assert after.status_code == 201, after.text
-            ids.append(after.json()["job_id"])
-
-            def states():
-                listed = httpx.get(f"{base}/jobs", headers=headers, timeout=10).json()["items"]
-                return {j["external_id"]: j["status"] for j in listed}
-
-            done = wait_for(
-                lambda: (s := states()) and set(s.values()) == {"COMPLETE"} and s,
-                60,
-                "every job to complete",
-            )
-            assert sorted(done) == sorted(ids)  # nothing accepted was lost, nothing added
+        codes = [code for code, _, _ in answers]
+        assert set(codes) <= {200, 201, 503}, codes  # never a 500, never a timeout
+        assert codes.count(503) >= READERS  # the database was frozen for the readers
+        for code, _, r in answers:
+            if code == 503:
+                assert "database is unavailable" in r.json()["detail"], r.text
+                assert r.headers["Retry-After"] == "2"
+        ids += [r.json()["job_id"] for code, _, r in answers if code == 201]
+        service.assert_resumes(ids)

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from oqtant.server.db import make_engine, make_session_factory
-from tests.reliability.helpers import REPO, wait_for
+from tests.reliability.helpers import postgres_service
 from tests.server.conftest import job_dict, submit
 
 FAST = "tests.server.fast_backend:FastBackend"
@@ -99,54 +99,18 @@ def _restart(pg) -> None:
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_postgres_stopped_and_started_under_a_running_server(tmp_path):
-    from oqtant.demo import EmbeddedServer
-    from tests.pgserver import PostgresServer
-    from tests.reliability.helpers import account
+    with postgres_service(tmp_path, FAST, OQTANT_LEASE_SECONDS="2") as service:
+        before = [service.submit() for _ in range(3)]
+        assert [r.status_code for r in before] == [201] * 3
+        ids = [r.json()["job_id"] for r in before]
 
-    with PostgresServer() as pg:
-        url = pg.create_database()
-        env = {
-            "PYTHONPATH": str(REPO),
-            "OQTANT_EXECUTOR": "thread",
-            "OQTANT_POLL_SECONDS": "0.05",
-            "OQTANT_LEASE_SECONDS": "2",
-        }
-        srv = EmbeddedServer(
-            tmp_path, database_url=url, workers=1, backend=FAST, extra_env=env, startup_timeout_s=40
-        )
-        with srv:
-            uid, headers = account(tmp_path, "alice", database_url=url)
-            base = f"{srv.url}/api/v1/users/{uid}"
-            before = [
-                httpx.post(f"{base}/jobs", json=job_dict(), headers=headers, timeout=10)
-                for _ in range(3)
-            ]
-            assert [r.status_code for r in before] == [201] * 3
-            ids = [r.json()["job_id"] for r in before]
+        pg = service.pg
+        pg._run(pg.bin / "pg_ctl", "-D", pg.data_dir, "-m", "fast", "-w", "stop")
+        r = service.submit(timeout_s=15)
+        assert r.status_code == 503 and "database" in r.json()["detail"]
+        listed = httpx.get(f"{service.base}/jobs", headers=service.headers, timeout=15)
+        assert listed.status_code == 503
+        assert httpx.get(f"{service.server.url}/healthz", timeout=15).status_code == 503
 
-            pg._run(pg.bin / "pg_ctl", "-D", pg.data_dir, "-m", "fast", "-w", "stop")
-            r = httpx.post(f"{base}/jobs", json=job_dict(), headers=headers, timeout=15)
-            assert r.status_code == 503 and "database" in r.json()["detail"]
-            assert httpx.get(f"{base}/jobs", headers=headers, timeout=15).status_code == 503
-            assert httpx.get(f"{srv.url}/healthz", timeout=15).status_code == 503
-
-            _restart(pg)  # the server is not restarted: it reconnects by itself
-            wait_for(
-                lambda: httpx.get(f"{srv.url}/healthz", timeout=5).status_code == 200,
-                30,
-                "the service to come back",
-            )
-            after = httpx.post(f"{base}/jobs", json=job_dict(), headers=headers, timeout=10)
-            assert after.status_code == 201, after.text
-            ids.append(after.json()["job_id"])
-
-            def all_complete():
-                listed = httpx.get(f"{base}/jobs", headers=headers, timeout=10).json()["items"]
-                return {j["external_id"]: j["status"] for j in listed}
-
-            states = wait_for(
-                lambda: (s := all_complete()) and set(s.values()) == {"COMPLETE"} and s,
-                60,
-                "every job to complete",
-            )
-            assert sorted(states) == sorted(ids)  # nothing accepted was lost, nothing added
+        _restart(pg)  # the server is not restarted: it reconnects by itself
+        service.assert_resumes(ids)
