@@ -29,11 +29,18 @@ from tests.conftest import REAL_JOBS_DIR
 REAL_JOBS = sorted(REAL_JOBS_DIR.glob("*.json.gz"))
 
 STANDARD_BEC = {
-    "time_of_flight_ms": 12.0, "image_type": "TIME_OF_FLIGHT", "end_time_ms": 10.0,
-    "rf_evaporation": {"times_ms": [-1100, -1050, -800, -300, 0],
-                       "frequencies_mhz": [21.12, 12.12, 5.12, 0.62, 0.02],
-                       "powers_mw": [600.0, 800.0, 600.0, 400.0, 400.0], "interpolation": "LINEAR"},
-    "optical_barriers": None, "optical_landscape": None, "lasers": None,
+    "time_of_flight_ms": 12.0,
+    "image_type": "TIME_OF_FLIGHT",
+    "end_time_ms": 10.0,
+    "rf_evaporation": {
+        "times_ms": [-1100, -1050, -800, -300, 0],
+        "frequencies_mhz": [21.12, 12.12, 5.12, 0.62, 0.02],
+        "powers_mw": [600.0, 800.0, 600.0, 400.0, 400.0],
+        "interpolation": "LINEAR",
+    },
+    "optical_barriers": None,
+    "optical_landscape": None,
+    "lasers": None,
 }
 
 
@@ -51,30 +58,44 @@ def assert_png_not_blank(path):
 def finished_in_trap_job() -> job.OqtantJob:
     """A completed one-run IN_TRAP job with a small column-density image."""
     values = job.InputValues(
-        end_time_ms=0.0, image_type="IN_TRAP",
+        end_time_ms=0.0,
+        image_type="IN_TRAP",
         rf_evaporation=job.RfEvaporation(**STANDARD_BEC["rf_evaporation"]),
     )
     image = {"pixels": [float(i) for i in range(16)], "rows": 4, "columns": 4, "pixcal": 0.344}
     return job.OqtantJob(
-        name="finished", status="COMPLETE",
+        name="finished",
+        status="COMPLETE",
         inputs=[{"values": values, "output": {"values": {"it_plot": image}}}],
     )
 
 
 def rich_matter(qmf) -> QuantumMatter:
     """Barriers of two shapes, a landscape, the terminator and a shield, imaged in trap."""
-    moving = qmf.create_barrier(positions=[-20.0, 0.0], heights=[10.0, 30.0], widths=[3.0, 3.0],
-                                times=[0.0, 10.0])
+    moving = qmf.create_barrier(
+        positions=[-20.0, 0.0], heights=[10.0, 30.0], widths=[3.0, 3.0], times=[0.0, 10.0]
+    )
     moving.evolve(5.0, position=10.0)
-    spot = qmf.create_barrier(positions=[30.0, 30.0], heights=[40.0, 40.0], times=[2.0, 8.0],
-                              shape="NATIVE")
-    land = qmf.create_landscape([qmf.create_snapshot(1.0, [-50, -40], [0, 20]),
-                                 qmf.create_snapshot(12.0, [-50, -40], [0, 60])])
+    spot = qmf.create_barrier(
+        positions=[30.0, 30.0], heights=[40.0, 40.0], times=[2.0, 8.0], shape="NATIVE"
+    )
+    land = qmf.create_landscape(
+        [
+            qmf.create_snapshot(1.0, [-50, -40], [0, 20]),
+            qmf.create_snapshot(12.0, [-50, -40], [0, 60]),
+        ]
+    )
     return qmf.create_quantum_matter(
-        name="rich", image="IN_TRAP", lifetime=15, barriers=[moving, spot], landscape=land,
-        lasers=[qmf.create_terminator(4.0, 6.0)], rf_shield=qmf.create_rf_shield(120.0, 0.2, 15),
-        rf_evap=qmf.create_rf_evap(times=[0, 800, 1600], frequencies=[17.0, 3.0, 0.05],
-                                   powers=[500, 400, 200]),
+        name="rich",
+        image="IN_TRAP",
+        lifetime=15,
+        barriers=[moving, spot],
+        landscape=land,
+        lasers=[qmf.create_terminator(4.0, 6.0)],
+        rf_shield=qmf.create_rf_shield(120.0, 0.2, 15),
+        rf_evap=qmf.create_rf_evap(
+            times=[0, 800, 1600], frequencies=[17.0, 3.0, 0.05], powers=[500, 400, 200]
+        ),
         note="every kind of object",
     )
 
@@ -130,7 +151,8 @@ def test_to_job_is_a_one_run_job(qmf):
 def test_real_job_files_round_trip(path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        real = job.OqtantJob(**json.loads(gzip.open(path).read()))
+        with gzip.open(path) as fh:
+            real = job.OqtantJob(**json.loads(fh.read()))
     matter = QuantumMatter.from_oqtant_job(real, client=None)
     assert matter.input.model_dump() == real.inputs[0].values.model_dump()
     assert matter.name == real.name
@@ -142,8 +164,11 @@ def test_real_job_files_round_trip(path):
 def test_wire_objects_are_accepted_as_user_objects(qmf):
     wire_barrier = job.Barrier(heights_khz=[0.0, 5.0])
     wire_laser = job.Laser(pulses=[job.Pulse(times_ms=[1.0, 2.0])])
-    matter = QuantumMatter(barriers=[wire_barrier], lasers=[wire_laser],
-                           rf_evap=job.RfEvaporation(**STANDARD_BEC["rf_evaporation"]))
+    matter = QuantumMatter(
+        barriers=[wire_barrier],
+        lasers=[wire_laser],
+        rf_evap=job.RfEvaporation(**STANDARD_BEC["rf_evaporation"]),
+    )
     assert type(matter.barriers[0]) is Barrier and type(matter.lasers[0]) is Laser
     assert type(matter.rf_evap) is RfEvap
 
@@ -158,8 +183,11 @@ def _recorded_temperature_cases():
     for case in load("factory.json")["cases"]:
         spec = case["spec"]
         kwargs = spec.get("kwargs", {})
-        if (spec["call"] == "create_quantum_matter" and set(kwargs) == {"temperature"}
-                and "error" not in case):
+        if (
+            spec["call"] == "create_quantum_matter"
+            and set(kwargs) == {"temperature"}
+            and "error" not in case
+        ):
             yield kwargs["temperature"], case["json"]["input"]["rf_evaporation"]
 
 
@@ -185,8 +213,9 @@ def test_temperature_shortcut_sets_the_last_frequency_as_the_reference(qmf):
 
 
 def test_temperature_rules(qmf):
-    ramp = qmf.create_rf_evap(times=[0, 500, 1000], powers=[500, 400, 300],
-                              frequencies=[20.0, 5.0, 0.5])
+    ramp = qmf.create_rf_evap(
+        times=[0, 500, 1000], powers=[500, 400, 300], frequencies=[20.0, 5.0, 0.5]
+    )
     with pytest.warns(UserWarning, match="temperature and rf_evap"):
         both = qmf.create_quantum_matter(temperature=100.0, rf_evap=ramp)
     assert both.rf_evaporation.frequencies_mhz == [20.0, 5.0, pytest.approx(0.0335)]
@@ -213,7 +242,7 @@ def test_lifetime_violations_name_the_object(qmf, kwargs, named):
         ),
         "late_laser": [qmf.create_terminator(5.0, 10.2)],
     }
-    (field, key), = kwargs.items()
+    ((field, key),) = kwargs.items()
     with pytest.raises(errors.ValidationError, match=named):
         qmf.create_quantum_matter(lifetime=10.0, **{field: objects[key]})
     # the default lifetime is 10 ms too
@@ -230,9 +259,19 @@ def test_rf_shield_is_held_for_the_whole_lifetime(qmf):
     assert rf.times_ms[-1] == 25 and rf.frequencies_mhz[-1] == 0.2 and rf.powers_mw[-1] == 120.0
 
 
+def test_a_shield_under_a_lifetime_of_a_fraction_of_a_ms_is_refused(qmf):
+    # RF times are whole ms: the shield's point at the end of a 10.5 ms lifetime is not one
+    matter = qmf.create_quantum_matter(lifetime=10.5, rf_shield=qmf.create_rf_shield(1.0, 0.2, 5))
+    with pytest.raises(errors.ValidationError, match="invalid RF program") as raised:
+        _ = matter.input
+    assert [field for field, _ in raised.value.errors] == ["times_ms.5"]
+    assert "valid integer" in raised.value.errors[0][1]
+
+
 def test_lifetime_assignment_is_checked_and_undone_on_error(qmf):
-    matter = qmf.create_quantum_matter(lifetime=12.0,
-                                       barriers=[qmf.create_barrier(times=[0.0, 12.0])])
+    matter = qmf.create_quantum_matter(
+        lifetime=12.0, barriers=[qmf.create_barrier(times=[0.0, 12.0])]
+    )
     assert matter.lifetime == 12.0
     with pytest.raises(errors.ValidationError, match=r"barriers\[0\]"):
         matter.lifetime = 5.0
@@ -260,8 +299,9 @@ def test_other_rules_name_the_field(qmf):
 
 
 def test_get_potential_is_projected_light_plus_trap(qmf):
-    barrier = qmf.create_barrier(positions=[10.0, 10.0], heights=[50.0, 50.0], widths=[5.0, 5.0],
-                                 times=[0.0, 10.0])
+    barrier = qmf.create_barrier(
+        positions=[10.0, 10.0], heights=[50.0, 50.0], widths=[5.0, 5.0], times=[0.0, 10.0]
+    )
     matter = qmf.create_quantum_matter(barriers=[barrier], image="IN_TRAP")
     x = np.array([-20.0, 10.0, 40.0])
     total = matter.get_potential(5.0, x)
@@ -288,8 +328,12 @@ def test_corrected_rf_power_model(qmf):
 
 def test_plots_are_saved(qmf, tmp_path):
     matter = rich_matter(qmf)
-    matter.show_potential(times=[0.0, 5.0, 10.0], include_ideal=True, include_terminator=True,
-                          file_name=tmp_path / "potential.png")
+    matter.show_potential(
+        times=[0.0, 5.0, 10.0],
+        include_ideal=True,
+        include_terminator=True,
+        file_name=tmp_path / "potential.png",
+    )
     matter.show_barrier_dynamics(file_name=tmp_path / "barriers.png")
     matter.show_rf_dynamics(corrected=True, file_name=tmp_path / "rf.png")
     matter.show_laser_pulse_timing(file_name=tmp_path / "laser.png")
