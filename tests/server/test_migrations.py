@@ -14,6 +14,8 @@ from oqtant.server.schemas import JobSubmit
 from tests.conftest import ULTRACOLD_MATTER_JOB
 from tests.server.fast_backend import FastBackend
 
+FAST_SPEC = "tests.server.fast_backend:FastBackend"
+
 
 def _columns(url: str) -> set[str]:
     engine = create_engine(url)
@@ -87,11 +89,13 @@ def test_a_run_brings_its_summary_from_the_worker_as_a_stored_output_gives_it():
     from oqtant.server.queue import execute_run
 
     values = json.dumps(ULTRACOLD_MATTER_JOB["inputs"][0]["values"])
-    output_json, _, _, summary = execute_run("tests.server.fast_backend:FastBackend", values, 7)
+    output_json, _, _, summary, figures = execute_run(FAST_SPEC, values, 7)
+    assert figures == {}  # drawn only when asked for
     assert summary == crud.output_summary(output_json)
-    assert json.loads(summary)["tof_atom_number"] == json.loads(output_json)["values"][
-        "tof_atom_number"
-    ]
+    assert (
+        json.loads(summary)["tof_atom_number"]
+        == json.loads(output_json)["values"]["tof_atom_number"]
+    )
 
 
 def _count(url: str, table: str) -> int:

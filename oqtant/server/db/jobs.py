@@ -25,6 +25,7 @@ from oqtant.server.db.models import (
     IdempotencyKey,
     Job,
     Run,
+    RunFigure,
     User,
     UtcDateTime,
     utcnow,
@@ -473,4 +474,5 @@ def delete_job(*, session: Session, job_id: int) -> None:
             job.cancel_requested = True
             job.time_complete = utcnow()
         job.deleted = True
+        session.execute(delete(RunFigure).where(RunFigure.job_id == job_id))
         session.execute(delete(Run).where(Run.job_id == job_id))
