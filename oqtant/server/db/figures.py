@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from oqtant.server.db.models import Run, RunFigure
-from oqtant.server.db.session import execute_dml, is_postgresql, write_transaction
+from oqtant.server.db.session import is_postgresql, write_transaction
 
 __all__ = ["insert_figures", "run_figure", "store_figures"]
 
@@ -40,7 +40,8 @@ def insert_figures(session: Session, job_id: int, run: int, figures: Mapping[str
     dialect = postgresql if is_postgresql(session) else sqlite
     rows = [{"job_id": job_id, "run": run, "kind": k, "png": png} for k, png in figures.items()]
     statement = dialect.insert(RunFigure).on_conflict_do_nothing()
-    return execute_dml(session, statement, rows).rowcount
+    # a Core executemany on the session's connection (not an ORM bulk insert): one statement
+    return session.connection().execute(statement, rows).rowcount
 
 
 def store_figures(*, session: Session, job_id: int, run: int, figures: Mapping[str, bytes]) -> int:
