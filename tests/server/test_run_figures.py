@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from oqtant.server import figures
 from oqtant.server.queue import execute_run
 from tests.conftest import BARRIER_MANIPULATOR_JOB
@@ -64,3 +66,33 @@ def test_a_worker_starts_without_matplotlib():
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_runs_on_a_dask_cluster_bring_their_figures_to_the_database(tmp_path):
+    from distributed import LocalCluster
+    from fastapi.testclient import TestClient
+    from sqlalchemy import select
+
+    from oqtant.server import create_app
+    from oqtant.server.db.models import RunFigure
+    from oqtant.server.queue.dask_executor import DaskExecutor
+    from tests.server.conftest import add_account, job_dict, make_settings, submit
+
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        executor = DaskExecutor(cluster.scheduler_address, timeout_s=10)
+        settings = make_settings(tmp_path, figures_at_completion=True)
+        app = create_app(settings, executor=executor, start_dispatcher=False)
+        try:
+            alice = add_account(app, "alice")
+            with TestClient(app) as client:
+                submit(client, alice, job_dict("barrier"))
+            app.state.dispatcher.run_until_idle(timeout=120)
+            with app.state.session_factory() as s:
+                kinds = set(s.execute(select(RunFigure.kind)).scalars())
+        finally:
+            executor.shutdown()
+            app.state.engine.dispose()
+    assert kinds == {"thumb", "it", "rf", "potential", "barriers"}
