@@ -113,6 +113,7 @@ class Settings(BaseSettings):
     def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
         """The networks of ``trusted_proxies``: peers whose forwarded-for header is believed."""
         return _networks(self.trusted_proxies)
+
     @model_validator(mode="after")
     def _answer_outlasts_statements(self) -> Settings:
         read, statement = self.db_read_timeout_seconds, self.db_statement_timeout_seconds

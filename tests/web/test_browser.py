@@ -51,7 +51,6 @@ def server(tmp_path_factory):
             "MPLBACKEND": "Agg",
             "OQTANT_EXECUTOR": "thread",
             "OQTANT_POLL_SECONDS": "0.05",
-            "OQTANT_FIGURES_AT_COMPLETION": "true",
             "OQTANT_SECRET_KEY": "browser-test-secret-key-of-32-bytes-or-more",
         },
         startup_timeout_s=60,
