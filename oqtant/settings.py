@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     poll_seconds: float = Field(default=0.25, gt=0)
     max_attempts: int = Field(default=3, ge=1)
     run_timeout_seconds: float = Field(default=900.0, gt=0)
+    # the worker draws a run's figures as it completes and stores them with it (else the
+    # console draws each when it is first asked for)
+    figures_at_completion: bool = True
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     # how long a SQLite write waits for the write lock before the request gets 503
     write_lock_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -110,6 +113,7 @@ class Settings(BaseSettings):
     def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
         """The networks of ``trusted_proxies``: peers whose forwarded-for header is believed."""
         return _networks(self.trusted_proxies)
+
     @model_validator(mode="after")
     def _answer_outlasts_statements(self) -> Settings:
         read, statement = self.db_read_timeout_seconds, self.db_statement_timeout_seconds

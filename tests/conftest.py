@@ -11,6 +11,9 @@ import pytest
 # the cheapest argon2 parameters for every account the tests create (servers they
 # start inherit it); the production default is tested in tests/server/test_auth.py
 os.environ.setdefault("OQTANT_PASSWORD_HASH_COST", "test")
+# workers draw no figures as runs complete (about 2 s of matplotlib per run) unless a test
+# asks for it (figures_at_completion=True, as tests/web/test_figures.py does)
+os.environ.setdefault("OQTANT_FIGURES_AT_COMPLETION", "false")
 
 from oqtant.standard_jobs import barrier_manipulator_job, ultracold_matter_job
 

@@ -14,6 +14,8 @@ from oqtant.server.schemas import JobSubmit
 from tests.conftest import ULTRACOLD_MATTER_JOB
 from tests.server.fast_backend import FastBackend
 
+FAST_SPEC = "tests.server.fast_backend:FastBackend"
+
 
 def _columns(url: str) -> set[str]:
     engine = create_engine(url)
@@ -87,11 +89,13 @@ def test_a_run_brings_its_summary_from_the_worker_as_a_stored_output_gives_it():
     from oqtant.server.queue import execute_run
 
     values = json.dumps(ULTRACOLD_MATTER_JOB["inputs"][0]["values"])
-    output_json, _, _, summary = execute_run("tests.server.fast_backend:FastBackend", values, 7)
+    output_json, _, _, summary, figures = execute_run(FAST_SPEC, values, 7)
+    assert figures == {}  # drawn only when asked for
     assert summary == crud.output_summary(output_json)
-    assert json.loads(summary)["tof_atom_number"] == json.loads(output_json)["values"][
-        "tof_atom_number"
-    ]
+    assert (
+        json.loads(summary)["tof_atom_number"]
+        == json.loads(output_json)["values"]["tof_atom_number"]
+    )
 
 
 def _count(url: str, table: str) -> int:
@@ -201,3 +205,47 @@ def test_login_attempts_and_revocation_migrate_down_and_up_keeping_accounts_and_
     engine.dispose()
     assert rows == [("kept", 0, 0)]  # the account (enabled again: the flag is new) and its job
     assert (jobs, runs) == (1, 1)
+
+
+def test_run_figures_migrate_up_and_down_keeping_every_job_and_run(tmp_path):
+    url = f"sqlite:///{tmp_path / 'figures.db'}"
+    upgrade_database(url, "0004")  # a database of the release before stored figures
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    with sessions() as s:
+        user = crud.create_user(
+            session=s,
+            name="old",
+            password="pw-pw-pw-pw",
+            daily_limit=10,
+            max_runs_per_job=5,
+            max_pending_jobs=5,
+        )
+        job = JobSubmit.model_validate(ULTRACOLD_MATTER_JOB)
+        crud.submit_job(session=s, user_id=user.id, job=job)
+    engine.dispose()
+    engine = create_engine(url)
+    assert "run_figures" not in inspect(engine).get_table_names()
+    engine.dispose()
+
+    upgrade_database(url)
+    engine = make_engine(url)
+    with make_session_factory(engine)() as s:
+        # the old run has no figures until one is stored; then it reads back as stored
+        job_id = s.execute(text("select id from jobs")).scalar()
+        assert crud.run_figure(session=s, job_id=job_id, run=1, kind="rf") is None
+        png = b"\x89PNG\r\n\x1a\n-rf"
+        assert crud.store_figures(session=s, job_id=job_id, run=1, figures={"rf": png}) == 1
+        assert crud.run_figure(session=s, job_id=job_id, run=1, kind="rf") == png
+        assert crud.store_figures(session=s, job_id=job_id, run=9, figures={"rf": png}) == 0
+    engine.dispose()
+    assert _count(url, "run_figures") == 1
+
+    # down to 0004: the table goes with its figures, every account, job and run stays
+    command.downgrade(alembic_config(url), "0004")
+    engine = create_engine(url)
+    assert "run_figures" not in inspect(engine).get_table_names()
+    engine.dispose()
+    assert (_count(url, "users"), _count(url, "jobs"), _count(url, "runs")) == (1, 1, 1)
+    upgrade_database(url)  # and up again, empty
+    assert (_count(url, "runs"), _count(url, "run_figures")) == (1, 0)

@@ -9,6 +9,7 @@ saved at 1280 and 800 pixels wide in ``tests/web/screenshots/``.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -343,3 +344,69 @@ def test_limits_and_admin(browser, server):
     assert row.locator("input[name=daily_limit]").input_value() == "7"
     shoot(admin, "admin")
     admin.context.close()
+
+
+def test_figures_keep_a_sized_placeholder_until_they_load_and_never_show_a_broken_image(
+    browser, server
+):
+    from tests.server.conftest import job_dict
+
+    token = httpx.post(
+        f"{server}/oauth/token",
+        data={"grant_type": "password", "username": "alice", "password": PASSWORD},
+    )
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    r = httpx.post(
+        f"{server}/api/v1/users/{USER_IDS['alice']}/jobs",
+        json=job_dict(name="figures", final_mhz=0.5),
+        headers=headers,
+    )
+    assert r.status_code == 201, r.text
+    job = r.json()["job_id"]
+    url = f"{server}/api/v1/users/{USER_IDS['alice']}/jobs/{job}"
+    for _ in range(200):  # until it is done: the page is then loaded once
+        if httpx.get(url, headers=headers).json()["status"] == "COMPLETE":
+            break
+        time.sleep(0.1)
+    page = _session(browser, server, "alice")
+    held = []  # the RF figure is held back until the placeholder is checked
+    page.route("**/plot/rf.png*", lambda route: held.append(route))
+    page.route("**/plot/fit.png*", lambda route: route.fulfill(status=500, body="no figure"))
+    page.goto(f"/jobs/{job}")
+    page.wait_for_selector("#atom-stats")
+    page.locator(".figbox.k-rf").scroll_into_view_if_needed()
+    for _ in range(100):  # until the browser has asked for it
+        if held:
+            break
+        page.wait_for_timeout(50)
+    waiting = page.evaluate(
+        "() => { const b = document.querySelector('.figbox.k-rf');"
+        " return [getComputedStyle(b, '::before').content, b.getBoundingClientRect().height,"
+        " b.classList.contains('loaded')]; }"
+    )
+    assert waiting[0] == '"drawing…"' and waiting[1] > 150 and waiting[2] is False
+    assert len(held) == 1
+    held[0].continue_()
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('.figbox'))"
+        ".every(b => b.classList.contains('loaded') || b.classList.contains('failed'))"
+    )
+    boxes = page.evaluate(
+        "() => Array.from(document.querySelectorAll('.figbox')).map(b => {"
+        " const i = b.querySelector('img'); return [b.className, i.naturalWidth,"
+        " getComputedStyle(i).visibility, getComputedStyle(b, '::before').content,"
+        " b.getBoundingClientRect().height]; })"
+    )
+    failed = [b for b in boxes if "failed" in b[0]]
+    assert [b[0] for b in failed] == ["figbox k-fit failed"]
+    assert failed[0][2] == "hidden" and failed[0][3] == '"This figure could not be loaded."'
+    loaded = [b for b in boxes if "failed" not in b[0]]
+    assert len(loaded) == 5 and all(b[1] > 100 and b[2] == "visible" for b in loaded)
+    rf = next(b for b in loaded if "k-rf" in b[0])
+    assert rf[4] == waiting[1]  # the box kept its size when the image came
+    shoot(page, "job_figures")
+    page.goto("/jobs")
+    thumb = page.locator(f"#job-rows a[href='/jobs/{job}']").locator("xpath=../..")
+    thumb.locator(".figbox.thumb.loaded").wait_for()
+    assert "N 133,333" in thumb.inner_text() and "T 50 nK" in thumb.inner_text()
+    page.context.close()

@@ -3,7 +3,8 @@
 One module per aggregate, re-exported here so that callers write ``crud.X``:
 :mod:`~oqtant.server.db.users` (accounts, revocation), :mod:`~oqtant.server.db.jobs`
 (submit under quotas, search, cancel, delete), :mod:`~oqtant.server.db.runs` (the
-queue: leases, finishing runs, wait estimates), :mod:`~oqtant.server.db.oauth`
+queue: leases, finishing runs, wait estimates), :mod:`~oqtant.server.db.figures` (the
+stored figures of runs), :mod:`~oqtant.server.db.oauth`
 (authorization codes), :mod:`~oqtant.server.db.logins` (the login limiter's counts;
 its rules are :mod:`oqtant.server.auth.ratelimit`). A function that writes is one
 :func:`~oqtant.server.db.session.write_transaction`: one atomic step, committed
@@ -12,6 +13,7 @@ before it returns. Every timestamp comes from :mod:`oqtant.server.db.clock`.
 
 from __future__ import annotations
 
+from oqtant.server.db.figures import run_figure, store_figures
 from oqtant.server.db.jobs import (
     StateConflict,
     cancel_job,
@@ -25,6 +27,7 @@ from oqtant.server.db.jobs import (
     raw_frames,
     run_seed,
     run_summaries,
+    runs_of_jobs,
     search_jobs,
     start_of_day,
     submit_job,
@@ -105,13 +108,16 @@ __all__ = [
     "reserve_login_attempt",
     "revoke_session_token",
     "revoke_user_tokens",
+    "run_figure",
     "run_seed",
     "run_summaries",
+    "runs_of_jobs",
     "search_jobs",
     "set_user_disabled",
     "set_user_limits",
     "set_user_password",
     "start_of_day",
+    "store_figures",
     "submit_job",
     "summary_json",
     "user_of_claims",

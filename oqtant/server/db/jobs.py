@@ -25,6 +25,7 @@ from oqtant.server.db.models import (
     IdempotencyKey,
     Job,
     Run,
+    RunFigure,
     User,
     UtcDateTime,
     utcnow,
@@ -46,6 +47,7 @@ __all__ = [
     "raw_frames",
     "run_seed",
     "run_summaries",
+    "runs_of_jobs",
     "search_jobs",
     "start_of_day",
     "submit_job",
@@ -353,6 +355,28 @@ def run_summaries(*, session: Session, job_id: int) -> list[tuple[int, str, str,
     return [(r, st, v, json.loads(sm) if sm else None) for r, st, v, sm in rows]
 
 
+def runs_of_jobs(
+    *, session: Session, job_ids: list[int]
+) -> dict[int, list[tuple[int, str, dict | None]]]:
+    """The runs of each job of ``job_ids``: (run, status, summary or None), in run order.
+
+    One query (for a page of the job list); jobs without runs (deleted) are absent.
+    """
+    if not job_ids:
+        return {}
+    rows = session.execute(
+        select(Run.job_id, Run.run, Run.status, Run.summary_json)
+        .where(Run.job_id.in_(job_ids))
+        .order_by(Run.job_id, Run.run)
+    ).all()
+    result: dict[int, list[tuple[int, str, dict | None]]] = {}
+    for job_id, number, state, summary in rows:
+        result.setdefault(job_id, []).append(
+            (number, state, json.loads(summary) if summary else None)
+        )
+    return result
+
+
 def _like(text: str) -> str:
     escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -473,4 +497,5 @@ def delete_job(*, session: Session, job_id: int) -> None:
             job.cancel_requested = True
             job.time_complete = utcnow()
         job.deleted = True
+        session.execute(delete(RunFigure).where(RunFigure.job_id == job_id))
         session.execute(delete(Run).where(Run.job_id == job_id))

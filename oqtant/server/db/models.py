@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -33,6 +34,7 @@ __all__ = [
     "LoginAttempts",
     "OAuthCode",
     "RevokedToken",
+    "RunFigure",
     "TERMINAL_STATUSES",
     "Run",
     "User",
@@ -160,6 +162,22 @@ class Run(Base):
         Index("ix_runs_status_job_id_run", "status", "job_id", "run"),
         Index("ix_runs_time_complete", "time_complete"),
     )
+
+
+class RunFigure(Base):
+    """One figure of a run (PNG), drawn by its worker as it completed or by the console later.
+
+    ``kind``: an output figure (``tof``, ``fit``, ``slice_x``, ``slice_y``, ``it``), an
+    input figure (``rf``, ``potential``, ``barriers``, ``lasers``) or ``thumb`` (the
+    job list's small image). A run's figures never change once it is done.
+    """
+
+    __tablename__ = "run_figures"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    run: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    png: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class IdempotencyKey(Base):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,6 +14,7 @@ from cachetools import TTLCache, cached
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from oqtant.server.db.figures import insert_figures
 from oqtant.server.db.locks import lock_job, lock_user
 from oqtant.server.db.models import (
     ACTIVE_STATUSES,
@@ -79,6 +81,7 @@ class ClaimedRun:
     seed: int
     sim: bool
     attempt: int
+    job_name: str = ""  # in the titles of the run's input figures
 
 
 @dataclass(frozen=True)
@@ -263,6 +266,7 @@ def claim_next_run(
                 seed=run.seed,
                 sim=job.sim,
                 attempt=run.attempts,
+                job_name=job.name,
             )
             return claimed
 
@@ -281,7 +285,13 @@ def renew_leases(*, session: Session, owner: str, run_ids: list[int], lease_seco
     return result.rowcount
 
 
-def _finish_run(session: Session, owner: str, run_id: int, values: dict) -> bool:
+def _finish_run(
+    session: Session,
+    owner: str,
+    run_id: int,
+    values: dict,
+    figures: Mapping[str, bytes] | None = None,
+) -> bool:
     with write_transaction(session):
         now = utcnow()
         result = execute_dml(
@@ -292,7 +302,9 @@ def _finish_run(session: Session, owner: str, run_id: int, values: dict) -> bool
         )
         if result.rowcount != 1:  # the lease was lost: another worker owns the run now
             return False
-        job_id = session.execute(select(Run.job_id).where(Run.id == run_id)).scalar_one()
+        job_id, number = session.execute(select(Run.job_id, Run.run).where(Run.id == run_id)).one()
+        if figures:
+            insert_figures(session, job_id, number, figures)
         _finalize_job(session, lock_job(session, job_id), now)
         return True
 
@@ -306,10 +318,12 @@ def complete_run(
     raw_images_json: str,
     duration_s: float,
     summary: str | None = None,
+    figures: Mapping[str, bytes] | None = None,
 ) -> bool:
     """Store a run's output; False (nothing stored) if ``owner`` no longer holds its lease.
 
     ``summary``: its ``summary_json``, when the caller has it (else it is read from the output).
+    ``figures``: the run's figures drawn by its worker (``{kind: PNG}``), stored with it.
     """
     return _finish_run(
         session,
@@ -323,6 +337,7 @@ def complete_run(
             "duration_s": duration_s,
             "error": None,
         },
+        figures,
     )
 
 

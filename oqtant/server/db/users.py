@@ -18,6 +18,7 @@ from oqtant.server.db.models import (
     OAuthCode,
     RevokedToken,
     Run,
+    RunFigure,
     User,
     utcnow,
 )
@@ -222,6 +223,7 @@ def delete_user(*, session: Session, user_id: int) -> int:
         user = lock_user(session, user_id)
         job_ids = select(Job.id).where(Job.user_id == user_id)
         session.execute(delete(IdempotencyKey).where(IdempotencyKey.user_id == user_id))
+        session.execute(delete(RunFigure).where(RunFigure.job_id.in_(job_ids)))
         session.execute(delete(Run).where(Run.job_id.in_(job_ids)))
         jobs = execute_dml(session, delete(Job).where(Job.user_id == user_id)).rowcount
         session.execute(delete(OAuthCode).where(OAuthCode.user_id == user_id))

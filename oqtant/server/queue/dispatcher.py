@@ -135,7 +135,13 @@ class Dispatcher:
             backend = self.sim_backend if claimed.sim else self.backend
             executor = self.executor
             future = executor.submit(
-                execute_run, backend, claimed.values_json, claimed.seed, claimed.run_id
+                execute_run,
+                backend,
+                claimed.values_json,
+                claimed.seed,
+                claimed.run_id,
+                figures=self.settings.figures_at_completion,
+                name=claimed.job_name,
             )
             self._inflight[future] = claimed
             self._by_run[claimed.run_id] = future
@@ -253,7 +259,7 @@ class Dispatcher:
 
     def _store(self, future: cf.Future, claimed: crud.ClaimedRun) -> None:
         try:
-            output_json, raw_json, duration_s, summary = future.result()
+            output_json, raw_json, duration_s, summary, figures = future.result()
         except RunFailure as exc:
             self._db(crud.fail_run, owner=self.owner, run_id=claimed.run_id, reason=str(exc))
             self._emit("failed", claimed)
@@ -279,6 +285,7 @@ class Dispatcher:
             raw_images_json=raw_json,
             duration_s=duration_s,
             summary=summary,
+            figures=figures,
         )
         self._emit("completed" if stored else "lost", claimed)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
@@ -36,6 +37,8 @@ from oqtant.server.web.routes._common import (
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
+
+log = logging.getLogger("oqtant.server.web")
 
 
 def _stats(values: dict) -> list[tuple[str, str]]:
@@ -183,50 +186,78 @@ async def job_state(request: Request, job_id: str):
     return JSONResponse(state, headers={"Cache-Control": "no-store"})
 
 
+_FIGURE_KINDS = frozenset((*plots.OUTPUT_KINDS, *plots.INPUT_KINDS, plots.THUMB_KIND))
+
+
 @router.get("/jobs/{job_id}/plot/{kind}.png")
 async def job_plot(
     request: Request, job_id: str, kind: str, run: Annotated[int, Query(ge=1, le=1000)] = 1
 ):
-    """One figure of a run (output or input), PNG, drawn once and cached."""
-    if kind not in plots.OUTPUT_KINDS and kind not in plots.INPUT_KINDS:
+    """One figure of a run (output, input or ``thumb``), PNG.
+
+    Served as stored with the run (its worker drew it as it completed); else from
+    the in-memory cache; else drawn now, then cached and stored.
+    """
+    if kind not in _FIGURE_KINDS:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such figure")
 
-    key = ("out" if kind in plots.OUTPUT_KINDS else "in", job_id, run, kind)
+    key = ("in" if kind in plots.INPUT_KINDS else "out", job_id, run, kind)
 
     def work(session):
         user = _require_user(session, request, page=False)
         job = _job_or_none(session, user, job_id)
         if job is None:
             return None
-        cached = plots.peek_png(key)  # the owner was checked just above
+        # the owner was checked just above
+        stored = crud.run_figure(session=session, job_id=job.id, run=run, kind=kind)
+        if stored is not None:
+            return stored
+        cached = plots.peek_png(key)
         if cached is not None:
             return cached
         row = crud.get_run(session=session, job_id=job.id, run=run)
         if row is None:
             return None
-        return job.name, row.values_json, row.output_json
+        return job.id, job.name, row.values_json, row.output_json
 
     found = await in_db(request, work)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such job or run")
     if isinstance(found, bytes):
         return _png_response(found)
-    name, values_json, output_json = found
-    if kind in plots.OUTPUT_KINDS:
-        if not output_json:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="this run has no output yet")
-        values_text = json.dumps(json.loads(output_json)["values"])
-
-        def draw() -> bytes:
-            return plots.render_output_png(values_text, kind)
-
-    else:
+    job_key, name, values_json, output_json = found
+    if kind in plots.INPUT_KINDS:
         values = InputValues.model_validate_json(values_json)
 
         def draw() -> bytes:
             return plots.render_input_png(name, values, kind)
 
-    return _png_response(await run_in_threadpool(plots.cached_png, key, draw))
+    else:
+        if not output_json:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="this run has no output yet")
+        output_values = json.loads(output_json)["values"]
+        values_text = json.dumps(output_values)
+
+        def draw() -> bytes:
+            if kind == plots.THUMB_KIND:
+                return plots.render_thumb_png(output_values)
+            return plots.render_output_png(values_text, kind)
+
+    png = await run_in_threadpool(plots.cached_png, key, draw)
+    await _store_drawn(request, job_key, run, kind, png)
+    return _png_response(png)
+
+
+async def _store_drawn(request: Request, job_key: int, run: int, kind: str, png: bytes) -> None:
+    """Store a figure drawn on demand with its run; a failure only leaves it unstored."""
+
+    def work(session):
+        crud.store_figures(session=session, job_id=job_key, run=run, figures={kind: png})
+
+    try:
+        await in_db(request, work)
+    except Exception:  # noqa: BLE001 - the figure is served anyway, and drawn again later
+        log.warning("could not store figure %s of run %s of job %s", kind, run, job_key)
 
 
 def _png_response(png: bytes) -> Response:

@@ -100,6 +100,51 @@ class _Filters:
         return urlencode(pairs)
 
 
+def _span(values: list[float], fmt: str) -> str:
+    """One value, or the range of several (``low–high``), each formatted with ``fmt``."""
+    low, high = format(min(values), fmt), format(max(values), fmt)
+    return low if low == high else f"{low}–{high}"
+
+
+def _tof_numbers(summary: dict) -> tuple[float, float, float]:
+    """Atoms after time of flight, temperature (nK) and condensed fraction of a TOF summary."""
+    condensed = float(summary.get("condensed_atom_number") or 0)
+    thermal = float(summary.get("thermal_atom_number") or 0)
+    total = float(summary.get("tof_atom_number") or 0)
+    fitted = condensed + thermal or total
+    fraction = condensed / fitted if fitted else 0.0
+    return total, float(summary.get("temperature_nk") or 0), fraction
+
+
+def _results(runs: list[tuple[int, str, dict | None]]) -> dict | None:
+    """What a row of the list shows of a job's results (None before any run completed).
+
+    The numbers of its completed run, or their ranges over its completed runs;
+    ``thumb_run``: the run whose image the row shows (the last completed).
+    """
+    done = [(number, summary) for number, state, summary in runs if state == "COMPLETE"]
+    if not done:
+        return None
+    summaries = [summary for _, summary in done if summary]
+    items: list[tuple[str, str]] = []
+    tof = [_tof_numbers(s) for s in summaries if s.get("image") == "TIME_OF_FLIGHT"]
+    if tof:
+        atoms, temps, fractions = zip(*tof, strict=True)
+        items += [
+            ("N", _span(list(atoms), ",.0f")),
+            ("T", _span(list(temps), ".0f") + " nK"),
+            ("condensed", _span(list(fractions), ".2f")),
+        ]
+    peaks = [float(s.get("peak_od") or 0) for s in summaries if s.get("image") == "IN_TRAP"]
+    if peaks:
+        items.append(("peak OD", _span(peaks, ".2f")))
+    return {
+        "items": items,
+        "thumb_run": done[-1][0],
+        "of_runs": f"{len(done)} runs" if len(done) > 1 else "",
+    }
+
+
 def _list_jobs(request: Request, session, user: User, f: _Filters) -> dict:
     jobs, total = crud.search_jobs(
         session=session,
@@ -115,9 +160,12 @@ def _list_jobs(request: Request, session, user: User, f: _Filters) -> dict:
     )
     active = [j.id for j in jobs if j.status in ACTIVE_STATUSES]
     infos = crud.queue_info(session=session, job_ids=active, parallel_runs=_parallel(request))
+    runs = crud.runs_of_jobs(session=session, job_ids=[j.id for j in jobs])
     rows = []
     for j in jobs:
         info = infos.get(j.id)
+        of_job = runs.get(j.id, [])
+        finished = sum(1 for _, state, _ in of_job if state in ("COMPLETE", "FAILED"))
         rows.append(
             {
                 "id": j.external_id,
@@ -130,6 +178,11 @@ def _list_jobs(request: Request, session, user: User, f: _Filters) -> dict:
                 "wait": info.est_time if info else 0,
                 "active": j.status in ACTIVE_STATUSES,
                 "sim": j.sim,
+                "results": _results(of_job),
+                # a job of several runs that waits or runs: how many of its runs are done
+                "progress": f"run {finished} of {j.input_count}"
+                if j.status in ACTIVE_STATUSES and j.input_count > 1
+                else "",
             }
         )
     return {"rows": rows, "total": total, "any_active": bool(active)}

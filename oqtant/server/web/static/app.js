@@ -13,6 +13,28 @@
 
   function visible() { return document.visibilityState !== "hidden"; }
 
+  // figure boxes (.figbox): the stylesheet shows "drawing…" until the image covers it; a
+  // figure that fails to load shows the box's short message instead of a broken image
+  function figureBox(img) {
+    var box = img && img.tagName === "IMG" ? img.parentElement : null;
+    return box && box.classList.contains("figbox") ? box : null;
+  }
+  document.addEventListener("load", function (event) {
+    var box = figureBox(event.target);
+    if (box) { box.classList.add("loaded"); }
+  }, true);
+  document.addEventListener("error", function (event) {
+    var box = figureBox(event.target);
+    if (box) { box.classList.add("failed"); }
+  }, true);
+  function markFigures(root) {  // images that loaded or failed before this script ran
+    root.querySelectorAll(".figbox img").forEach(function (img) {
+      if (!img.complete) { return; }
+      img.parentElement.classList.add(img.naturalWidth > 0 ? "loaded" : "failed");
+    });
+  }
+  markFigures(document);
+
   // the job list: re-fetch its rows, often while jobs wait or run, rarely otherwise
   var rows = document.getElementById("job-rows");
   if (rows) {
@@ -26,7 +48,7 @@
             rows.dataset.active = r.headers.get("X-Active-Jobs") || "0";
             return r.text();
           })
-          .then(function (html) { rows.innerHTML = html; })
+          .then(function (html) { rows.innerHTML = html; markFigures(rows); })
           .catch(function () { /* keep the last rows; try again later */ })
           .finally(pollRows);
       }, active ? 1500 : 5000);
