@@ -7,7 +7,7 @@ Outputs are drawn with :class:`oqtant.schemas.output.OqtantOutput` (``plot_tof``
 thumbnail of the job list is the image alone, coloured without a pyplot figure.
 
 No database, no web: the worker that runs a run draws its figures here as the run
-completes (:func:`draw_run_figures`), and the console draws here the figures of
+completes (:func:`draw_run_figure`, one task a figure), and the console draws here the figures of
 older runs on demand. matplotlib is imported on the first figure, never at import.
 """
 
@@ -31,7 +31,8 @@ __all__ = [
     "OUTPUT_KINDS",
     "THUMB_KIND",
     "THUMB_PX",
-    "draw_run_figures",
+    "draw_run_figure",
+    "figure_kinds",
     "input_kinds_for",
     "output_kinds_for",
     "potential_times_ms",
@@ -189,28 +190,35 @@ def render_input_png(name: str, values: InputValues, kind: str) -> bytes:
     raise ValueError(f"kind: must be one of {', '.join(INPUT_KINDS)}, got {kind!r}")
 
 
-def draw_run_figures(name: str, values: InputValues, output_values: dict) -> dict[str, bytes]:
-    """Every figure the console shows of one completed run: ``{kind: PNG bytes}``.
+def figure_kinds(values: InputValues, output_values: dict) -> list[str]:
+    """The figures the console shows of one completed run: the thumbnail, outputs, inputs."""
+    return [THUMB_KIND, *output_kinds_for(output_values), *input_kinds_for(values)]
 
-    ``name``: the job's name (in the titles of the input figures). A figure that
-    fails to draw is logged and left out (the console draws it when it is asked
-    for); it never fails the run.
+
+def draw_run_figure(name: str, values_json: str, output_values_json: str, kind: str) -> bytes:
+    """Figure ``kind`` (one of :func:`figure_kinds`) of a completed run, as PNG bytes.
+
+    ``name``: the job's name (in the titles of the input figures); ``values_json``
+    the run's input values, ``output_values_json`` its output's values (JSON).
     """
-    values_text = json.dumps(output_values)
-    draws: list[tuple[str, Callable[[], bytes]]] = [
-        (THUMB_KIND, lambda: render_thumb_png(output_values)),
-        *(
-            (k, lambda k=k: render_output_png(values_text, k))
-            for k in output_kinds_for(output_values)
-        ),
-        *((k, lambda k=k: render_input_png(name, values, k)) for k in input_kinds_for(values)),
-    ]
+    if kind == THUMB_KIND:
+        return render_thumb_png(json.loads(output_values_json))
+    if kind in OUTPUT_KINDS:
+        return render_output_png(output_values_json, kind)
+    return render_input_png(name, InputValues.model_validate_json(values_json), kind)
+
+
+def draw_run_figures(name: str, values: InputValues, output_values: dict) -> dict[str, bytes]:
+    """Every figure of :func:`figure_kinds` of one completed run: ``{kind: PNG bytes}``.
+
+    A figure that fails to draw is logged and left out (the console draws it
+    when it is asked for).
+    """
+    values_json, output_json = values.model_dump_json(), json.dumps(output_values)
     figures: dict[str, bytes] = {}
-    for kind, draw in draws:
+    for kind in figure_kinds(values, output_values):
         try:
-            figures[kind] = draw()
+            figures[kind] = draw_run_figure(name, values_json, output_json, kind)
         except Exception:  # noqa: BLE001 - a figure is never worth a run: drawn later on demand
-            log.exception(
-                "could not draw the %s figure of job %r; it is drawn when asked", kind, name
-            )
+            log.exception("could not draw the %s figure of job %r; it is drawn when asked", kind, name)
     return figures

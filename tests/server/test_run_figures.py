@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from oqtant.server import figures
-from oqtant.server.queue import execute_run
+from oqtant.schemas.job import InputValues
+from oqtant.server.queue.execute import draw_figure, execute_run
 from tests.conftest import BARRIER_MANIPULATOR_JOB
 
 FAST = "tests.server.fast_backend:FastBackend"
@@ -25,35 +26,41 @@ def _barrier_values() -> str:
     return json.dumps(BARRIER_MANIPULATOR_JOB["inputs"][0]["values"])
 
 
-def test_the_worker_draws_the_figures_of_an_in_trap_run_after_running_it():
-    output_json, _, _, summary, drawn = execute_run(
-        FAST, _barrier_values(), 3, figures=True, name="walls"
-    )
+def _completed_barrier_run() -> tuple[str, str, str]:
+    """The input values, output values (JSON) and summary of an in-trap run just executed."""
+    output_json, _, _, summary = execute_run(FAST, _barrier_values(), 3)
+    return _barrier_values(), json.dumps(json.loads(output_json)["values"]), summary
+
+
+def test_a_worker_draws_each_figure_of_a_completed_run_as_the_console_would():
+    values, output_values, summary = _completed_barrier_run()
     assert json.loads(summary)["image"] == "IN_TRAP"
-    assert set(drawn) == {"thumb", "it", "rf", "potential", "barriers"}
-    assert all(png.startswith(PNG) for png in drawn.values())
+    kinds = figures.figure_kinds(InputValues.model_validate_json(values), json.loads(output_values))
+    assert kinds == ["thumb", "it", "rf", "potential", "barriers"]
+    drawn = {k: draw_figure("walls", values, output_values, k) for k in kinds}
+    assert all(png is not None and png.startswith(PNG) for png in drawn.values())
     # the same figure the console draws from the stored output
-    values = json.dumps(json.loads(output_json)["values"])
-    assert drawn["it"] == figures.render_output_png(values, "it")
+    assert drawn["it"] == figures.render_output_png(output_values, "it")
 
 
-def test_a_figure_that_fails_is_left_out_and_logged_and_the_run_stands(monkeypatch, caplog):
+def test_a_figure_that_fails_is_none_and_logged(monkeypatch, caplog):
+    values, output_values, _ = _completed_barrier_run()
+
     def broken(*_args, **_kwargs):
         raise RuntimeError("no colours today")
 
-    monkeypatch.setattr(figures, "render_thumb_png", broken)
     monkeypatch.setattr(figures, "render_input_png", broken)
-    with caplog.at_level(logging.ERROR, logger="oqtant.server.figures"):
-        output_json, _, _, _, drawn = execute_run(FAST, _barrier_values(), 3, figures=True)
-    assert set(drawn) == {"it"} and json.loads(output_json)["values"]["it_plot"]["rows"] == 2
+    with caplog.at_level(logging.ERROR, logger="oqtant.server.execute"):
+        assert draw_figure("walls", values, output_values, "rf") is None
+        assert draw_figure("walls", values, output_values, "it").startswith(PNG)
     logged = [r.getMessage() for r in caplog.records if r.exc_info]
-    assert sorted(m.split()[4] for m in logged) == ["barriers", "potential", "rf", "thumb"]
+    assert len(logged) == 1 and "rf figure" in logged[0]
 
 
-def test_even_a_drawing_module_that_cannot_load_leaves_the_run_whole(monkeypatch):
+def test_even_a_drawing_module_that_cannot_load_gives_none(monkeypatch):
+    values, output_values, _ = _completed_barrier_run()
     monkeypatch.setitem(sys.modules, "oqtant.server.figures", None)  # import fails
-    output_json, _, _, summary, drawn = execute_run(FAST, _barrier_values(), 3, figures=True)
-    assert drawn == {} and json.loads(summary)["image"] == "IN_TRAP" and output_json
+    assert draw_figure("walls", values, output_values, "it") is None
 
 
 def test_a_worker_starts_without_matplotlib():

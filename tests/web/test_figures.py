@@ -96,6 +96,25 @@ def test_a_completed_run_has_its_figures_stored_and_served_without_drawing(
         assert client.get(thumb).content == stored[(1, "thumb")]
 
 
+def test_waiting_runs_go_before_the_figures_of_finished_ones(drawing_app):
+    # one slot: the second job's run is claimed before any figure of the first is drawn
+    alice = add_account(drawing_app, "alice")
+    first = _submit(drawing_app, alice)
+    second = _submit(drawing_app, alice, final_mhz=0.5)
+    figures_when_claimed = []
+
+    def on_event(event, claimed):
+        if event == "claimed" and claimed.job_external_id == second:
+            figures_when_claimed.append(len(_stored(drawing_app)))
+
+    drawing_app.state.dispatcher.on_event = on_event
+    drawing_app.state.dispatcher.run_until_idle(timeout=120)
+    assert figures_when_claimed == [0]
+    # then the free slot drew every figure of both runs
+    assert {kind for _, kind in _stored(drawing_app, first)} == TOF_KINDS
+    assert {kind for _, kind in _stored(drawing_app, second)} == TOF_KINDS
+
+
 def test_a_figure_that_fails_to_draw_does_not_fail_the_run(drawing_app, monkeypatch):
     alice = add_account(drawing_app, "alice")
     real = figure_module.render_output_png

@@ -8,22 +8,29 @@ most ``capacity`` runs at a time, renews their leases while they run, stores
 each result, and lets the database decide each job's final status. Several
 dispatchers (in other processes or machines) may share one database: each has
 its own ``owner`` id, and a run whose lease expires is taken by whoever asks next.
+
+Once a run is stored, its console figures are drawn on the same executor, one
+task a figure, only in slots no run waits for: runs always go first, and a
+figure delays a newly submitted run by one figure's drawing at most. Figures
+not drawn this way (a busy queue, a stop) are drawn by the console on demand.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import logging
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from oqtant.backend import Backend
 from oqtant.server.db import crud
-from oqtant.server.queue.execute import RunFailure, execute_run
+from oqtant.server.queue.execute import RunFailure, draw_figure, execute_run
 from oqtant.server.queue.pool import drain_starts, kill_workers, make_executor, run_starts
 from oqtant.settings import Settings
 
@@ -69,6 +76,10 @@ class Dispatcher:
         self._started: dict[cf.Future, float] = {}
         self._pids: dict[cf.Future, int] = {}  # the worker process of each started run
         self._by_run: dict[int, cf.Future] = {}
+        # console figures of stored runs still to draw: (job id, run, name, values, output, kind)
+        self._figure_backlog: deque[tuple[int, int, str, str, str, str]] = deque()
+        # being drawn: (job, run, kind, the executor drawing it)
+        self._figures: dict[cf.Future, tuple[int, int, str, cf.Executor]] = {}
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -98,6 +109,11 @@ class Dispatcher:
         if self._thread is not None:
             self._thread.join(timeout=timeout + 5)
             self._thread = None
+        # figures not drawn yet are drawn by the console when asked for
+        self._figure_backlog.clear()
+        for future in self._figures:
+            future.cancel()
+        self._figures.clear()
         self._drain(timeout)
         self._note_starts()
         stuck = list(self._inflight)
@@ -123,7 +139,7 @@ class Dispatcher:
         self._collect(block=False)
         self._expire_overdue()
         self._renew_if_due()
-        while len(self._inflight) < self.capacity and not self._stop.is_set():
+        while self._busy() < self.capacity and not self._stop.is_set():
             claimed = self._db(
                 crud.claim_next_run,
                 owner=self.owner,
@@ -140,15 +156,23 @@ class Dispatcher:
                 claimed.values_json,
                 claimed.seed,
                 claimed.run_id,
-                figures=self.settings.figures_at_completion,
-                name=claimed.job_name,
             )
             self._inflight[future] = claimed
             self._by_run[claimed.run_id] = future
             if run_starts(executor) is None:  # its workers do not say when a run starts
                 self._started[future] = time.monotonic()
             self._emit("claimed", claimed)
-        return len(self._inflight)
+        # no run waits (or every slot is busy): free slots draw figures of stored runs
+        while self._figure_backlog and self._busy() < self.capacity and not self._stop.is_set():
+            job_id, run, name, values_json, output_json, kind = self._figure_backlog.popleft()
+            executor = self.executor
+            future = executor.submit(draw_figure, name, values_json, output_json, kind)
+            self._figures[future] = (job_id, run, kind, executor)
+        return self._busy()
+
+    def _busy(self) -> int:
+        """Slots in use: runs in flight and figures being drawn."""
+        return len(self._inflight) + len(self._figures)
 
     def run_until_idle(self, *, timeout: float = 30.0) -> None:
         """Dispatch until nothing is runnable and nothing is in flight (for tests and scripts)."""
@@ -178,15 +202,37 @@ class Dispatcher:
             self._wake.clear()
 
     def _collect(self, *, block: bool, timeout: float = 0.0) -> None:
-        if not self._inflight:
+        pending = [*self._inflight, *self._figures]
+        if not pending:
             return
         if block:
-            done = cf.wait(list(self._inflight), timeout=timeout, return_when=cf.FIRST_COMPLETED)[0]
+            done = cf.wait(pending, timeout=timeout, return_when=cf.FIRST_COMPLETED)[0]
         else:
-            done = {f for f in self._inflight if f.done()}
+            done = {f for f in pending if f.done()}
         for future in done:
-            claimed = self._forget(future)
-            self._store(future, claimed)
+            if future in self._figures:
+                self._store_figure(future, *self._figures.pop(future))
+            else:
+                claimed = self._forget(future)
+                self._store(future, claimed)
+
+    def _store_figure(
+        self, future: cf.Future, job_id: int, run: int, kind: str, executor: cf.Executor
+    ) -> None:
+        """Store a drawn figure; one that failed (or whose worker died) is drawn on demand."""
+        try:
+            png = future.result()
+        except cf.process.BrokenProcessPool:
+            log.error("worker process died drawing figure %s of run %s of job %s", kind, run, job_id)
+            if self._own_executor and self._executor is executor:  # not a fresh pool
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
+            return
+        except Exception:  # noqa: BLE001 - cancelled or failed: the console draws it when asked
+            log.exception("figure %s of run %s of job %s was not drawn", kind, run, job_id)
+            return
+        if png:
+            self._db(crud.store_figures, job_id=job_id, run=run, figures={kind: png})
 
     def _forget(self, future: cf.Future) -> crud.ClaimedRun:
         """Stop tracking a run in flight; returns its claim."""
@@ -259,7 +305,7 @@ class Dispatcher:
 
     def _store(self, future: cf.Future, claimed: crud.ClaimedRun) -> None:
         try:
-            output_json, raw_json, duration_s, summary, figures = future.result()
+            output_json, raw_json, duration_s, summary = future.result()
         except RunFailure as exc:
             self._db(crud.fail_run, owner=self.owner, run_id=claimed.run_id, reason=str(exc))
             self._emit("failed", claimed)
@@ -285,9 +331,27 @@ class Dispatcher:
             raw_images_json=raw_json,
             duration_s=duration_s,
             summary=summary,
-            figures=figures,
         )
         self._emit("completed" if stored else "lost", claimed)
+        if stored and self.settings.figures_at_completion:
+            self._queue_figures(claimed, output_json)
+
+    def _queue_figures(self, claimed: crud.ClaimedRun, output_json: str) -> None:
+        """Put the console figures of a stored run in the backlog (drawn in free slots)."""
+        from oqtant.schemas.job import InputValues
+        from oqtant.server.figures import figure_kinds
+
+        try:
+            output_values = json.loads(output_json)["values"]
+            kinds = figure_kinds(InputValues.model_validate_json(claimed.values_json), output_values)
+        except Exception:  # noqa: BLE001 - the run is stored; its figures are drawn on demand
+            log.exception("no figures for run %s of job %s", claimed.run, claimed.job_id)
+            return
+        values_text = json.dumps(output_values)
+        for kind in kinds:
+            self._figure_backlog.append(
+                (claimed.job_id, claimed.run, claimed.job_name, claimed.values_json, values_text, kind)
+            )
 
     def _renew_if_due(self) -> None:
         now = time.monotonic()

@@ -1,9 +1,10 @@
 """What a worker process does with one run: load the backend once, run, return JSON.
 
 Everything here is a module-level function of plain arguments, so it can be
-sent to a process pool or a Dask cluster. With ``figures=True`` the worker also
-draws the run's figures once it has run (:mod:`oqtant.server.figures`, which
-imports matplotlib on the first figure, not when a worker starts).
+sent to a process pool or a Dask cluster: :func:`execute_run` runs a run,
+:func:`draw_figure` draws one console figure of a completed run (sent by the
+dispatcher when no run waits for a worker; :mod:`oqtant.server.figures` imports
+matplotlib on the first figure, not when a worker starts).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from oqtant.schemas.job import InputValues
 from oqtant.server.queue.pool import report_start
 from oqtant.server.summaries import summary_json
 
-__all__ = ["RunFailure", "execute_run"]
+__all__ = ["RunFailure", "draw_figure", "execute_run"]
 
 log = logging.getLogger("oqtant.server.execute")
 
@@ -41,19 +42,13 @@ def execute_run(
     values_json: str,
     seed: int,
     run_id: int | None = None,
-    *,
-    figures: bool = False,
-    name: str = "",
-) -> tuple[str, str, float, str, dict[str, bytes]]:
+) -> tuple[str, str, float, str]:
     """Run one input through ``backend`` (``run_id``: reported to the pool as the run starts).
 
-    Returns ``(output_json, raw_images_json, duration_s, summary_json, figures)``:
+    Returns ``(output_json, raw_images_json, duration_s, summary_json)``:
     ``summary_json`` holds the few numbers a list of runs shows (see
-    ``crud.summary_json``); ``figures`` the run's figures as PNG (``{kind: bytes}``)
-    when ``figures`` is true (``name``: the job's name, in their titles), else
-    ``{}``. ``duration_s`` is the backend's time alone. A figure that cannot be
-    drawn is left out, never failing the run. Raises RunFailure with a readable
-    reason when the backend fails or returns garbage.
+    ``crud.summary_json``). Raises RunFailure with a readable reason when the
+    backend fails or returns garbage.
     """
     report_start(run_id)  # the dispatcher's run timeout counts from here
     start = time.perf_counter()
@@ -70,17 +65,19 @@ def execute_run(
         summary = summary_json(result.output.values)
     except Exception as exc:  # noqa: BLE001 - whatever is wrong with it, the run failed
         raise RunFailure(f"the backend returned an invalid result: {exc}") from None
-    duration_s = time.perf_counter() - start
-    drawn = _figures(name, values, output_json) if figures else {}
-    return output_json, raw_json, duration_s, summary, drawn
+    return output_json, raw_json, time.perf_counter() - start, summary
 
 
-def _figures(name: str, values: InputValues, output_json: str) -> dict[str, bytes]:
-    """The run's figures; none (logged) if even the drawing module cannot be loaded."""
+def draw_figure(name: str, values_json: str, output_values_json: str, kind: str) -> bytes | None:
+    """One console figure of a completed run as PNG, or None (logged) when it cannot be drawn.
+
+    ``name``: the job's name (in the titles of the input figures). A figure that
+    is not drawn here is drawn by the console when it is first asked for.
+    """
     try:
-        from oqtant.server.figures import draw_run_figures
+        from oqtant.server.figures import draw_run_figure
 
-        return draw_run_figures(name, values, json.loads(output_json)["values"])
-    except Exception:  # noqa: BLE001 - figures are drawn on demand later; the run stands
-        log.exception("could not draw the figures of a run of job %r", name)
-        return {}
+        return draw_run_figure(name, values_json, output_values_json, kind)
+    except Exception:  # noqa: BLE001 - a figure is never worth more than a log line
+        log.exception("could not draw the %s figure of job %r; it is drawn when asked", kind, name)
+        return None
