@@ -1,0 +1,347 @@
+"""The input figures of a run, drawn quickly: what the client's ``show_*`` methods show.
+
+Each figure shows the same curves, points, labels, legend and title as the
+method of :class:`oqtant.matter.QuantumMatter` it mirrors
+(``show_rf_dynamics``, ``show_potential(times, include_ideal=True)``,
+``show_barrier_dynamics``, ``show_laser_pulse_timing``), from the same
+functions of :mod:`oqtant.projection` and :mod:`oqtant.matter`. What makes it
+fast: one matplotlib figure per kind, made once and kept (its axes and tick
+objects are reused; only the curves are replaced), a fixed layout instead of
+``tight_layout`` and a tight bounding box (each costs a full extra draw), a
+legend at a fixed corner instead of the search for the best place, 80 dpi and
+fast PNG compression. No pyplot: each figure has its own lock.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from cachetools import LRUCache
+
+from oqtant import projection
+from oqtant.schemas.job import InputValues
+from oqtant.schemas.limits import pset, tset
+
+__all__ = ["DPI", "READS", "draw_input_figure", "preview_png", "render_input_png_fast"]
+
+DPI = 80
+_PNG = {"compress_level": 1}  # zlib level 1: a few ms instead of tens, files ~20 % larger
+
+_XLIMITS = (pset.min_position - 1, pset.max_position + 1)
+_YLIMITS = (-1.0, pset.max_energy + 1)
+_POSITIONS = np.linspace(_XLIMITS[0], _XLIMITS[1], 1201)  # as show_potential samples x
+
+
+class _Figure:
+    """One kept figure: made by ``setup()`` on first use, its curves replaced on each draw."""
+
+    def __init__(
+        self, size: tuple[float, float], setup: Callable[[Any], None], *, blit: bool = False
+    ) -> None:
+        self.size, self.setup, self.blit = size, setup, blit
+        self.fig: Any = None
+        self.background: Any = None  # the drawn empty axes, when the axes never change
+        self.lock = threading.Lock()
+
+    def get(self):
+        if self.fig is None:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
+
+            self.fig = Figure(figsize=self.size, dpi=DPI)
+            FigureCanvasAgg(self.fig)
+            self.setup(self.fig)
+            if self.blit:
+                self.fig.canvas.draw()
+                self.background = self.fig.canvas.copy_from_bbox(self.fig.bbox)
+        return self.fig
+
+    def png(self) -> bytes:
+        """The PNG of the figure as drawn now."""
+        if not self.blit:
+            return _png(self.fig)
+        # the axes, ticks, grid and labels never change: paint the curves, legend and
+        # title over the saved empty figure instead of drawing everything again
+        canvas = self.fig.canvas
+        canvas.restore_region(self.background)
+        renderer = canvas.get_renderer()
+        for ax in self.fig.axes:
+            for artist in [*ax.lines, *ax.collections, ax.get_legend(), ax.title]:
+                if artist is not None:
+                    artist.draw(renderer)
+        return _encode(canvas)
+
+
+def _clear(fig) -> None:
+    """Remove every curve, fill, annotation and legend (the axes, ticks and labels stay)."""
+    for ax in fig.axes:
+        for artist in [*ax.lines, *ax.collections, *ax.texts]:
+            artist.remove()
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+        ax.relim()
+    for legend in list(fig.legends):
+        legend.remove()
+
+
+def _fix_layout(fig, xlabel_y: float, ylabel_x: float, **margins: float) -> None:
+    """Fixed margins, and axis labels and titles at fixed places (in axes coordinates).
+
+    Without this every draw measures the tick labels to place the axis labels
+    and the title (and ``tight_layout`` draws the whole figure once more).
+    """
+    fig.subplots_adjust(**margins)
+    for ax in fig.axes:
+        ax.xaxis.set_label_coords(0.5, xlabel_y)
+        right = ax.yaxis.get_label_position() == "right"
+        ax.yaxis.set_label_coords(1 - ylabel_x if right else ylabel_x, 0.5)
+        ax.set_title("", y=1.0, pad=6)
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, pil_kwargs=_PNG)
+    return buf.getvalue()
+
+
+def _encode(canvas) -> bytes:
+    """The PNG of what the Agg canvas holds (as ``savefig`` writes it, without drawing)."""
+    from PIL import Image
+
+    rgba = canvas.buffer_rgba()
+    image = Image.frombuffer("RGBA", (rgba.shape[1], rgba.shape[0]), rgba, "raw", "RGBA", 0, 1)
+    buf = io.BytesIO()
+    image.save(buf, format="png", **_PNG)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- RF knife
+
+
+def _setup_rf(fig) -> None:
+    ax_f = fig.add_subplot()
+    ax_f.twinx()
+    _fix_layout(fig, -0.1, -0.08, left=0.1, right=0.88, bottom=0.13, top=0.91)
+
+
+def _draw_rf(fig, matter) -> None:
+    """As ``show_rf_dynamics()``: frequency and power against time, evaporation then shield."""
+    from oqtant.matter.rf import RfEvap, format_frequency
+
+    ax_f, ax_p = fig.axes
+    wire = matter.rf_evaporation  # the matter's program: its shield lasts the whole stage
+    evap = RfEvap.from_input(wire)
+    shield = matter.rf_shield
+    t_start = float(min(evap.times_ms))
+    t_end = max(float(matter.lifetime or 0.0), shield.lifetime if shield is not None else 0.0)
+    t = np.linspace(t_start, 0.0, 801)
+    frequencies, powers = evap.get_frequencies(t), evap.get_powers(t)
+    if shield is not None:
+        t_shield = np.linspace(0.0, t_end, 50)[1:]
+        t = np.concatenate([t, t_shield])
+        frequencies = np.concatenate([frequencies, shield.frequencies(t_shield)])
+        powers = np.concatenate([powers, shield.powers(t_shield)])
+    ax_f.plot(t, frequencies, color="C0", label="frequency")
+    ax_f.plot(wire.times_ms, wire.frequencies_mhz, "o", color="C0")
+    ax_p.plot(t, powers, color="C1", label="power")
+    ax_p.plot(wire.times_ms, wire.powers_mw, "o", color="C1")
+    last_t, last_f = wire.times_ms[-1], wire.frequencies_mhz[-1]
+    ax_f.annotate(
+        f"final {format_frequency(last_f)}",
+        (last_t, last_f),
+        textcoords="offset points",
+        xytext=(-6, 10),
+        ha="right",
+        fontsize=8,
+        color="C0",
+    )
+    ax_f.axvline(0.0, color="gray", lw=0.8, ls=":")
+    ax_f.set_xlabel("time (ms); evaporation before 0, experiment stage after")
+    ax_f.set_ylabel("RF frequency (MHz)", color="C0")
+    ax_p.set_ylabel("RF power (mW)", color="C1")
+    ax_f.set_ylim(0, max(1.0, 1.1 * max(wire.frequencies_mhz)))
+    ax_p.set_ylim(0, max(1.0, 1.1 * max(wire.powers_mw)))
+    lines = ax_f.get_lines()[:1] + ax_p.get_lines()[::2]
+    ax_f.legend(lines, [ln.get_label() for ln in lines], fontsize=8, loc="upper right")
+    ax_f.set_title(f"RF knife of '{matter.name}'")
+
+
+# --------------------------------------------------------------------------- potential
+
+
+def _setup_potential(fig) -> None:
+    ax = fig.add_subplot()
+    ax.set_xlim(_XLIMITS)
+    ax.set_ylim(_YLIMITS)
+    ax.set_xlabel("position x (µm)")
+    ax.set_ylabel("potential energy E/h (kHz)")
+    ax.grid(alpha=0.3)
+    _fix_layout(fig, -0.1, -0.08, left=0.1, right=0.98, bottom=0.13, top=0.91)
+
+
+def _draw_potential(fig, matter, times: list[float]) -> None:
+    """As ``show_potential(times, include_ideal=True)``: felt (solid) and requested (dashed)."""
+    (ax,) = fig.axes
+    values = matter.input
+    x = _POSITIONS
+    t = np.atleast_1d(np.asarray(times, dtype=float))
+    magnetic = projection.magnetic_potential_khz(x)
+    felt = projection.projected_potential_khz(values, t, x) + magnetic
+    ideal = projection.ideal_potential_khz(values, t, x) + magnetic
+    for i, time in enumerate(t):
+        (line,) = ax.plot(x, felt[i], label=f"t = {time:g} ms")
+        ax.plot(
+            x,
+            ideal[i],
+            "--",
+            color=line.get_color(),
+            alpha=0.7,
+            label=f"requested, t = {time:g} ms",
+        )
+    ax.plot(x, magnetic, ":", color="gray", label="magnetic trap")
+    ax.set_title(f"what the atoms of '{matter.name}' feel")
+    ax.legend(fontsize=8, loc="upper right")
+    ax.set_prop_cycle(None)  # the next draw starts again at C0
+
+
+# --------------------------------------------------------------------------- barriers
+
+_PANELS = (
+    ("get_positions", "positions_um", "position (µm)"),
+    ("get_heights", "heights_khz", "height (kHz)"),
+    ("get_widths", "widths_um", "width (µm)"),
+)
+
+
+def _setup_barriers(fig) -> None:
+    axes = fig.subplots(3, 1, sharex=True)
+    for ax, (_, _, label) in zip(axes, _PANELS, strict=True):
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("time (ms)")
+    _fix_layout(fig, -0.3, -0.1, left=0.13, right=0.97, bottom=0.09, top=0.92, hspace=0.12)
+
+
+def _draw_barriers(fig, matter) -> None:
+    """As ``show_barrier_dynamics()``: position, height and width of each barrier against time."""
+    axes = fig.axes
+    barriers = matter.barriers or []
+    lifetime = max(float(matter.lifetime or 0.0), tset.resolution_ms)
+    for i, barrier in enumerate(barriers):
+        t = np.arange(barrier.birth, barrier.death + tset.resolution_ms / 2, tset.resolution_ms)
+        color = f"C{i % 10}"
+        for ax, (curve, points, _) in zip(axes, _PANELS, strict=True):
+            ax.step(
+                t, getattr(barrier, curve)(t), where="post", color=color, label=f"barrier {i + 1}"
+            )
+            ax.plot(barrier.times_ms, getattr(barrier, points), ".", color=color)
+    for ax in axes:
+        ax.autoscale_view()
+    axes[-1].set_xlim(-1.0, lifetime)
+    axes[0].set_title("" if barriers else "no barriers", fontsize=9)
+    if barriers:
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="upper right", fontsize=8)
+    fig.suptitle(f"barrier dynamics of '{matter.name}'")
+
+
+# --------------------------------------------------------------------------- terminator
+
+
+def _setup_lasers(fig) -> None:
+    ax = fig.add_subplot()
+    ax.set_yticks([0, 1], ["off", "on"])
+    ax.set_ylim(-0.1, 1.2)
+    ax.set_xlabel("time (ms)")
+    _fix_layout(fig, -0.1, -0.06, left=0.09, right=0.97, bottom=0.14, top=0.9)
+
+
+def _draw_lasers(fig, matter) -> None:
+    """As ``show_laser_pulse_timing()``: when the terminator is on in the experiment stage."""
+    (ax,) = fig.axes
+    lifetime = max(float(matter.lifetime or 0.0), tset.resolution_ms)
+    t = np.linspace(0.0, lifetime, 2001)
+    on = np.zeros(t.shape, dtype=bool)
+    for laser in matter.lasers or []:
+        for pulse in laser.pulses:  # as Pulse.is_on: its first and last times included
+            on |= (t >= pulse.times_ms[0] - 1e-9) & (t <= pulse.times_ms[-1] + 1e-9)
+    ax.fill_between(t, 0, on.astype(float), step="post", color="red", alpha=0.3)
+    ax.step(t, on.astype(float), where="post", color="red", label="terminator")
+    for laser in matter.lasers or []:
+        for pulse in laser.pulses:
+            for edge in pulse.times_ms:
+                ax.axvline(edge, color="gray", lw=0.6, ls=":")
+    ax.set_xlim(0, lifetime)
+    ax.set_title(f"terminator pulse timing of '{matter.name}'")
+    ax.legend(fontsize=8, loc="upper right")
+
+
+_FIGURES = {
+    "rf": _Figure((7, 4), _setup_rf),
+    "potential": _Figure((7, 4), _setup_potential, blit=True),
+    "barriers": _Figure((6, 6), _setup_barriers),
+    "lasers": _Figure((6, 4), _setup_lasers),
+}
+
+
+def draw_input_figure(name: str, values: InputValues, kind: str, times: list[float]):
+    """Draw ``kind`` of the run on its kept figure and return the figure (hold its lock)."""
+    from oqtant.matter import QuantumMatter
+
+    matter = QuantumMatter.from_input(name=name, input=values)
+    fig = _FIGURES[kind].get()
+    _clear(fig)
+    if kind == "rf":
+        _draw_rf(fig, matter)
+    elif kind == "potential":
+        _draw_potential(fig, matter, times)
+    elif kind == "barriers":
+        _draw_barriers(fig, matter)
+    else:
+        _draw_lasers(fig, matter)
+    return fig
+
+
+def render_input_png_fast(name: str, values: InputValues, kind: str, times: list[float]) -> bytes:
+    """The PNG of one input figure (``rf``, ``potential``, ``barriers`` or ``lasers``)."""
+    if kind not in _FIGURES:
+        raise ValueError(f"kind: must be one of {', '.join(_FIGURES)}, got {kind!r}")
+    figure = _FIGURES[kind]
+    with figure.lock:
+        draw_input_figure(name, values, kind, times)
+        return figure.png()
+
+
+# --------------------------------------------------------------------------- preview cache
+
+#: the fields of a run's values each figure reads (besides the job's name, in every title)
+READS = {
+    "rf": ("end_time_ms", "rf_evaporation"),
+    "potential": ("end_time_ms", "optical_barriers", "optical_landscape"),
+    "barriers": ("end_time_ms", "optical_barriers"),
+    "lasers": ("end_time_ms", "lasers"),
+}
+PREVIEW_CACHE_SIZE = 256
+_previews: LRUCache[tuple, bytes] = LRUCache(maxsize=PREVIEW_CACHE_SIZE)
+_previews_lock = threading.Lock()
+
+
+def preview_png(name: str, values: InputValues, kind: str, times: list[float]) -> bytes:
+    """:func:`render_input_png_fast`, kept by what the figure reads (LRU of 256 figures).
+
+    Editing one part of a job redraws only the figures that show it: a new
+    barrier height redraws the potential and the barrier map, not the RF knife.
+    """
+    wire = values.model_dump(mode="json", include=set(READS[kind]))
+    key = (kind, name, json.dumps(wire, sort_keys=True))
+    with _previews_lock:
+        png = _previews.get(key)
+    if png is None:
+        png = render_input_png_fast(name, values, kind, times)
+        with _previews_lock:
+            _previews[key] = png
+    return png
