@@ -38,14 +38,20 @@ _POSITIONS = np.linspace(_XLIMITS[0], _XLIMITS[1], 1201)  # as show_potential sa
 
 
 class _Figure:
-    """One kept figure: made by ``setup()`` on first use, its curves replaced on each draw."""
+    """One kept figure: made by ``setup()`` on first use, its curves replaced on each draw.
 
-    def __init__(
-        self, size: tuple[float, float], setup: Callable[[Any], None], *, blit: bool = False
-    ) -> None:
-        self.size, self.setup, self.blit = size, setup, blit
+    The axes, ticks, grid and axis labels are drawn once into a background,
+    kept by the axes' limits and labels; each PNG paints the
+    curves, fills, annotations, legends and titles over it (as ``savefig``
+    draws them, in the same order) instead of drawing everything again.
+    """
+
+    def __init__(self, size: tuple[float, float], setup: Callable[[Any], None]) -> None:
+        self.size, self.setup = size, setup
         self.fig: Any = None
-        self.background: Any = None  # the drawn empty axes, when the axes never change
+        # drawn axes by their limits and labels: a few, so that the first and the last
+        # run of a sweep, whose axes differ, do not draw them again in turn
+        self.backgrounds: LRUCache[tuple, Any] = LRUCache(maxsize=4)
         self.lock = threading.Lock()
 
     def get(self):
@@ -56,37 +62,82 @@ class _Figure:
             self.fig = Figure(figsize=self.size, dpi=DPI)
             FigureCanvasAgg(self.fig)
             self.setup(self.fig)
-            if self.blit:
-                self.fig.canvas.draw()
-                self.background = self.fig.canvas.copy_from_bbox(self.fig.bbox)
         return self.fig
+
+    def _layers(self) -> list:
+        """What changes from one run to the next, in the order a full draw paints it."""
+        layers: list = []
+        for ax in self.fig.axes:
+            layers += [*ax.collections, *ax.lines, *ax.texts, ax.get_legend(), ax.title]
+        layers += [*self.fig.legends, self.fig._suptitle]
+        return [a for a in layers if a is not None]
+
+    def _key(self) -> tuple:
+        return tuple(
+            (*ax.get_xlim(), *ax.get_ylim(), ax.get_xlabel(), ax.get_ylabel())
+            for ax in self.fig.axes
+        )
 
     def png(self) -> bytes:
         """The PNG of the figure as drawn now."""
-        if not self.blit:
-            return _png(self.fig)
-        # the axes, ticks, grid and labels never change: paint the curves, legend and
-        # title over the saved empty figure instead of drawing everything again
         canvas = self.fig.canvas
-        canvas.restore_region(self.background)
+        layers = self._layers()
+        key = self._key()
+        background = self.backgrounds.get(key)
+        if background is None:
+            for artist in layers:
+                artist.set_visible(False)
+            canvas.draw()
+            background = self.backgrounds[key] = canvas.copy_from_bbox(self.fig.bbox)
+            for artist in layers:
+                artist.set_visible(True)
+        canvas.restore_region(background)
         renderer = canvas.get_renderer()
-        for ax in self.fig.axes:
-            for artist in [*ax.lines, *ax.collections, ax.get_legend(), ax.title]:
-                if artist is not None:
-                    artist.draw(renderer)
+        for artist in layers:
+            pixels = getattr(artist, "_preview_pixels", None)
+            if pixels is not None:  # a kept legend: opaque, so its pixels are its own
+                canvas.restore_region(pixels)
+                continue
+            artist.draw(renderer)
+            if hasattr(artist, "_preview_key"):  # with the frame's outer edge
+                box = artist.get_window_extent(renderer).padded(1.5)
+                artist._preview_pixels = canvas.copy_from_bbox(box)
         return _encode(canvas)
 
 
 def _clear(fig) -> None:
-    """Remove every curve, fill, annotation and legend (the axes, ticks and labels stay)."""
+    """Remove every curve, fill and annotation (the axes, ticks, labels and legends stay)."""
     for ax in fig.axes:
         for artist in [*ax.lines, *ax.collections, *ax.texts]:
             artist.remove()
-        if ax.get_legend() is not None:
-            ax.get_legend().remove()
         ax.relim()
-    for legend in list(fig.legends):
-        legend.remove()
+
+
+def _legend(owner, handles: list, labels: list[str], **kwargs) -> None:
+    """``owner.legend(handles, labels, **kwargs)`` (an axes or the figure), kept when the same.
+
+    A legend draws its own copies of the handles, so one made for the same
+    labels, colours and line styles shows exactly what a new one would. Its
+    frame is opaque and square, so its pixels are kept too (see :class:`_Figure`).
+    """
+    kwargs = {**kwargs, "framealpha": 1.0, "fancybox": False}
+    key = (
+        tuple(labels),
+        tuple((h.get_color(), h.get_linestyle(), h.get_marker(), h.get_alpha()) for h in handles),
+        tuple(sorted(kwargs.items())),
+    )
+    current = owner.get_legend() if hasattr(owner, "get_legend") else _figure_legend(owner)
+    if current is not None and getattr(current, "_preview_key", None) == key:
+        return
+    if current is not None:
+        current.remove()
+    if handles:
+        legend = owner.legend(handles, labels, **kwargs)
+        legend._preview_key = key
+
+
+def _figure_legend(fig):
+    return fig.legends[0] if fig.legends else None
 
 
 def _fix_layout(fig, xlabel_y: float, ylabel_x: float, **margins: float) -> None:
@@ -103,18 +154,13 @@ def _fix_layout(fig, xlabel_y: float, ylabel_x: float, **margins: float) -> None
         ax.set_title("", y=1.0, pad=6)
 
 
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, pil_kwargs=_PNG)
-    return buf.getvalue()
-
-
 def _encode(canvas) -> bytes:
     """The PNG of what the Agg canvas holds (as ``savefig`` writes it, without drawing)."""
     from PIL import Image
 
     rgba = canvas.buffer_rgba()
     image = Image.frombuffer("RGBA", (rgba.shape[1], rgba.shape[0]), rgba, "raw", "RGBA", 0, 1)
+    image = image.convert("RGB")  # the figure is opaque: a quarter less to compress
     buf = io.BytesIO()
     image.save(buf, format="png", **_PNG)
     return buf.getvalue()
@@ -167,7 +213,7 @@ def _draw_rf(fig, matter) -> None:
     ax_f.set_ylim(0, max(1.0, 1.1 * max(wire.frequencies_mhz)))
     ax_p.set_ylim(0, max(1.0, 1.1 * max(wire.powers_mw)))
     lines = ax_f.get_lines()[:1] + ax_p.get_lines()[::2]
-    ax_f.legend(lines, [ln.get_label() for ln in lines], fontsize=8, loc="upper right")
+    _legend(ax_f, lines, [ln.get_label() for ln in lines], fontsize=8, loc="upper right")
     ax_f.set_title(f"RF knife of '{matter.name}'")
 
 
@@ -184,15 +230,37 @@ def _setup_potential(fig) -> None:
     _fix_layout(fig, -0.1, -0.08, left=0.1, right=0.98, bottom=0.13, top=0.91)
 
 
+_curves: LRUCache[str, tuple] = LRUCache(maxsize=32)
+_curves_lock = threading.Lock()
+
+
+def _potentials(values: InputValues, t: np.ndarray) -> tuple:
+    """The magnetic trap, and the felt and requested potentials at the times ``t`` (kHz).
+
+    Kept by the light of the run and the times: renaming a job, or editing its
+    RF ramp, does not compute the projection again.
+    """
+    light = values.model_dump_json(include={"optical_barriers", "optical_landscape"})
+    key = f"{light}|{t.tolist()}"
+    with _curves_lock:
+        found = _curves.get(key)
+    if found is None:
+        x = _POSITIONS
+        magnetic = projection.magnetic_potential_khz(x)
+        felt = projection.projected_potential_khz(values, t, x) + magnetic
+        ideal = projection.ideal_potential_khz(values, t, x) + magnetic
+        found = (magnetic, felt, ideal)
+        with _curves_lock:
+            _curves[key] = found
+    return found
+
+
 def _draw_potential(fig, matter, times: list[float]) -> None:
     """As ``show_potential(times, include_ideal=True)``: felt (solid) and requested (dashed)."""
     (ax,) = fig.axes
-    values = matter.input
     x = _POSITIONS
     t = np.atleast_1d(np.asarray(times, dtype=float))
-    magnetic = projection.magnetic_potential_khz(x)
-    felt = projection.projected_potential_khz(values, t, x) + magnetic
-    ideal = projection.ideal_potential_khz(values, t, x) + magnetic
+    magnetic, felt, ideal = _potentials(matter.input, t)
     for i, time in enumerate(t):
         (line,) = ax.plot(x, felt[i], label=f"t = {time:g} ms")
         ax.plot(
@@ -205,7 +273,7 @@ def _draw_potential(fig, matter, times: list[float]) -> None:
         )
     ax.plot(x, magnetic, ":", color="gray", label="magnetic trap")
     ax.set_title(f"what the atoms of '{matter.name}' feel")
-    ax.legend(fontsize=8, loc="upper right")
+    _legend(ax, *ax.get_legend_handles_labels(), fontsize=8, loc="upper right")
     ax.set_prop_cycle(None)  # the next draw starts again at C0
 
 
@@ -224,7 +292,7 @@ def _setup_barriers(fig) -> None:
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("time (ms)")
-    _fix_layout(fig, -0.3, -0.1, left=0.13, right=0.97, bottom=0.09, top=0.92, hspace=0.12)
+    _fix_layout(fig, -0.22, -0.1, left=0.13, right=0.97, bottom=0.09, top=0.92, hspace=0.12)
 
 
 def _draw_barriers(fig, matter) -> None:
@@ -244,8 +312,7 @@ def _draw_barriers(fig, matter) -> None:
         ax.autoscale_view()
     axes[-1].set_xlim(-1.0, lifetime)
     axes[0].set_title("" if barriers else "no barriers", fontsize=9)
-    if barriers:
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="upper right", fontsize=8)
+    _legend(fig, *axes[0].get_legend_handles_labels(), loc="upper right", fontsize=8)
     fig.suptitle(f"barrier dynamics of '{matter.name}'")
 
 
@@ -277,12 +344,12 @@ def _draw_lasers(fig, matter) -> None:
                 ax.axvline(edge, color="gray", lw=0.6, ls=":")
     ax.set_xlim(0, lifetime)
     ax.set_title(f"terminator pulse timing of '{matter.name}'")
-    ax.legend(fontsize=8, loc="upper right")
+    _legend(ax, *ax.get_legend_handles_labels(), fontsize=8, loc="upper right")
 
 
 _FIGURES = {
     "rf": _Figure((7, 4), _setup_rf),
-    "potential": _Figure((7, 4), _setup_potential, blit=True),
+    "potential": _Figure((7, 4), _setup_potential),
     "barriers": _Figure((6, 6), _setup_barriers),
     "lasers": _Figure((6, 4), _setup_lasers),
 }
@@ -311,7 +378,7 @@ def render_input_png_fast(name: str, values: InputValues, kind: str, times: list
     if kind not in _FIGURES:
         raise ValueError(f"kind: must be one of {', '.join(_FIGURES)}, got {kind!r}")
     figure = _FIGURES[kind]
-    with figure.lock:
+    with figure.lock:  # one kept figure per kind: one draw of it at a time
         draw_input_figure(name, values, kind, times)
         return figure.png()
 

@@ -352,6 +352,7 @@
     figures.textContent = "";
     var runs = answer.runs || [{ run: 1, label: "", figures: answer.figures || {} }];
     var figs = runs[0].figures;
+    figures.classList.toggle("sweep", runs.length > 1);
     if (runs.length > 1) {
       figures.appendChild(el("p", { class: "hint runs-note" },
         answer.run_count + " runs; the first and the last are shown."));
