@@ -206,7 +206,15 @@ def test_a_sweep_of_three_runs_is_previewed_and_submitted_as_one_job(browser, se
     assert labels == ["run 1: time of flight (ms) = 5", "run 3: time of flight (ms) = 15"]
     assert page.locator("#preview-state").inner_text().startswith("The job is valid (3 runs)")
     assert page.input_value("#f-tof") == "5"  # the field itself shows the first run's value
+    page.evaluate("window.scrollTo(0, 0)")
     shoot(page, "new_sweep")
+    # below 900 px the preview stays in view while the form scrolls under it
+    page.set_viewport_size({"width": 800, "height": 900})
+    page.locator("#sweep").scroll_into_view_if_needed()
+    box = page.locator("#preview-state").bounding_box()
+    assert box is not None and 0 <= box["y"] < 900
+    page.screenshot(path=str(SHOTS / "new_sweep_800_scrolled.png"))
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.click("#submit")
     page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}$"))
     assert page.locator("h1.jobname").inner_text() == "web TOF sweep"

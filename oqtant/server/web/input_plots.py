@@ -185,7 +185,7 @@ def _draw_rf(fig, matter) -> None:
     shield = matter.rf_shield
     t_start = float(min(evap.times_ms))
     t_end = max(float(matter.lifetime or 0.0), shield.lifetime if shield is not None else 0.0)
-    t = np.linspace(t_start, 0.0, 801)
+    t: Any = np.linspace(t_start, 0.0, 801)  # the curves take arrays of times too
     frequencies, powers = evap.get_frequencies(t), evap.get_powers(t)
     if shield is not None:
         t_shield = np.linspace(0.0, t_end, 50)[1:]

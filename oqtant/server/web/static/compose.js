@@ -227,25 +227,27 @@
     sweepField.value = chosen;
     if (sweepField.value !== chosen) { sweepField.value = ""; }  // its barrier was removed
   }
+  var sweptPath = "";
+  // the varied field's own box shows the first run's value and is read-only; a field
+  // just chosen starts the sweep from its value
   function markSwept() {
     form.querySelectorAll("input.swept").forEach(function (i) {
       i.classList.remove("swept"); i.readOnly = false; i.removeAttribute("title");
     });
     sweepRange.hidden = !sweepField.value;
-    if (!sweepField.value) { return; }
-    var input = sweptInput(sweepField.value);
+    var input = sweepField.value ? sweptInput(sweepField.value) : null;
+    if (sweepField.value !== sweptPath) {
+      sweptPath = sweepField.value;
+      if (input) {
+        sweepStart.value = input.value;
+        if (sweepStop.value === "") { sweepStop.value = input.value; }
+      }
+    }
     if (!input) { return; }
     input.value = sweepStart.value;
     input.classList.add("swept"); input.readOnly = true;
     input.title = "varied by the sweep: its first run's value";
   }
-  sweepField.addEventListener("change", function () {
-    var input = sweptInput(sweepField.value);
-    if (input) {
-      sweepStart.value = input.value;
-      if (sweepStop.value === "") { sweepStop.value = input.value; }
-    }
-  });
   function sweep() {
     if (!sweepField.value) { return null; }
     return { field: sweepField.value, start: readNumber(sweepStart), stop: readNumber(sweepStop),
