@@ -192,6 +192,7 @@ def test_invalid_job_names_the_field(browser, server):
     page.context.close()
 
 
+@pytest.mark.slow
 def test_a_sweep_of_three_runs_is_previewed_and_submitted_as_one_job(browser, server):
     page = _session(browser, server, "alice")
     page.goto("/new")
@@ -225,6 +226,7 @@ def test_a_sweep_of_three_runs_is_previewed_and_submitted_as_one_job(browser, se
     page.context.close()
 
 
+@pytest.mark.slow
 def test_a_quota_message_stays_next_to_the_submit_button(browser, server):
     page = _session(browser, server, "carol")
     page.goto("/new")
@@ -232,8 +234,10 @@ def test_a_quota_message_stays_next_to_the_submit_button(browser, server):
     page.fill("#f-name", "over the quota")  # starts a live check, which answers after the submit
     page.click("#submit")
     page.wait_for_selector("#submit-problems li")
-    page.wait_for_timeout(1_500)
-    assert page.locator("#preview-state").inner_text().startswith("The job is valid")
+    page.wait_for_function(  # the live check has answered, after the submission
+        "document.getElementById('preview-state').textContent.startsWith('The job is valid')"
+    )
+    page.wait_for_timeout(1_100)
     assert page.locator("#submit-state").inner_text() == "Not submitted: a quota would be exceeded."
     problem = page.locator("#submit-problems li").first
     assert problem.is_visible() and problem.inner_text().startswith("max_pending_jobs:")
