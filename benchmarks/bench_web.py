@@ -9,7 +9,9 @@ login form and times each page one request at a time over HTTP.
     python benchmarks/bench_web.py [--jobs 10000] [--requests 200]
 
 Target: every page answers in under 100 ms (p99). Figures (PNG) are timed
-separately: drawn once (first request), then served from the cache.
+separately: drawn once (first request), then served from the cache. The
+composer's live preview (``POST /new/check``) has its own section
+(:func:`bench_preview`): goal p95 under 300 ms for a job of one run.
 """
 
 from __future__ import annotations
