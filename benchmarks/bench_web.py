@@ -9,7 +9,9 @@ login form and times each page one request at a time over HTTP.
     python benchmarks/bench_web.py [--jobs 10000] [--requests 200]
 
 Target: every page answers in under 100 ms (p99). Figures (PNG) are timed
-separately: drawn once (first request), then served from the cache.
+separately: drawn once (first request), then served from the cache. The
+composer's live preview (``POST /new/check``) has its own section
+(:func:`bench_preview`): goal p95 under 300 ms for a job of one run.
 
 A separate section times what a person waits for on a job page: the page and
 every figure it shows (HTML + each PNG it references, one request after the
@@ -311,12 +313,107 @@ def _login(client: httpx.Client, name: str, password: str) -> None:
         raise RuntimeError(f"login failed: {r.status_code} {r.text[:200]}")
 
 
+PREVIEW_GOAL_MS = 300.0
+
+
+def _p95_ms(samples_s: list[float]) -> float:
+    ordered = sorted(samples_s)
+    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1e3
+
+
+def bench_preview(client: httpx.Client, requests: int = 40) -> bool:
+    """The composer's live preview (``POST /new/check``): a job checked and all its figures.
+
+    "new job": every request renames the job, so no cached figure answers and
+    every figure (its title names the job) is drawn again. "edited": every
+    request changes one value, as typing does: the figures that show it are
+    drawn again, with their axes when the value moves their limits (a new last
+    barrier height rescales the barrier map). "cpu" is the process's CPU time
+    per request (the server runs in this process), which the load of other
+    work on the machine does not inflate. Returns whether the goal is met.
+    """
+    import copy
+
+    from oqtant.standard_jobs import barrier_manipulator_job, ultracold_matter_job
+
+    page = client.get("/new")
+    csrf = re.search(r'<meta name="csrf-token" content="([^"]*)"', page.text).group(1)
+    headers = {"X-CSRF-Token": csrf}
+
+    def job(template, name, edit=None, sweep=None):
+        values = copy.deepcopy(template["inputs"][0]["values"])
+        if edit:
+            edit(values)
+        body = {"name": name, "inputs": [{"values": values, "notes": None}]}
+        if sweep:
+            body["sweep"] = sweep
+        return body
+
+    def last_rf(k):
+        return lambda v: v["rf_evaporation"]["frequencies_mhz"].__setitem__(-1, 0.02 + 0.001 * k)
+
+    def last_height(k):
+        return lambda v: v["optical_barriers"][0]["heights_khz"].__setitem__(-1, 20.0 + 0.1 * k)
+
+    cases = {
+        "BEC job, new job": lambda k: job(ultracold_matter_job, f"bench BEC {k}"),
+        "BEC job, last RF edited": lambda k: job(ultracold_matter_job, "bench", last_rf(k)),
+        "barrier job, new job": lambda k: job(barrier_manipulator_job, f"bench barrier {k}"),
+        "barrier job, height edited": lambda k: job(
+            barrier_manipulator_job, "bench", last_height(k)
+        ),
+        "barrier sweep of 5 runs, new": lambda k: job(
+            barrier_manipulator_job,
+            f"bench sweep {k}",
+            sweep={
+                "field": "optical_barriers.0.heights_khz.last",
+                "start": 5,
+                "stop": 50,
+                "runs": 5,
+            },
+        ),
+    }
+    met = True
+    print()
+    print(
+        f"composer preview (POST /new/check, {requests} requests each; goal p95 < "
+        f"{PREVIEW_GOAL_MS:.0f} ms for a job of one run)"
+    )
+    print(f"{'preview':<30} {'p50 ms':>8} {'p95 ms':>8} {'cpu p50':>8} {'goal ms':>8}")
+    for label, make in cases.items():
+        client.post("/new/check", json=make(-1), headers=headers).raise_for_status()  # warm up
+        samples, cpu = [], []
+        for k in range(requests):
+            body = make(k)
+            t, c = time.perf_counter(), time.process_time()
+            r = client.post("/new/check", json=body, headers=headers)
+            samples.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
+            r.raise_for_status()
+            if not r.json()["ok"]:
+                raise RuntimeError(f"{label}: {r.json()['errors']}")
+        p50, p95 = statistics.median(samples) * 1e3, _p95_ms(samples)
+        one_run = "sweep" not in label
+        flag = ""
+        if one_run:
+            met &= p95 < PREVIEW_GOAL_MS
+            flag = "" if p95 < PREVIEW_GOAL_MS else "  over goal"
+        goal = f"{PREVIEW_GOAL_MS:8.0f}" if one_run else f"{'(2 runs)':>8}"
+        cpu_p50 = statistics.median(cpu) * 1e3
+        print(f"{label:<30} {p50:8.1f} {p95:8.1f} {cpu_p50:8.1f} {goal}{flag}")
+    print(f"preview goal (p95 < {PREVIEW_GOAL_MS:.0f} ms): {'met' if met else 'NOT met'}")
+    return met
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=200, help="requests per page")
     parser.add_argument(
         "--figure-jobs", type=int, default=40, help="jobs loaded with their figures, per kind"
+    )
+    parser.add_argument(
+        "--preview-requests", type=int, default=40, help="requests per composer preview case"
     )
     args = parser.parse_args(argv)
 
@@ -407,6 +504,7 @@ def main(argv: list[str] | None = None) -> int:
             figures_met = _figure_pages(
                 client, app.state.session_factory, user.id, args.figure_jobs
             )
+            bench_preview(client, args.preview_requests)
         server.should_exit = True
         thread.join(timeout=10)
         app.state.engine.dispose()

@@ -59,7 +59,13 @@ def server(tmp_path_factory):
     url, database_url = srv.url, srv.database_url
     engine = make_engine(database_url)
     sessions = make_session_factory(engine)
-    for name, admin in (("alice", False), ("bob", False), ("root", True)):
+    # carol may have no job waiting: every submission of hers meets a quota
+    for name, admin, pending in (
+        ("alice", False, 20),
+        ("bob", False, 20),
+        ("root", True, 20),
+        ("carol", False, 0),
+    ):
         with sessions() as s:
             USER_IDS[name] = crud.create_user(
                 session=s,
@@ -68,7 +74,7 @@ def server(tmp_path_factory):
                 is_admin=admin,
                 daily_limit=100,
                 max_runs_per_job=30,
-                max_pending_jobs=20,
+                max_pending_jobs=pending,
             ).external_id
     try:
         yield url
@@ -180,10 +186,65 @@ def test_invalid_job_names_the_field(browser, server):
     assert "invalid" in (page.locator("#f-tof").get_attribute("class") or "")
     shoot(page, "new_invalid")
     page.click("#submit")
-    page.wait_for_function(
-        "document.getElementById('preview-state').textContent === 'Not submitted:'"
-    )
+    page.wait_for_selector("#submit-problems li")
+    assert page.locator("#submit-state").inner_text() == "Not submitted:"
+    assert page.locator("#submit-problems li").first.inner_text().startswith("time_of_flight_ms:")
     assert page.url.endswith("/new")
+    page.context.close()
+
+
+@pytest.mark.slow
+def test_a_sweep_of_three_runs_is_previewed_and_submitted_as_one_job(browser, server):
+    page = _session(browser, server, "alice")
+    page.goto("/new")
+    page.wait_for_selector("#preview-figures img[data-kind=potential]")
+    page.select_option("#f-sweep-field", "time_of_flight_ms")
+    page.fill("#f-sweep-start", "5")
+    page.fill("#f-sweep-stop", "15")
+    page.fill("#f-sweep-runs", "3")
+    page.fill("#f-name", "web TOF sweep")
+    page.wait_for_selector("#preview-figures img[data-kind=rf][data-run='3']")
+    labels = page.locator("#preview-figures figure").first.locator(".run-label").all_inner_texts()
+    assert labels == ["run 1: time of flight (ms) = 5", "run 3: time of flight (ms) = 15"]
+    assert page.locator("#preview-state").inner_text().startswith("The job is valid (3 runs)")
+    assert page.input_value("#f-tof") == "5"  # the field itself shows the first run's value
+    page.evaluate("window.scrollTo(0, 0)")
+    shoot(page, "new_sweep")
+    # below 900 px the preview stays in view while the form scrolls under it
+    page.set_viewport_size({"width": 800, "height": 900})
+    page.locator("#sweep").scroll_into_view_if_needed()
+    box = page.locator("#preview-state").bounding_box()
+    assert box is not None and 0 <= box["y"] < 900
+    page.screenshot(path=str(SHOTS / "new_sweep_800_scrolled.png"))
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.click("#submit")
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}$"))
+    assert page.locator("h1.jobname").inner_text() == "web TOF sweep"
+    assert page.locator("tr", has_text="Runs").first.locator("td").inner_text().startswith("3")
+    page.wait_for_function(
+        "document.querySelectorAll('#runs-table tbody tr').length === 3", timeout=20_000
+    )
+    page.context.close()
+
+
+@pytest.mark.slow
+def test_a_quota_message_stays_next_to_the_submit_button(browser, server):
+    page = _session(browser, server, "carol")
+    page.goto("/new")
+    page.wait_for_selector("#preview-figures img[data-kind=potential]")
+    page.fill("#f-name", "over the quota")  # starts a live check, which answers after the submit
+    page.click("#submit")
+    page.wait_for_selector("#submit-problems li")
+    page.wait_for_function(  # the live check has answered, after the submission
+        "document.getElementById('preview-state').textContent.startsWith('The job is valid')"
+    )
+    page.wait_for_timeout(1_100)
+    assert page.locator("#submit-state").inner_text() == "Not submitted: a quota would be exceeded."
+    problem = page.locator("#submit-problems li").first
+    assert problem.is_visible() and problem.inner_text().startswith("max_pending_jobs:")
+    shoot(page, "new_quota")
+    page.fill("#f-name", "changed")  # a changed job: the old answer no longer holds
+    assert page.locator("#submit-problems li").count() == 0
     page.context.close()
 
 

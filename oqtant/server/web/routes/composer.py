@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
+import threading
 from typing import Annotated
 
+from cachetools import LRUCache
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import (
     HTMLResponse,
@@ -24,9 +25,8 @@ from oqtant.schemas.job import (
 from oqtant.schemas.limits import jset, pset, tset
 from oqtant.server.api.deps import in_db
 from oqtant.server.db import crud
-from oqtant.server.schemas import JobSubmit
-from oqtant.server.web import plots
-from oqtant.server.web.compose import check_job
+from oqtant.server.web import input_plots, plots
+from oqtant.server.web.compose import Composed, check_job, sweep_fields
 from oqtant.server.web.routes._common import (
     _job_or_none,
     _not_found,
@@ -85,6 +85,8 @@ async def new_job_page(
         "initial": initial,
         "max_barriers": pset.max_barriers,
         "max_rf_points": jset.max_rf_points,
+        "max_runs": jset.max_runs,
+        "sweep_fields": sweep_fields({}),
         "tof_range": (tset.min_tof_ms, tset.max_tof_ms),
         "max_time_ms": tset.max_exp_time_ms,
         "rf_interpolations": [str(i) for i in RfInterpolationType],
@@ -122,28 +124,55 @@ def _bad_body(exc: _BadBody) -> JSONResponse:
     )
 
 
-async def _composed(request: Request) -> tuple[JobSubmit | None, list[dict], JSONResponse | None]:
+async def _composed(request: Request) -> tuple[Composed | None, JSONResponse | None]:
     """The composed job checked (see :func:`check_job`), or the 400 answer of a bad body."""
     try:
         payload = await _json_body(request)
     except _BadBody as exc:
-        return None, [], _bad_body(exc)
-    job, problems = check_job(payload)
-    return job, problems, None
+        return None, _bad_body(exc)
+    return check_job(payload), None
+
+
+def _canonical(payload: object) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"))
+
+
+#: answers of /new/check by the canonical JSON of the job (the same job, the same answer)
+_answers: LRUCache[str, dict] = LRUCache(maxsize=64)
+_answers_lock = threading.Lock()
 
 
 def _preview_figures(name: str, values: InputValues) -> dict[str, str]:
-    """Data URLs of the figures of a composed run (potential, RF knife, barrier map)."""
-    key_base = hashlib.sha256(values.model_dump_json().encode() + name.encode()).hexdigest()
-    figures = {}
-    for kind in plots.input_kinds_for(values):
+    """Data URLs of the figures of one composed run (RF knife, potential, barrier map, ...)."""
+    times = plots.potential_times_ms(values)
+    return {
+        kind: "data:image/png;base64,"
+        + base64.b64encode(input_plots.preview_png(name, values, kind, times)).decode("ascii")
+        for kind in plots.input_kinds_for(values)
+    }
 
-        def draw(kind: str = kind) -> bytes:
-            return plots.render_input_png(name, values, kind)
 
-        png = plots.cached_png(("preview", key_base, kind), draw)
-        figures[kind] = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-    return figures
+def _preview(composed: Composed) -> dict:
+    """The answer of a valid job: the figures of its first run and, for several runs, its last."""
+    job = composed.job
+    assert job is not None
+    shown = [1] if len(job.inputs) == 1 else [1, len(job.inputs)]
+    runs = [
+        {
+            "run": run,
+            "label": composed.run_label(run),
+            "figures": _preview_figures(job.name, job.inputs[run - 1].values),
+        }
+        for run in shown
+    ]
+    return {
+        "ok": True,
+        "errors": [],
+        "figures": runs[0]["figures"],
+        "runs": runs,
+        "run_count": len(job.inputs),
+        "times_ms": plots.potential_times_ms(job.inputs[0].values),
+    }
 
 
 @router.post("/new/check")
@@ -155,28 +184,38 @@ async def check_new_job(request: Request):
 
     await in_db(request, auth)
     _require_csrf(request, request.headers.get(CSRF_HEADER))
-    job, problems, refused = await _composed(request)
-    if refused is not None:
-        return refused
-    if job is None:
-        return JSONResponse({"ok": False, "errors": problems})
     try:
-        figures = await run_in_threadpool(_preview_figures, job.name, job.inputs[0].values)
+        payload = await _json_body(request)
+    except _BadBody as exc:
+        return _bad_body(exc)
+    key = _canonical(payload)
+    with _answers_lock:
+        cached = _answers.get(key)
+    if cached is not None:
+        return JSONResponse(cached)
+    composed = check_job(payload)
+    if composed.job is None:
+        return JSONResponse({"ok": False, "errors": composed.problems})
+    try:
+        answer = await run_in_threadpool(_preview, composed)
     except (OqtantError, ValueError) as exc:  # a rule the schemas do not check: shown, not a 500
         return JSONResponse({"ok": False, "errors": [{"field": "(job)", "rule": str(exc)}]})
-    times = plots.potential_times_ms(job.inputs[0].values)
-    return JSONResponse({"ok": True, "errors": [], "figures": figures, "times_ms": times})
+    with _answers_lock:
+        _answers[key] = answer
+    return JSONResponse(answer)
 
 
 @router.post("/new/submit")
 async def submit_new_job(request: Request):
     """Submit a composed job (checked exactly as ``/new/check`` does) to the queue."""
     _require_csrf(request, request.headers.get(CSRF_HEADER))
-    job, problems, refused = await _composed(request)
+    composed, refused = await _composed(request)
     if refused is not None:
         return refused
+    assert composed is not None
+    job = composed.job
     if job is None:
-        return JSONResponse({"ok": False, "errors": problems}, status_code=422)
+        return JSONResponse({"ok": False, "errors": composed.problems}, status_code=422)
     job.sim = False
 
     def work(session):

@@ -19,6 +19,15 @@
     pulses: [{ intensities_mw_per_cm2: [1.0, 1.0], detuning_mhz: 0.0, interpolation: "OFF" }]
   };
   var problems = document.getElementById("problems");
+  var submitState = document.getElementById("submit-state");
+  var submitProblems = document.getElementById("submit-problems");
+  var sweepField = document.getElementById("f-sweep-field");
+  var sweepRange = document.getElementById("sweep-range");
+  var sweepStart = document.getElementById("f-sweep-start");
+  var sweepStop = document.getElementById("f-sweep-stop");
+  var sweepRuns = document.getElementById("f-sweep-runs");
+  var BARRIER_SWEEPS = [["positions_um", 1, "final position (µm)"], ["heights_khz", 2, "final height (kHz)"],
+                        ["widths_um", 3, "final width (µm)"]];
   var state = document.getElementById("preview-state");
   var figures = document.getElementById("preview-figures");
   var CAPTIONS = {
@@ -152,6 +161,7 @@
 
   // ---- fields and their names in the wire format (used to mark the invalid ones)
   function label() {
+    if (sweepField) { sweepOptions(); markSwept(); }
     rfBody.querySelectorAll("tr").forEach(function (tr, i) {
       var inputs = tr.querySelectorAll("input");
       inputs[0].dataset.field = "rf_evaporation.times_ms." + i;
@@ -182,6 +192,66 @@
         inputs[1].dataset.field = base + "potentials_khz." + i;
       });
     });
+  }
+
+  // ---- sweep: one field varied linearly over the runs of one job
+  function lastRow(body) { var rows = body.querySelectorAll("tr"); return rows[rows.length - 1]; }
+  // the input of the run that the sweep varies (its first run's value is shown there)
+  function sweptInput(path) {
+    if (path === "time_of_flight_ms") { return document.getElementById("f-tof"); }
+    if (path === "end_time_ms") { return document.getElementById("f-end"); }
+    var row, parts = path.split(".");
+    if (parts[0] === "rf_evaporation") {
+      row = lastRow(rfBody);
+      return row ? row.querySelectorAll("input")[parts[1] === "frequencies_mhz" ? 1 : 2] : null;
+    }
+    if (parts[0] === "optical_barriers" && barrierList) {
+      var box = barrierList.querySelectorAll(".barrier")[Number(parts[1])];
+      row = box ? lastRow(box.querySelector("tbody")) : null;
+      var column = BARRIER_SWEEPS.filter(function (b) { return b[0] === parts[2]; })[0];
+      return row && column ? row.querySelectorAll("input")[column[1]] : null;
+    }
+    return null;
+  }
+  function sweepOptions() {  // one option per barrier field, for the barriers there are now
+    var chosen = sweepField.value;
+    sweepField.querySelectorAll("option[data-barrier]").forEach(function (o) { o.remove(); });
+    var count = barrierList ? barrierList.querySelectorAll(".barrier").length : 0;
+    for (var b = 0; b < count; b++) {
+      BARRIER_SWEEPS.forEach(function (f) {
+        var o = el("option", { value: "optical_barriers." + b + "." + f[0] + ".last", "data-barrier": "1" },
+                   "barrier " + (b + 1) + ": " + f[2]);
+        sweepField.appendChild(o);
+      });
+    }
+    sweepField.value = chosen;
+    if (sweepField.value !== chosen) { sweepField.value = ""; }  // its barrier was removed
+  }
+  var sweptPath = "";
+  // the varied field's own box shows the first run's value and is read-only; a field
+  // just chosen starts the sweep from its value
+  function markSwept() {
+    form.querySelectorAll("input.swept").forEach(function (i) {
+      i.classList.remove("swept"); i.readOnly = false; i.removeAttribute("title");
+    });
+    sweepRange.hidden = !sweepField.value;
+    var input = sweepField.value ? sweptInput(sweepField.value) : null;
+    if (sweepField.value !== sweptPath) {
+      sweptPath = sweepField.value;
+      if (input) {
+        sweepStart.value = input.value;
+        if (sweepStop.value === "") { sweepStop.value = input.value; }
+      }
+    }
+    if (!input) { return; }
+    input.value = sweepStart.value;
+    input.classList.add("swept"); input.readOnly = true;
+    input.title = "varied by the sweep: its first run's value";
+  }
+  function sweep() {
+    if (!sweepField.value) { return null; }
+    return { field: sweepField.value, start: readNumber(sweepStart), stop: readNumber(sweepStop),
+             runs: readNumber(sweepRuns) };
   }
 
   function collect() {
@@ -239,6 +309,7 @@
     var notes = document.getElementById("f-notes").value;
     return {
       name: document.getElementById("f-name").value,
+      sweep: sweep(),
       inputs: [{
         values: {
           image_type: document.getElementById("f-image").value,
@@ -257,28 +328,51 @@
   function matches(field, wanted) {
     return field === wanted || field.indexOf(wanted + ".") === 0 || wanted.indexOf(field + ".") === 0;
   }
-  function showProblems(errors) {
-    problems.textContent = "";
+  function mark(input) { input.classList.add("invalid"); input.setAttribute("aria-invalid", "true"); }
+  // the problems into ``list`` (the preview's, or the one next to the Submit button),
+  // each as "run 5: field: rule" when it is one run's of a sweep
+  function showProblems(errors, list) {
+    list.textContent = "";
     form.querySelectorAll(".invalid").forEach(function (n) { n.classList.remove("invalid"); n.removeAttribute("aria-invalid"); });
     errors.forEach(function (e) {
       var li = el("li");
+      if (e.run) { li.appendChild(document.createTextNode("run " + e.run + ": ")); }
       li.appendChild(el("code", {}, e.field));
       li.appendChild(document.createTextNode(": " + e.rule));
-      problems.appendChild(li);
+      list.appendChild(li);
+      if (e.run) { mark(e.run === 1 ? sweepStart : sweepStop); return; }
       form.querySelectorAll("[data-field]").forEach(function (input) {
-        if (matches(input.dataset.field, e.field)) { input.classList.add("invalid"); input.setAttribute("aria-invalid", "true"); }
+        if (matches(input.dataset.field, e.field)) { mark(input); }
       });
     });
   }
-  function showFigures(figs) {
+  function clearSubmitResult() {
+    submitState.textContent = ""; submitState.className = ""; submitProblems.textContent = "";
+  }
+  // the figures of each run shown (one, or the first and the last of a sweep, side by side)
+  function showFigures(answer) {
     figures.textContent = "";
+    var runs = answer.runs || [{ run: 1, label: "", figures: answer.figures || {} }];
+    var figs = runs[0].figures;
+    figures.classList.toggle("sweep", runs.length > 1);
+    if (runs.length > 1) {
+      figures.appendChild(el("p", { class: "hint runs-note" },
+        answer.run_count + " runs; the first and the last are shown."));
+    }
     // a BEC job is its RF ramp; a barrier job is what the barriers do to the atoms
     var order = figs.barriers ? ["potential", "barriers", "rf", "lasers"] : ["rf", "potential", "lasers"];
     order.forEach(function (k) {
       if (!figs[k]) { return; }
       var fig = el("figure");
-      var img = el("img", { src: figs[k], alt: CAPTIONS[k], "data-kind": k });
-      fig.appendChild(img);
+      var row = el("div", { class: runs.length > 1 ? "pair" : "one" });
+      runs.forEach(function (r) {
+        var cell = el("div", { class: "run-figure" });
+        if (runs.length > 1) { cell.appendChild(el("p", { class: "run-label" }, r.label)); }
+        cell.appendChild(el("img", { src: r.figures[k], alt: CAPTIONS[k] + (r.label ? " (" + r.label + ")" : ""),
+                                     "data-kind": k, "data-run": String(r.run) }));
+        row.appendChild(cell);
+      });
+      fig.appendChild(row);
       fig.appendChild(el("figcaption", {}, CAPTIONS[k]));
       figures.appendChild(fig);
     });
@@ -299,11 +393,13 @@
       .then(function (r) { return r.json(); })
       .then(function (answer) {
         if (mine !== seq) { return; }
-        showProblems(answer.errors || []);
+        showProblems(answer.errors || [], problems);
         if (answer.ok) {
-          state.textContent = "The job is valid. This is what the atoms will feel:";
+          state.textContent = answer.run_count > 1
+            ? "The job is valid (" + answer.run_count + " runs). This is what the atoms will feel:"
+            : "The job is valid. This is what the atoms will feel:";
           state.className = "ok";
-          showFigures(answer.figures || {});
+          showFigures(answer);
         } else {
           state.textContent = "Fix these before submitting:";
           state.className = "error";
@@ -313,6 +409,7 @@
       .catch(function () { if (mine === seq) { state.textContent = "Could not reach the server."; } });
   }
   function changed() {
+    clearSubmitResult();  // a new job: what the last submission answered no longer holds
     label();
     seq++;  // an answer to an earlier check no longer counts
     state.textContent = "Checking…";
@@ -350,18 +447,28 @@
     label();
     var button = document.getElementById("submit");
     button.disabled = true;
-    state.textContent = "Submitting…";
+    clearSubmitResult();
+    submitState.textContent = "Submitting…";
+    // the answer stays next to the button until the job changes or is submitted again:
+    // the live check writes only into the preview
     post("/new/submit", collect())
-      .then(function (r) { return r.json().then(function (a) { return [r.status, a]; }); })
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (a) { return [r.status, a]; });
+      })
       .then(function (pair) {
         var answer = pair[1];
         if (pair[0] === 201 && answer.url) { window.location.assign(answer.url); return; }
-        showProblems(answer.errors || [{ field: "(job)", rule: answer.detail || "not accepted" }]);
-        state.textContent = "Not submitted:";
-        state.className = "error";
+        var detail = typeof answer.detail === "string" ? answer.detail : "not accepted (HTTP " + pair[0] + ")";
+        showProblems(answer.errors || [{ field: "(job)", rule: detail }], submitProblems);
+        submitState.textContent = pair[0] === 429 ? "Not submitted: a quota would be exceeded." : "Not submitted:";
+        submitState.className = "error";
         button.disabled = false;
       })
-      .catch(function () { state.textContent = "Could not reach the server."; button.disabled = false; });
+      .catch(function () {
+        submitState.textContent = "Not submitted: could not reach the server.";
+        submitState.className = "error";
+        button.disabled = false;
+      });
   });
 
   // ---- fill in the starting job
