@@ -311,6 +311,9 @@ def complete_run(
 
     ``summary``: its ``summary_json``, when the caller has it (else it is read from the output).
     """
+    if summary is None:
+        values_json = session.execute(select(Run.values_json).where(Run.id == run_id)).scalar()
+        summary = output_summary(output_json, values_json)
     return _finish_run(
         session,
         owner,
@@ -318,7 +321,7 @@ def complete_run(
         {
             "status": "COMPLETE",
             "output_json": output_json,
-            "summary_json": summary if summary is not None else output_summary(output_json),
+            "summary_json": summary,
             "raw_images_json": raw_images_json,
             "duration_s": duration_s,
             "error": None,
