@@ -51,7 +51,7 @@ def _rows(app, account_name: str, job_id: str):
     with app.state.session_factory() as session:
         user = crud.get_user_by_name(session=session, name=account_name)
         job = crud.get_job(session=session, user_id=user.id, external_id=job_id)
-        return sweeps._rows_of(session, job, None, outputs=True)
+        return sweeps._rows_of(session, job, None, images=True)
 
 
 # --------------------------------------------------------------------------- the sweep section

@@ -96,7 +96,7 @@ def _figure(width_in: float, height_in: float):
 
 def _png(fig) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=_DPI)
+    fig.savefig(buf, format="png", dpi=_DPI, pil_kwargs={"compress_level": 3})
     return buf.getvalue()
 
 

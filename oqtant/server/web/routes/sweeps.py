@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass
 from typing import Annotated
 
 import numpy as np
+from cachetools import LRUCache
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
@@ -99,44 +101,82 @@ class _Row:
     values_json: str
     summary: dict | None
     error: str | None = None
-    output_json: str | None = None
+    image: tuple[np.ndarray | None, float, bool] | None = None  # see _image_of
 
 
-def _columns(outputs: bool):
-    cols = [Run.job_id, Run.run, Run.status, Run.values_json, Run.summary_json, Run.error]
-    return [*cols, Run.output_json] if outputs else cols
+# decoded images of complete runs (they never change): the figures of a running job,
+# drawn again as it gains runs, and the compare view decode each image once
+_images: LRUCache[tuple[str, int], tuple[np.ndarray | None, float, bool]] = LRUCache(maxsize=48)
+_images_lock = threading.Lock()
 
 
-def _rows_of(session, job, numbers: list[int] | None, outputs: bool) -> list[_Row]:
-    query = select(*_columns(outputs)).where(Run.job_id == job.id).order_by(Run.run)
+def _image_of(output_json: str | None) -> tuple[np.ndarray | None, float, bool]:
+    """A stored output's image (OD, 2D), its microns per pixel, and whether it is in-trap."""
+    if not output_json:
+        return None, 1.0, False
+    values = json.loads(output_json).get("values") or {}
+    in_trap = "it_plot" in values
+    wire = values.get("it_plot") if in_trap else values.get("tof_image")
+    if not wire:
+        return None, 1.0, in_trap
+    pixels = np.asarray(wire.get("pixels") or [], dtype=float)
+    rows, columns = int(wire.get("rows") or 0), int(wire.get("columns") or 0)
+    image = pixels.reshape(rows, columns) if rows * columns == pixels.size else None
+    pixcal = float(wire.get("pixcal") or (IN_TRAP_PIXCAL_UM if in_trap else TOF_PIXCAL_UM))
+    return image, pixcal, in_trap
+
+
+def _outputs(session, job, numbers: list[int]) -> dict[int, str | None]:
+    if not numbers:
+        return {}
+    query = select(Run.run, Run.output_json).where(Run.job_id == job.id, Run.run.in_(numbers))
+    return dict(session.execute(query).all())
+
+
+def _rows_of(session, job, numbers: list[int] | None, images: bool) -> list[_Row]:
+    """Runs of ``job`` (all, or ``numbers``), with their decoded images if ``images``."""
+    query = (
+        select(Run.run, Run.status, Run.values_json, Run.summary_json, Run.error)
+        .where(Run.job_id == job.id)
+        .order_by(Run.run)
+    )
     if numbers is not None:
         query = query.where(Run.run.in_(numbers))
-    rows = []
-    for found in session.execute(query).all():
-        summary = json.loads(found.summary_json) if found.summary_json else None
-        output = found.output_json if outputs else None
-        if needs_refresh(summary):  # stored before the in-trap numbers: computed on read
-            if output is None:
-                output = session.execute(
-                    select(Run.output_json).where(Run.job_id == job.id, Run.run == found.run)
-                ).scalar()
-            summary = json.loads(output_summary(output, found.values_json) or "null")
-        rows.append(
-            _Row(
-                job.external_id,
-                job.name,
-                found.run,
-                found.status,
-                found.values_json,
-                summary,
-                found.error,
-                output,
-            )
+    found = session.execute(query).all()
+    summaries = {f.run: json.loads(f.summary_json) if f.summary_json else None for f in found}
+    decoded: dict[int, tuple[np.ndarray | None, float, bool]] = {}
+    if images:
+        with _images_lock:
+            for f in found:
+                hit = _images.get((job.external_id, f.run))
+                if hit is not None:
+                    decoded[f.run] = hit
+    stale = [n for n, sm in summaries.items() if needs_refresh(sm)]
+    missing = [f.run for f in found if images and f.status == "COMPLETE" and f.run not in decoded]
+    outputs = _outputs(session, job, sorted(set(stale) | set(missing)))
+    for f in found:
+        if f.run in stale:  # stored before the in-trap numbers: computed on read
+            summaries[f.run] = json.loads(output_summary(outputs[f.run], f.values_json) or "null")
+        if f.run in missing:
+            decoded[f.run] = _image_of(outputs.get(f.run))
+            with _images_lock:
+                _images[(job.external_id, f.run)] = decoded[f.run]
+    return [
+        _Row(
+            job.external_id,
+            job.name,
+            f.run,
+            f.status,
+            f.values_json,
+            summaries[f.run],
+            f.error,
+            decoded.get(f.run),
         )
-    return rows
+        for f in found
+    ]
 
 
-def _load_specs(session, user, specs, outputs: bool) -> list[_Row] | str:
+def _load_specs(session, user, specs, images: bool) -> list[_Row] | str:
     """The picked runs in the order given, or the first spec that is not among the user's runs."""
     jobs: dict[str, object] = {}
     wanted: dict[str, list[int] | None] = {}
@@ -153,7 +193,7 @@ def _load_specs(session, user, specs, outputs: bool) -> list[_Row] | str:
             wanted[job_id].append(run)  # type: ignore[union-attr]
     by_key: dict[tuple[str, int], _Row] = {}
     for job_id, job in jobs.items():
-        for row in _rows_of(session, job, wanted[job_id], outputs):
+        for row in _rows_of(session, job, wanted[job_id], images):
             by_key[(job_id, row.run)] = row
     rows: list[_Row] = []
     for job_id, run in specs:
@@ -249,28 +289,13 @@ def _axis(rows: list[_Row]) -> tuple[str, list[str], list[str], list[float] | No
     return key, varied, texts, [float(n) for n in numbers if n is not None]
 
 
-def _image_of(output_json: str | None) -> tuple[np.ndarray | None, float, bool]:
-    if not output_json:
-        return None, 1.0, False
-    values = json.loads(output_json).get("values") or {}
-    in_trap = "it_plot" in values
-    wire = values.get("it_plot") if in_trap else values.get("tof_image")
-    if not wire:
-        return None, 1.0, in_trap
-    pixels = np.asarray(wire.get("pixels") or [], dtype=float)
-    rows, columns = int(wire.get("rows") or 0), int(wire.get("columns") or 0)
-    image = pixels.reshape(rows, columns) if rows * columns == pixels.size else None
-    pixcal = float(wire.get("pixcal") or (IN_TRAP_PIXCAL_UM if in_trap else TOF_PIXCAL_UM))
-    return image, pixcal, in_trap
-
-
 def _sweep_runs(rows: list[_Row]) -> tuple[list[SweepRun], str]:
     x_label, _, texts, numbers = _axis(rows)
     several_jobs = len({r.job_id for r in rows}) > 1
     runs = []
     for i, row in enumerate(rows):
         values = InputValues.model_validate_json(row.values_json)
-        image, pixcal, in_trap = _image_of(row.output_json)
+        image, pixcal, in_trap = row.image or (None, 1.0, False)
         runs.append(
             SweepRun(
                 label=_label(row, several_jobs),
@@ -394,7 +419,7 @@ async def sweep_plot(request: Request, job_id: str, kind: str):
         cached = plots.peek_png(key)  # the owner was checked just above
         if cached is not None:
             return cached
-        return key, _rows_of(session, job, None, outputs=True)
+        return key, _rows_of(session, job, None, images=kind != "results")
 
     return await _figure(request, kind, load)
 
@@ -434,7 +459,7 @@ async def compare_plot(request: Request, kind: str, runs: _RunsQuery = None):
 
     def load(session):
         user = _require_user(session, request, page=False)
-        light = _load_specs(session, user, specs, outputs=False)
+        light = _load_specs(session, user, specs, images=False)
         if isinstance(light, str) or not light or _too_many(len(light)):
             return None
         complete, finished = _version(light)
@@ -442,7 +467,7 @@ async def compare_plot(request: Request, kind: str, runs: _RunsQuery = None):
         cached = plots.peek_png(key)  # every run was looked up among the user's own above
         if cached is not None:
             return cached
-        rows = _load_specs(session, user, specs, outputs=True)
+        rows = _load_specs(session, user, specs, images=kind != "results")
         return None if isinstance(rows, str) else (key, rows)
 
     return await _figure(request, kind, load)
@@ -474,7 +499,7 @@ async def compare_page(request: Request, runs: _RunsQuery = None):
         specs, problem = _specs_or_problem(runs)
         if problem:
             return user, recent, None, problem
-        found = _load_specs(session, user, specs, outputs=False)
+        found = _load_specs(session, user, specs, images=False)
         if isinstance(found, str):
             return user, recent, found, None
         return user, recent, found, _too_many(len(found))
