@@ -339,6 +339,8 @@ def test_a_sweep_section_shows_its_figures_and_two_runs_are_compared(browser, se
     assert r.status_code == 201, r.text
     job_id = r.json()["job_id"]
     page = _session(browser, server, "alice", csp=True)  # no inline script is needed
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"/jobs/{job_id}")
     page.wait_for_selector("#sweep img[data-kind=thumbs]", timeout=20_000)  # reloads when done
     page.locator("#sweep").scroll_into_view_if_needed()
@@ -361,6 +363,7 @@ def test_a_sweep_section_shows_its_figures_and_two_runs_are_compared(browser, se
         img.scroll_into_view_if_needed()
         assert img.evaluate("i => i.decode().then(() => i.naturalWidth)") > 300
     shoot(page, "compare")
+    assert errors == []
     page.context.close()
 
 

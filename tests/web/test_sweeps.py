@@ -43,7 +43,7 @@ def _rf_sweep(mhz=RF_MHZ, name="RF sweep") -> dict:
 
 
 def _section(page: str) -> str:
-    start = page.index('<section id="sweep">')
+    start = page.index('<section id="sweep"')
     return page[start : page.index("</section>", start)]
 
 
