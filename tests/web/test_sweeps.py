@@ -47,11 +47,11 @@ def _section(page: str) -> str:
     return page[start : page.index("</section>", start)]
 
 
-def _rows(app, account_name: str, job_id: str):
+def _rows(app, account_name: str, job_id: str, images: bool = True):
     with app.state.session_factory() as session:
         user = crud.get_user_by_name(session=session, name=account_name)
         job = crud.get_job(session=session, user_id=user.id, external_id=job_id)
-        return sweeps._rows_of(session, job, None, images=True)
+        return sweeps._rows_of(session, job, None, images=images)
 
 
 # --------------------------------------------------------------------------- the sweep section
@@ -81,8 +81,9 @@ def test_a_four_run_rf_sweep_shows_its_plots_against_the_last_rf(app, alice, bob
     assert other.get(sources[0]).status_code == 404
     assert client.get(f"/jobs/{job_id}/sweep/nope.png").status_code == 404
 
-    # what the results figure draws: the fast backend makes 100 nK per MHz
-    runs, x_label = sweeps._sweep_runs(_rows(app, "alice", job_id))
+    # what the results figure draws (from the summaries, as its route reads them, without
+    # the images): the fast backend makes 100 nK per MHz
+    runs, x_label = sweeps._sweep_runs(_rows(app, "alice", job_id, images=False))
     assert x_label == "last RF (MHz)" and [r.x for r in runs] == list(RF_MHZ)
     fig = sweep_plots.results_figure(runs, x_label)
     temperature = next(ax for ax in fig.axes if ax.get_ylabel() == "temperature (nK)")
@@ -103,6 +104,8 @@ def test_pending_and_failed_runs_are_named_on_the_figures():
     assert sweep_plots._not_done(runs) == "pending: run 3; failed: run 2"
     fig = sweep_plots.results_figure(runs, "last RF (MHz)")
     assert fig._suptitle.get_text() == "1 of 3 runs (pending: run 3; failed: run 2)"
+    marks = [(t.get_position()[0], t.get_text()) for t in fig.axes[0].texts]
+    assert marks == [(0.2, " run 2 failed"), (0.3, " run 3 pending")]  # at their RF
     grid = sweep_plots.thumbs_figure(runs)
     texts = [t.get_text() for t in grid.axes[0].texts]
     assert texts == ["run 1: 0.1 MHz", "run 2: 0.2 MHz (failed)", "run 3: 0.3 MHz (pending)"]

@@ -81,7 +81,7 @@ class SweepRun:
 
     @property
     def done(self) -> bool:
-        return self.status == _DONE and self.image is not None
+        return self.status == _DONE
 
     @property
     def title(self) -> str:
@@ -131,14 +131,33 @@ def results_figure(runs: list[SweepRun], x_label: str):
     categories = list(dict.fromkeys(r.x_text or r.label for r in runs))
     fig = _figure(6.4, 1.7 * len(keys) + 0.9)
     axes = fig.subplots(len(keys), 1, sharex=True, squeeze=False)[:, 0]
+
+    def where(r: SweepRun) -> float:
+        return float(r.x) if numeric else categories.index(r.x_text or r.label)  # type: ignore[arg-type]
+
+    not_done = [(where(r), r) for r in runs if not r.done]
+    for x, r in not_done:
+        word = "failed" if r.status == "FAILED" else r.status.lower()
+        axes[0].text(
+            x,
+            0.97,
+            f" {r.label} {word}",
+            transform=axes[0].get_xaxis_transform(),
+            fontsize=7,
+            color="0.4",
+            rotation=90,
+            va="top",
+            ha="right",
+        )
     for ax, (key, label) in zip(axes, keys.items(), strict=True):
         points = []
         for r in runs:
             value = r.results.get(key) if r.done else None
             if value is None or not math.isfinite(float(value)):
                 continue
-            x = float(r.x) if numeric else categories.index(r.x_text or r.label)  # type: ignore[arg-type]
-            points.append((x, float(value)))
+            points.append((where(r), float(value)))
+        for x, _ in not_done:  # where the runs without a result stand: pending or failed
+            ax.axvline(x, color="0.6", lw=1.0, ls=":")
         points.sort()
         if points:
             xs, ys = zip(*points, strict=True)
