@@ -242,6 +242,18 @@ def test_compare_shows_what_differs_and_the_results_side_by_side(app, alice, bro
     assert "experiment stage" not in table  # the same for both: not shown
     assert '<td class="num">60 nK</td><td class="num">40 nK</td>' in table
     assert f'href="/jobs/{sweep}?run=2"' in table and f'href="/jobs/{other}?run=1"' in table
+    fields = page[page.index('id="compare-fields"') :].split("</p>")[0]
+    assert (
+        "Fields of the input that differ: rf_evaporation.frequencies_mhz, time_of_flight_ms."
+        in fields
+    )
+    # runs that differ only where the table has no row: the field is named
+    powers = job_dict(runs=2, name="powers")
+    powers["inputs"][1]["values"]["rf_evaporation"]["powers_mw"][1] = 450.0
+    powers_id = _submit(app, alice, powers)
+    hint = client.get(f"/compare?runs={powers_id}").text
+    assert "same inputs as far as the table shows" in hint
+    assert "Fields of the input that differ: rf_evaporation.powers_mw." in hint
     sources = re.findall(r'<img src="([^"]+)"', page)
     assert len(sources) == 3 and all(s.startswith("/compare/") for s in sources)
     for src in sources:

@@ -476,6 +476,29 @@ async def compare_plot(request: Request, kind: str, runs: _RunsQuery = None):
 # --------------------------------------------------------------------------- the compare page
 
 
+def _flat(value, path: str, out: dict[str, list]) -> None:
+    """The leaves of an input's JSON under their paths, list indices dropped (values listed)."""
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            _flat(sub, f"{path}.{key}" if path else key, out)
+    elif isinstance(value, list):
+        for sub in value:
+            _flat(sub, path, out)
+    else:
+        out.setdefault(path, []).append(value)
+
+
+def _fields_that_differ(rows: list[_Row]) -> list[str]:
+    """Every field of the input (a path such as ``rf_evaporation.powers_mw``) that differs."""
+    flats = []
+    for r in rows:
+        out: dict[str, list] = {}
+        _flat(json.loads(r.values_json), "", out)
+        flats.append(out)
+    paths = sorted({p for f in flats for p in f})
+    return [p for p in paths if len({repr(f.get(p)) for f in flats}) > 1]
+
+
 def _compare_table(rows: list[_Row]) -> dict:
     several_jobs = len({r.job_id for r in rows}) > 1
     varied, inputs = _differing(rows)
@@ -486,6 +509,7 @@ def _compare_table(rows: list[_Row]) -> dict:
         "inputs": [(k, [i[k] for i in inputs]) for k in varied],
         "results": [(k, [r.get(k, "") for r in results]) for k in result_keys],
         "same": not varied and len(rows) > 1,
+        "fields": _fields_that_differ(rows),
     }
 
 
