@@ -275,6 +275,8 @@ def test_compare_is_owner_scoped_and_checks_its_runs(app, alice, bob, browser_of
     assert f"There is no run {theirs}:1 among your jobs." in other_user.text
     assert other_user.text.replace(theirs, "ID") == missing.text.replace(f"{theirs[:-1]}0", "ID")
     assert client.get(f"/compare?runs={mine}:3").status_code == 404  # no run 3 in the job
+    whole = client.get(f"/compare?runs={theirs}")  # all the runs of another user's job
+    assert whole.status_code == 404 and f"There is no job {theirs} among your jobs." in whole.text
     assert client.get(f"/compare/results.png?runs={theirs}:1").status_code == 404
 
     too_many = client.get("/compare?runs=" + ",".join(f"{mine}:{n}" for n in range(1, 22)))

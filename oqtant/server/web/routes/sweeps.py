@@ -69,7 +69,7 @@ def parse_run_specs(values: list[str]) -> list[tuple[str, int | None]]:
     Raises SpecError naming ``runs`` for a malformed item or too many runs; the
     same run given twice counts once.
     """
-    specs: list[tuple[str, int | None]] = []
+    specs: dict[tuple[str, int | None], None] = {}  # in the order given, each once
     for value in values:
         for item in value.split(","):
             item = item.strip()
@@ -82,9 +82,8 @@ def parse_run_specs(values: list[str]) -> list[tuple[str, int | None]]:
                     f"runs: {item[:80]!r} is not JOB:RUN (a job id, a colon and a run number "
                     "from 1 to 1000, e.g. 3f2a...:2), nor a job id alone for all its runs"
                 )
-            if (match.group(1), run) not in specs:
-                specs.append((match.group(1), run))
-    return specs
+            specs[(match.group(1), run)] = None
+    return list(specs)
 
 
 # --------------------------------------------------------------------------- loading
@@ -532,8 +531,9 @@ async def compare_page(request: Request, runs: _RunsQuery = None):
     if problem:
         return _error_page(request, user, 400, "Cannot compare these runs", problem)
     if isinstance(found, str):
+        what = "run" if ":" in found else "job"
         return _error_page(
-            request, user, 404, "Run not found", f"There is no run {found} among your jobs."
+            request, user, 404, "Run not found", f"There is no {what} {found} among your jobs."
         )
     rows: list[_Row] = found or []
     x_label = _axis(rows)[0] if rows else "run"
