@@ -154,6 +154,22 @@ def test_in_trap_sweep_draws_profiles_with_the_light(app, alice, browser_of):
     assert client.get(f"/jobs/{job_id}/sweep/profiles.png").content.startswith(PNG)
 
 
+def test_runs_of_the_other_image_type_are_named_not_mixed_in():
+    tof = sweep_plots.SweepRun("run 1", "COMPLETE", 0.0, "", {}, np.ones((10, 10)), 4.4)
+    in_trap = [
+        sweep_plots.SweepRun(
+            f"run {n}", "COMPLETE", 0.0, "", {}, np.ones((4, 30)), 0.344, in_trap=True
+        )
+        for n in (2, 3)
+    ]
+    profiles = sweep_plots.profiles_figure([tof, *in_trap])
+    assert len(profiles.axes[0].lines) == 2
+    assert "not drawn (time-of-flight): run 1" in profiles.axes[0].get_title()
+    grid = sweep_plots.thumbs_figure([tof, *in_trap])
+    assert np.count_nonzero(np.isfinite(grid.axes[0].get_images()[0].get_array())) == 2 * 120
+    assert "not in the grid (time-of-flight images): run 1" in grid.texts[0].get_text()
+
+
 # --------------------------------------------------------------------------- in-trap numbers
 
 

@@ -294,10 +294,16 @@ def _potential_khz(values: InputValues | None, x_um: np.ndarray) -> np.ndarray |
 
 
 def profiles_figure(runs: list[SweepRun]):
-    """Images integrated along y against x, overlaid; below, the potential at each run's end."""
+    """Images integrated along y against x, overlaid; below, the potential at each run's end.
+
+    Only the runs of the image type most runs have (in-trap or time-of-flight) are drawn;
+    the others are named in the title.
+    """
     from oqtant.analysis.in_trap import axis_positions_um
 
-    done = [r for r in runs if r.done and r.image is not None]
+    in_trap = sum(r.in_trap for r in runs) > len(runs) / 2
+    done = [r for r in runs if r.done and r.image is not None and r.in_trap == in_trap]
+    others = [r.label for r in runs if r.in_trap != in_trap]
     potentials = []
     lines = []
     for i, r in enumerate(done):
@@ -323,15 +329,12 @@ def profiles_figure(runs: list[SweepRun]):
     if lines:
         top.legend(fontsize=7, loc="upper right")
     note = _not_done(runs)
+    if others:
+        kind = "time-of-flight" if in_trap else "in-trap"
+        note = (note + "; " if note else "") + f"not drawn ({kind}): {', '.join(others)}"
     top.set_title(
         "Density along x"
-        + (
-            " (in the trap, at the end of each run)"
-            if done and done[0].in_trap
-            else " after time of flight"
-            if done
-            else ""
-        )
+        + (" (in the trap, at the end of each run)" if in_trap else " after time of flight")
         + (f"\n{note}" if note else ""),
         fontsize=9,
     )
