@@ -55,6 +55,7 @@ IN_TRAP_RESULTS = {
 }
 _DONE = "COMPLETE"
 _DPI = 80
+_THUMBS_DPI = 110  # the grid spans the page's width: more pixels for the same inches
 _MAX_THUMBS = 30  # beyond, the grid shows the first ones (the compare view allows 20)
 
 
@@ -94,9 +95,9 @@ def _figure(width_in: float, height_in: float):
     return Figure(figsize=(width_in, height_in), dpi=_DPI)
 
 
-def _png(fig) -> bytes:
+def _png(fig, dpi: int = _DPI) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=_DPI, pil_kwargs={"compress_level": 3})
+    fig.savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": 3})
     return buf.getvalue()
 
 
@@ -244,7 +245,7 @@ def thumbs_figure(runs: list[SweepRun]):
         cmap=cmap,
         vmin=vmin,
         vmax=vmax,
-        interpolation="nearest",
+        interpolation="auto",  # smoothed where the mosaic is shrunk
         aspect="equal",
     )
     for x, y, text, colour in labels:
@@ -368,4 +369,4 @@ def render_sweep_png(kind: str, runs: list[SweepRun], x_label: str = "run") -> b
             fig = thumbs_figure(runs)
         else:
             fig = profiles_figure(runs)
-        return _png(fig)
+        return _png(fig, _THUMBS_DPI if kind == "thumbs" else _DPI)
