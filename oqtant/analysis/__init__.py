@@ -19,6 +19,7 @@ from oqtant.analysis.bimodal import (
 )
 from oqtant.analysis.bose import g3, polylog2
 from oqtant.analysis.fit import FIT_MODELS, FitOptions, fit_bimodal_2d
+from oqtant.analysis.in_trap import axis_positions_um, in_trap_atom_number, od_on_axis_at
 from oqtant.analysis.result import BimodalFit, FitResult
 
 __all__ = [
@@ -28,11 +29,14 @@ __all__ = [
     "BimodalFit",
     "FitOptions",
     "FitResult",
+    "axis_positions_um",
     "bimodal_od",
     "bose_cloud_od",
     "fit_bimodal_2d",
     "g3",
     "image_space",
+    "in_trap_atom_number",
+    "od_on_axis_at",
     "polylog2",
     "saturate_od",
     "thermal_cloud_od",

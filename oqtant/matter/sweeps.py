@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from oqtant.constants import IN_TRAP_CROSS_SECTION_M2, IN_TRAP_PIXCAL_UM
+from oqtant.analysis.in_trap import in_trap_atom_number
+from oqtant.constants import IN_TRAP_PIXCAL_UM
 from oqtant.errors import ValidationError
 from oqtant.schemas.job import ImageType, InputValues, OqtantJob
 
@@ -160,10 +161,9 @@ def _results(run: _Run) -> dict[str, Any]:
         return {}
     if hasattr(out, "it_plot"):
         pixels, pixcal_um = _pixels(out.it_plot)
-        area_m2 = (pixcal_um * 1e-6) ** 2
         return {
             "peak_od": round(max(pixels), 4) if pixels else None,
-            "integrated_atoms": round(sum(pixels) * area_m2 / IN_TRAP_CROSS_SECTION_M2),
+            "integrated_atoms": round(in_trap_atom_number(pixels, pixcal_um)),
         }
     total = out.thermal_atom_number + out.condensed_atom_number
     fraction = round(out.condensed_atom_number / total, 3) if total else None

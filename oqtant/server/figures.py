@@ -220,5 +220,7 @@ def draw_run_figures(name: str, values: InputValues, output_values: dict) -> dic
         try:
             figures[kind] = draw_run_figure(name, values_json, output_json, kind)
         except Exception:  # noqa: BLE001 - a figure is never worth a run: drawn later on demand
-            log.exception("could not draw the %s figure of job %r; it is drawn when asked", kind, name)
+            log.exception(
+                "could not draw the %s figure of job %r; it is drawn when asked", kind, name
+            )
     return figures

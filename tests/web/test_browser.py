@@ -386,6 +386,49 @@ def test_a_sweep_job_page_lists_its_runs(browser, server):
     page.context.close()
 
 
+def test_a_sweep_section_shows_its_figures_and_two_runs_are_compared(browser, server):
+    from tests.server.conftest import job_dict
+
+    token = httpx.post(
+        f"{server}/oauth/token",
+        data={"grant_type": "password", "username": "alice", "password": PASSWORD},
+    )
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    job = job_dict(runs=4, name="RF sweep to compare")
+    for run, mhz in zip(job["inputs"], (0.2, 0.4, 0.6, 0.8), strict=True):
+        run["values"]["rf_evaporation"]["frequencies_mhz"][-1] = mhz
+    r = httpx.post(f"{server}/api/v1/users/{USER_IDS['alice']}/jobs", json=job, headers=headers)
+    assert r.status_code == 201, r.text
+    job_id = r.json()["job_id"]
+    page = _session(browser, server, "alice", csp=True)  # no inline script is needed
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"/jobs/{job_id}")
+    page.wait_for_selector("#sweep img[data-kind=thumbs]", timeout=20_000)  # reloads when done
+    page.locator("#sweep").scroll_into_view_if_needed()
+    images = page.locator("#sweep img")
+    assert images.count() == 3
+    for i in range(3):
+        images.nth(i).scroll_into_view_if_needed()
+        assert images.nth(i).evaluate("i => i.decode().then(() => i.naturalWidth)") > 300
+    shoot(page, "job_sweep_section")
+    page.check(f"#compare-form input[value='{job_id}:2']")
+    page.check(f"#compare-form input[value='{job_id}:4']")
+    page.click("#compare-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/compare\?runs="))
+    header = page.locator("#compare-table thead th").all_inner_texts()
+    assert [h.split("\n")[-1] for h in header[1:]] == ["run 2", "run 4"]
+    row = page.locator("#compare-table tr", has=page.locator("th", has_text="last RF (MHz)"))
+    assert row.locator("td").all_inner_texts() == ["0.4", "0.8"]
+    for i in range(3):
+        img = page.locator(".figures img").nth(i)
+        img.scroll_into_view_if_needed()
+        assert img.evaluate("i => i.decode().then(() => i.naturalWidth)") > 300
+    shoot(page, "compare")
+    assert errors == []
+    page.context.close()
+
+
 def test_limits_and_admin(browser, server):
     page = _session(browser, server, "alice")
     page.goto("/limits")

@@ -33,6 +33,7 @@ from oqtant.server.db.models import (
 from oqtant.server.db.runs import recent_run_seconds
 from oqtant.server.db.session import execute_dml, write_transaction
 from oqtant.server.schemas import JobSubmit
+from oqtant.server.summaries import needs_refresh, output_summary
 
 __all__ = [
     "StateConflict",
@@ -346,13 +347,29 @@ def failed_runs(*, session: Session, job_id: int) -> list[int]:
 
 
 def run_summaries(*, session: Session, job_id: int) -> list[tuple[int, str, str, dict | None]]:
-    """Every run of a job: (run, status, values_json, summary or None), in run order."""
+    """Every run of a job: (run, status, values_json, summary or None), in run order.
+
+    A summary stored before this version gave all its numbers (an in-trap run's
+    integrated atoms and OD at the barrier) is completed from the stored output.
+    """
     rows = session.execute(
         select(Run.run, Run.status, Run.values_json, Run.summary_json)
         .where(Run.job_id == job_id)
         .order_by(Run.run)
     ).all()
-    return [(r, st, v, json.loads(sm) if sm else None) for r, st, v, sm in rows]
+    found = [(r, st, v, json.loads(sm) if sm else None) for r, st, v, sm in rows]
+    stale = [r for r, _, _, sm in found if needs_refresh(sm)]
+    if not stale:
+        return found
+    outputs = dict(
+        session.execute(
+            select(Run.run, Run.output_json).where(Run.job_id == job_id, Run.run.in_(stale))
+        ).all()
+    )
+    return [
+        (r, st, v, json.loads(output_summary(outputs[r], v) or "null") if r in outputs else sm)
+        for r, st, v, sm in found
+    ]
 
 
 def runs_of_jobs(

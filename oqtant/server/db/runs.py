@@ -325,6 +325,9 @@ def complete_run(
     ``summary``: its ``summary_json``, when the caller has it (else it is read from the output).
     ``figures``: the run's figures drawn by its worker (``{kind: PNG}``), stored with it.
     """
+    if summary is None:
+        values_json = session.execute(select(Run.values_json).where(Run.id == run_id)).scalar()
+        summary = output_summary(output_json, values_json)
     return _finish_run(
         session,
         owner,
@@ -332,7 +335,7 @@ def complete_run(
         {
             "status": "COMPLETE",
             "output_json": output_json,
-            "summary_json": summary if summary is not None else output_summary(output_json),
+            "summary_json": summary,
             "raw_images_json": raw_images_json,
             "duration_s": duration_s,
             "error": None,

@@ -223,7 +223,9 @@ class Dispatcher:
         try:
             png = future.result()
         except cf.process.BrokenProcessPool:
-            log.error("worker process died drawing figure %s of run %s of job %s", kind, run, job_id)
+            log.error(
+                "worker process died drawing figure %s of run %s of job %s", kind, run, job_id
+            )
             if self._own_executor and self._executor is executor:  # not a fresh pool
                 self._executor.shutdown(wait=False, cancel_futures=True)
                 self._executor = None
@@ -343,14 +345,23 @@ class Dispatcher:
 
         try:
             output_values = json.loads(output_json)["values"]
-            kinds = figure_kinds(InputValues.model_validate_json(claimed.values_json), output_values)
+            kinds = figure_kinds(
+                InputValues.model_validate_json(claimed.values_json), output_values
+            )
         except Exception:  # noqa: BLE001 - the run is stored; its figures are drawn on demand
             log.exception("no figures for run %s of job %s", claimed.run, claimed.job_id)
             return
         values_text = json.dumps(output_values)
         for kind in kinds:
             self._figure_backlog.append(
-                (claimed.job_id, claimed.run, claimed.job_name, claimed.values_json, values_text, kind)
+                (
+                    claimed.job_id,
+                    claimed.run,
+                    claimed.job_name,
+                    claimed.values_json,
+                    values_text,
+                    kind,
+                )
             )
 
     def _renew_if_due(self) -> None:

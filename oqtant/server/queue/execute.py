@@ -62,7 +62,7 @@ def execute_run(
             result = RunResult.model_validate(result)
         output_json = result.output.model_dump_json()
         raw_json = json.dumps([img.model_dump(mode="json") for img in result.raw_images])
-        summary = summary_json(result.output.values)
+        summary = summary_json(result.output.values, values)
     except Exception as exc:  # noqa: BLE001 - whatever is wrong with it, the run failed
         raise RunFailure(f"the backend returned an invalid result: {exc}") from None
     return output_json, raw_json, time.perf_counter() - start, summary

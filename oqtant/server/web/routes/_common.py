@@ -8,6 +8,7 @@ so another user's job answers 404 exactly like a job that does not exist.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -48,6 +49,7 @@ __all__ = [
     "_safe_next",
     "templates",
     "_user_in",
+    "fmt_mhz",
 ]
 
 
@@ -111,7 +113,24 @@ def _fmt_wait(seconds: int | None) -> str:
     return f"{secs} s"
 
 
+def fmt_mhz(value: float) -> str:
+    """An RF frequency in MHz to 4 significant digits, in fixed point, trailing zeros dropped.
+
+    ``0.0104183`` -> ``"0.01042"``, ``21.5`` -> ``"21.5"``, ``0.5`` -> ``"0.5"``,
+    ``1.0`` -> ``"1"``.
+    """
+    value = float(value)
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    decimals = max(0, 3 - math.floor(math.log10(abs(value))))
+    text = f"{value:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 templates.env.filters["when"] = _fmt_time
+
+
+templates.env.filters["mhz"] = fmt_mhz
 
 
 templates.env.filters["wait"] = _fmt_wait

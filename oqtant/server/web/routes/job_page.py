@@ -15,6 +15,7 @@ from fastapi.responses import (
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from oqtant.errors import OqtantError
 from oqtant.schemas.job import (
     InputValues,
     OqtantJob,
@@ -32,6 +33,7 @@ from oqtant.server.web.routes._common import (
     _page,
     _parallel,
     _require_user,
+    fmt_mhz,
 )
 
 __all__ = ["router"]
@@ -42,19 +44,40 @@ log = logging.getLogger("oqtant.server.web")
 
 
 def _stats(values: dict) -> list[tuple[str, str]]:
-    """The atom statistics of a time-of-flight output, as (label, text) rows."""
+    """The atom statistics of a time-of-flight output, as (label, text) rows.
+
+    The temperature reads as the client's ``temperature_text`` says it ("not
+    measurable ..." for a nearly pure condensate, never "0 nK"), and a row says
+    when the image reaches the camera's saturation.
+    """
+    from oqtant.matter.output import output_from_values
+
     thermal = int(values.get("thermal_atom_number", 0))
     condensed = int(values.get("condensed_atom_number", 0))
     total = thermal + condensed
     fraction = f"{condensed / total:.3f}" if total else "no atoms"
-    return [
+    try:
+        output = output_from_values(values)
+        temperature, saturation = output.temperature_text, output.camera_saturation_od()
+    except (ValueError, OqtantError):  # a stored output the client cannot read: its numbers
+        temperature, saturation = f"{int(values.get('temperature_nk', 0))} nK", None
+    rows = [
         ("Atoms after time of flight", f"{int(values.get('tof_atom_number', 0)):,}"),
         ("Condensed atoms", f"{condensed:,}"),
         ("Thermal atoms", f"{thermal:,}"),
         ("Condensed fraction", fraction),
-        ("Temperature", f"{int(values.get('temperature_nk', 0))} nK"),
+        ("Temperature", temperature),
         ("Atoms loaded in the MOT", f"{int(values.get('total_mot_atom_number', 0)):,}"),
     ]
+    if saturation is not None:
+        rows.append(
+            (
+                "Camera saturation",
+                f"the image reaches the camera's saturation (OD {saturation:.2f}): its densest "
+                "pixels read less than the cloud's OD; the fit models the saturation",
+            )
+        )
+    return rows
 
 
 def _run_inputs(values: InputValues) -> dict[str, str]:
@@ -68,11 +91,11 @@ def _run_inputs(values: InputValues) -> dict[str, str]:
         "image": "TOF" if values.image_type.value == "TIME_OF_FLIGHT" else values.image_type.value,
         "time of flight (ms)": f"{values.time_of_flight_ms:g}",
         "experiment stage (ms)": f"{values.end_time_ms:g}",
-        "last RF (MHz)": f"{rf.frequencies_mhz[last]:g}",
+        "last RF (MHz)": fmt_mhz(rf.frequencies_mhz[last]),
         "last RF power (mW)": f"{rf.powers_mw[last]:g}",
         "barriers": str(len(barriers)),
         "final barrier heights (kHz)": ", ".join(f"{b.heights_khz[-1]:g}" for b in barriers),
-        "final barrier positions (um)": ", ".join(f"{b.positions_um[-1]:g}" for b in barriers),
+        "final barrier positions (µm)": ", ".join(f"{b.positions_um[-1]:g}" for b in barriers),
         "landscape snapshots": str(len(values.optical_landscape.landscapes))
         if values.optical_landscape
         else "0",
@@ -94,13 +117,17 @@ def _runs_table(summaries) -> dict | None:
         if summary and summary.get("image") == "TIME_OF_FLIGHT":
             total = int(summary.get("tof_atom_number") or 0)
             condensed = int(summary.get("condensed_atom_number") or 0)
+            temperature = int(summary.get("temperature_nk") or 0)
             results = {
                 "atoms": f"{total:,}",
                 "condensed fraction": f"{condensed / total:.2f}" if total else "",
-                "temperature (nK)": f"{int(summary.get('temperature_nk') or 0)}",
+                "temperature (nK)": str(temperature) if temperature > 0 else "not measurable",
             }
         elif summary:
             results = {"peak OD": f"{summary.get('peak_od', 0):.2f}"}
+            if "integrated_atoms" in summary:
+                results["integrated atoms"] = f"{int(summary['integrated_atoms']):,}"
+                results["OD at the barrier"] = f"{summary.get('barrier_od', 0):.2f}"
         rows.append((number, status_, [given[k] for k in varied], results))
     result_keys = list(dict.fromkeys(k for *_, r in rows for k in r))
     return {
@@ -108,6 +135,12 @@ def _runs_table(summaries) -> dict | None:
         "results": result_keys,
         "rows": [(n, st, vals, [r.get(k, "") for k in result_keys]) for n, st, vals, r in rows],
     }
+
+
+def _sweep_section(job, summaries) -> dict | None:
+    from oqtant.server.web.routes.sweeps import sweep_section  # it builds on this module
+
+    return sweep_section(job, summaries)
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
@@ -141,6 +174,7 @@ async def job_page(request: Request, job_id: str, run: RunNumber = 1, done: str 
         "number": number,
         "runs": [(n, states.get(n, "")) for n in range(1, job.input_count + 1)],
         "runs_table": _runs_table(summaries),
+        "sweep": _sweep_section(job, summaries),
         "values": values,
         "rf_rows": list(zip(rf.times_ms, rf.frequencies_mhz, rf.powers_mw, strict=True))
         if rf

@@ -56,8 +56,17 @@
     pollRows();
   }
 
-  // one job: reload the page when the job or the shown run changes state
+  // one job: reload the page when the job or the shown run changes state, or, with a
+  // sweep section, when one more run is done (its figures then show that run too)
   var badge = document.getElementById("job-status");
+  var sweep = document.getElementById("sweep");
+  var finished = function (runs) {
+    var n = 0;
+    Object.keys(runs).forEach(function (k) {
+      if (runs[k] === "COMPLETE" || runs[k] === "FAILED" || runs[k] === "CANCELLED") { n += 1; }
+    });
+    return sweep ? "/" + n : "";
+  };
   if (badge && badge.dataset.active === "1") {
     var first = null;
     var pollJob = function () {
@@ -67,8 +76,12 @@
           .then(function (r) { return r.ok ? r.json() : null; })
           .then(function (state) {
             if (!state) { return; }
-            var key = state.status + "/" + (state.runs[badge.dataset.run] || "");
-            if (first === null) { first = badge.dataset.runStatus ? badge.textContent.trim() + "/" + badge.dataset.runStatus : key; }
+            var key = state.status + "/" + (state.runs[badge.dataset.run] || "") + finished(state.runs);
+            if (first === null) {
+              first = badge.dataset.runStatus
+                ? badge.textContent.trim() + "/" + badge.dataset.runStatus + (sweep ? "/" + sweep.dataset.finished : "")
+                : key;
+            }
             if (key !== first) { window.location.reload(); }
           })
           .catch(function () {})
