@@ -90,8 +90,7 @@ def test_a_run_brings_its_summary_from_the_worker_as_a_stored_output_gives_it():
     from oqtant.server.queue import execute_run
 
     values = json.dumps(ULTRACOLD_MATTER_JOB["inputs"][0]["values"])
-    output_json, _, _, summary, figures = execute_run(FAST_SPEC, values, 7)
-    assert figures == {}  # drawn only when asked for
+    output_json, _, _, summary = execute_run(FAST_SPEC, values, 7)
     assert summary == crud.output_summary(output_json)
     assert (
         json.loads(summary)["tof_atom_number"]

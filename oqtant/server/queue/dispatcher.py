@@ -166,8 +166,8 @@ class Dispatcher:
         while self._figure_backlog and self._busy() < self.capacity and not self._stop.is_set():
             job_id, run, name, values_json, output_json, kind = self._figure_backlog.popleft()
             executor = self.executor
-            future = executor.submit(draw_figure, name, values_json, output_json, kind)
-            self._figures[future] = (job_id, run, kind, executor)
+            drawing = executor.submit(draw_figure, name, values_json, output_json, kind)
+            self._figures[drawing] = (job_id, run, kind, executor)
         return self._busy()
 
     def _busy(self) -> int:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from oqtant.schemas.job import InputValues
-from oqtant.server.web.plots import _draw_lock
+from oqtant.server.figures import _draw_lock  # pyplot is global: one figure at a time
 
 __all__ = [
     "IN_TRAP_RESULTS",
