@@ -82,9 +82,9 @@ def _start_server(data_dir: Path, database_url: str | None = None):
     import subprocess
     import sys
 
-    from oqtant.server.app import prepare_database
     from oqtant.server.auth.security import create_access_token
     from oqtant.server.db import crud, make_engine, make_session_factory
+    from oqtant.server.db.migrate import prepare_database
     from oqtant.settings import Settings
 
     settings = Settings(

@@ -62,8 +62,8 @@ def _setting_problem(exc) -> str:
 
 
 def _session(settings):
-    from oqtant.server.app import prepare_database
     from oqtant.server.db import make_engine, make_session_factory
+    from oqtant.server.db.migrate import prepare_database
     from oqtant.server.preflight import check_database
 
     check_database(settings)
@@ -569,7 +569,7 @@ def _add_user(sub) -> None:
 
 
 def _add_login(sub) -> None:
-    from oqtant.login import DEFAULT_URL
+    from oqtant.constants import DEFAULT_URL
 
     url_help = f"server address (default $OQTANT_URL or {DEFAULT_URL})"
     login = sub.add_parser(

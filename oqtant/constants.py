@@ -1,4 +1,5 @@
-"""Physical constants and the fixed facts of the apparatus (SI units unless named).
+"""Physical constants and the fixed facts of the apparatus (SI units unless named),
+and the service's default address.
 
 Energies given by the projection system are E/h in kHz; lengths in microns and
 times in milliseconds wherever a name says so.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import math
 
 __all__ = [
+    "DEFAULT_URL",
     "HBAR",
     "H_PLANCK",
     "K_B",
@@ -79,3 +81,6 @@ IN_TRAP_IMAGE_SHAPE = (148, 503)
 IN_TRAP_PIXCAL_UM = 0.344
 SIMULATOR_IN_TRAP_IMAGE_SHAPE = (148, 512)
 MOT_PIXCAL_UM = 1.0
+
+#: the address of a local ``oqtant serve`` (the client's default; ``$OQTANT_URL`` overrides it)
+DEFAULT_URL = "http://127.0.0.1:8000"

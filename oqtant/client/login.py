@@ -36,6 +36,7 @@ import platformdirs
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from oqtant.constants import DEFAULT_URL
 from oqtant.errors import AuthenticationError, ConnectionError, ValidationError
 
 __all__ = [
@@ -55,7 +56,6 @@ __all__ = [
     "main",
 ]
 
-DEFAULT_URL = "http://127.0.0.1:8000"
 # a token this close to its expiry is not reused
 _EXPIRY_MARGIN_S = 60.0
 

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 from oqtant.server._lazy import lazy_getattr
 
 if TYPE_CHECKING:
-    from oqtant.server.app import create_app, prepare_database
+    from oqtant.server.app import create_app
+    from oqtant.server.db.migrate import prepare_database
     from oqtant.server.queue.dispatcher import Dispatcher
 
 __all__ = ["Dispatcher", "create_app", "prepare_database"]
@@ -19,7 +20,7 @@ __all__ = ["Dispatcher", "create_app", "prepare_database"]
 _HOMES = {
     "Dispatcher": "oqtant.server.queue.dispatcher",
     "create_app": "oqtant.server.app",
-    "prepare_database": "oqtant.server.app",
+    "prepare_database": "oqtant.server.db.migrate",
 }
 
 

@@ -14,31 +14,14 @@ from oqtant.server.api.errors import install_error_handlers
 from oqtant.server.api.limits import RequestGuardMiddleware
 from oqtant.server.api.main import api_router
 from oqtant.server.auth.ratelimit import LoginLimiter
-from oqtant.server.db import check_schema_current, make_engine, make_session_factory
-from oqtant.server.db.migrate import upgrade_database
+from oqtant.server.db import make_engine, make_session_factory
+from oqtant.server.db.migrate import prepare_database
 from oqtant.server.headers import AllowHeaderMiddleware, SecurityHeadersMiddleware
 from oqtant.server.queue.dispatcher import Dispatcher
 from oqtant.server.web import web_router
 from oqtant.settings import Settings
 
 __all__ = ["create_app", "prepare_database"]
-
-
-def prepare_database(settings: Settings) -> None:
-    """Migrate a SQLite database to the newest schema; check any other is current.
-
-    PostgreSQL (or any shared database) is upgraded deliberately with
-    ``oqtant db upgrade``; the server refuses to start on an older schema.
-    """
-    if settings.is_sqlite:
-        settings.ensure_data_dir()
-        upgrade_database(settings.resolved_database_url)
-    else:
-        engine = make_engine(settings.resolved_database_url, settings=settings)
-        try:
-            check_schema_current(engine)
-        finally:
-            engine.dispose()
 
 
 def create_app(

@@ -16,9 +16,9 @@ from typing import TypeVar
 import httpx
 
 from oqtant.demo import EmbeddedServer
-from oqtant.server.app import prepare_database
 from oqtant.server.auth.security import create_access_token
 from oqtant.server.db import crud, make_engine, make_session_factory
+from oqtant.server.db.migrate import prepare_database
 from oqtant.settings import Settings
 from tests.pgserver import PostgresServer
 from tests.server.conftest import job_dict

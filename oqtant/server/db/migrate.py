@@ -10,7 +10,15 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-__all__ = ["alembic_config", "check_schema_current", "head_revision", "upgrade_database"]
+from oqtant.settings import Settings
+
+__all__ = [
+    "alembic_config",
+    "check_schema_current",
+    "head_revision",
+    "prepare_database",
+    "upgrade_database",
+]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -49,3 +57,22 @@ def check_schema_current(engine: Engine) -> None:
             f"this version of oqtant needs {head}: run `oqtant db upgrade` "
             f"(with the same OQTANT_DATABASE_URL) and start again"
         )
+
+
+def prepare_database(settings: Settings) -> None:
+    """Migrate a SQLite database to the newest schema; check any other is current.
+
+    PostgreSQL (or any shared database) is upgraded deliberately with
+    ``oqtant db upgrade``; the server refuses to start on an older schema.
+    """
+    from oqtant.server.db.session import make_engine
+
+    if settings.is_sqlite:
+        settings.ensure_data_dir()
+        upgrade_database(settings.resolved_database_url)
+    else:
+        engine = make_engine(settings.resolved_database_url, settings=settings)
+        try:
+            check_schema_current(engine)
+        finally:
+            engine.dispose()

@@ -48,8 +48,8 @@ def run_worker(
         RuntimeError: the database schema is not current (says to run ``oqtant db upgrade``)
             or the Dask scheduler cannot be reached.
     """
-    from oqtant.server.app import prepare_database
     from oqtant.server.db import make_engine, make_session_factory
+    from oqtant.server.db.migrate import prepare_database
     from oqtant.server.queue.dispatcher import Dispatcher
 
     prepare_database(settings)

@@ -25,7 +25,7 @@ from oqtant.schemas.job import (
 from oqtant.schemas.limits import jset, pset, tset
 from oqtant.server.api.deps import in_db
 from oqtant.server.db import crud
-from oqtant.server.web import input_plots, plots
+from oqtant.server.web import plots
 from oqtant.server.web.compose import Composed, check_job, sweep_fields
 from oqtant.server.web.routes._common import (
     _job_or_none,
@@ -144,6 +144,10 @@ _answers_lock = threading.Lock()
 
 def _preview_figures(name: str, values: InputValues) -> dict[str, str]:
     """Data URLs of the figures of one composed run (RF knife, potential, barrier map, ...)."""
+    # imported on the first preview: it brings the projection (scipy), which a server
+    # that composes nothing never needs
+    from oqtant.server.web import input_plots
+
     times = plots.potential_times_ms(values)
     return {
         kind: "data:image/png;base64,"
