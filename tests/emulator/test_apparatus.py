@@ -23,7 +23,7 @@ from oqtant.schemas.output import fit_bimodal_2d
 from tests.conftest import BARRIER_MANIPULATOR_JOB, REAL_JOBS_DIR, ULTRACOLD_MATTER_JOB
 
 APPARATUS = Apparatus()
-# The calibrated machine's in-trap camera blurs by 1.8 um rms, its probe saturates a
+# The calibrated machine's in-trap camera blurs by 1.2 um rms, its probe saturates a
 # dense cloud and its thermal cloud is heated in the science trap: the tests of what
 # light does to the density use a machine without those (1 um optics, the simulator's
 # 18 MHz probe, no stage heating, the ramp measured from the trap bottom).
