@@ -315,7 +315,8 @@ def test_terminator_removes_the_atoms_on_its_side():
 
 
 def _real_values(name: str):
-    job = json.loads(gzip.open(REAL_JOBS_DIR / f"{name}.json.gz").read())
+    with gzip.open(REAL_JOBS_DIR / f"{name}.json.gz") as handle:
+        job = json.loads(handle.read())
     values = InputValues.model_validate(job["inputs"][0]["values"])
     real = job["inputs"][0]["output"]["values"]
     return values, real
@@ -405,6 +406,35 @@ def test_a_painted_landscape_shapes_the_in_trap_density():
     # a 20 kHz step on the right (above mu and k_B T) pushes the atoms to the left; the
     # collisionless thermal atoms it lifted keep their energy and still cross it
     assert prof[(x > 12) & (x < 20)].mean() < 0.5 * prof[(x > -20) & (x < -12)].mean()
+
+
+def test_the_simulator_in_its_nominal_trap_holds_the_machines_condensate():
+    # The simulator's trap is 50 / 400 Hz, the machine's 50 / 600 Hz. With the atoms
+    # scaled by (600 / 400)^2 it has the machine's chemical potential, and its line
+    # density scaled back is the machine's Thomas-Fermi line density
+    # pi (mu - V)^2 / (g m omega_y omega_z); without the scaling it is 20 % off.
+    from oqtant.emulator._cloud import condensate_line_density_in_potential
+    from oqtant.emulator._profiles import _SIMULATOR_ATOM_SCALE
+    from oqtant.simulator import Simulator
+    from oqtant.simulator.grid import LENGTH_UM
+
+    n_c = 2.0e4
+    x_tf = np.arange(-60.0, 60.001, 0.25)
+    tf = condensate_line_density_in_potential(n_c, np.zeros_like(x_tf), x_tf)
+    values = barrier_values(optical_barriers=None, end_time_ms=1.0)
+
+    def rms(x, n):
+        return float(np.sqrt(np.sum(n * x**2) / np.sum(n)))
+
+    peaks, widths = [], []
+    for n_sim in (n_c * _SIMULATOR_ATOM_SCALE, n_c):
+        sim = Simulator(values, atom_number=n_sim).run(progress=False)
+        psi = sim.evolution.psisave[0]
+        line = sim.grid.weight_r @ (np.abs(psi) ** 2) / (LENGTH_UM * 1e-6) * (n_c / n_sim)
+        peaks.append(line.max() / tf.max())
+        widths.append(rms(sim.grid.x * LENGTH_UM, line) / rms(x_tf, tf))
+    assert peaks[0] == pytest.approx(1.0, abs=0.03) and widths[0] == pytest.approx(1.0, abs=0.03)
+    assert peaks[1] > 1.15 and widths[1] < 0.87
 
 
 def test_the_thomas_fermi_density_stands_in_when_the_simulator_cannot_run(monkeypatch):

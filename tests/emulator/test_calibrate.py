@@ -1,4 +1,4 @@
-"""Calibration of the emulated apparatus: statistics, parameter recovery, the calibrated defaults."""
+"""Calibration of the emulated apparatus: statistics, parameter recovery, calibrated defaults."""
 
 from __future__ import annotations
 
