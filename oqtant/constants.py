@@ -52,9 +52,9 @@ OMEGA_BAR = 2 * math.pi * (TRAP_FREQUENCY_AXIAL_HZ * TRAP_FREQUENCY_RADIAL_HZ**2
 
 # The science trap of the machine, as its images measure it (calibrated on the
 # reference machine's hardware runs, docs/emulator.md): the radial confinement
-# is stiffer than the nominal 400 Hz. Its clouds (6.4e4 atoms at about 410 nK,
-# a few percent condensed) need Tc near 440 nK, which a 50 / 400 Hz trap (265 nK)
-# cannot give. The emulated apparatus and the users' fit of its images read
+# is stiffer than the nominal 400 Hz. Its clouds (about 6e4 atoms at 420 nK, 4
+# to 9 % condensed, by the users' fit) need Tc near 430 nK, which a 50 / 400 Hz
+# trap (about 260 nK) cannot give. The emulated apparatus and the users' fit of its images read
 # these; the Gross-Pitaevskii simulator keeps the nominal 50 / 400 Hz trap of the
 # reference's simulator.
 MACHINE_TRAP_FREQUENCY_AXIAL_HZ = TRAP_FREQUENCY_AXIAL_HZ

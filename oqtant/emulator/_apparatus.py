@@ -71,8 +71,10 @@ class ApparatusSettings:
     # Calibrated on the real machine's runs (oqtant.emulator.calibrate,
     # scripts/calibrate_emulator.py; values and uncertainties in docs/emulator.md):
     # capture, initial temperature, the trap bottom under the knife, the heating
-    # in the science trap, the in-trap camera's resolution and probe detuning and
-    # the TOF camera's saturation.
+    # in the science trap, the probes' detunings, the in-trap camera's resolution
+    # and both cameras' saturation. The science trap (50 / 600 Hz) is calibrated
+    # too and lives in oqtant.constants (MACHINE_TRAP_FREQUENCY_*), which the fit
+    # reads as well.
     capture_fraction: float = 0.293  # MOT -> magnetic trap
     initial_temperature_k: float = 166e-6  # in the (compressed) magnetic trap
     initial_temperature_scatter: float = 0.02
@@ -93,14 +95,15 @@ class ApparatusSettings:
         columns=_IN_TRAP_SHAPE[1],
         pixcal_um=_IN_TRAP_PIXCAL_UM,
         resolution_um=1.2,  # blurs the 1-2 um radial size to the 4-5 um seen
-        saturation_od=2.5,
+        saturation_od=2.5,  # calibrated
         background_photoelectrons=300.0,  # small pixels at high magnification collect few photons
         oversample=1,
     )
     # The TOF probe is circularly polarised and resonant with the cycling
     # transition (the atoms are optically pumped to the stretched state first):
     # the full cross-section 3 lambda^2 / 2 pi. Other polarisations would scale it
-    # (7/15 for linear light on atoms spread over the sublevels).
+    # (7/15 for linear light on atoms spread over the sublevels). The calibration
+    # puts it 1.2 MHz off resonance (0.87 of the cross-section).
     tof_polarization_factor: float = 1.0
     tof_detuning_mhz: float = 1.2
     # The dense in-trap cloud is imaged off resonance so that it does not go black
