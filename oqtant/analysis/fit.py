@@ -27,7 +27,7 @@ from oqtant.analysis.bimodal import (
 from oqtant.analysis.bose import BOSE_ATOMS_FACTOR
 from oqtant.analysis.images import Detection, detect_signal, moments_guess
 from oqtant.analysis.result import BimodalFit
-from oqtant.constants import TRAP_FREQUENCY_AXIAL_HZ, TRAP_FREQUENCY_RADIAL_HZ
+from oqtant.constants import MACHINE_TRAP_FREQUENCY_AXIAL_HZ, MACHINE_TRAP_FREQUENCY_RADIAL_HZ
 from oqtant.errors import FitError, ValidationError
 
 __all__ = ["FIT_MODELS", "FitOptions", "fit_bimodal_2d"]
@@ -42,7 +42,7 @@ _FREE = {
 # -ln(fugacity) tried for a thermal Bose gas just above T_c (0: saturated; 2.5: z = 0.08,
 # where the profile is within a few percent of the classical Gaussian)
 _FUGACITY_SHIFTS = (2.5, 1.5, 0.9, 0.55, 0.32, 0.17, 0.07, 0.0)
-_DEFAULT_TRAP_HZ = (TRAP_FREQUENCY_AXIAL_HZ, TRAP_FREQUENCY_RADIAL_HZ)
+_DEFAULT_TRAP_HZ = (MACHINE_TRAP_FREQUENCY_AXIAL_HZ, MACHINE_TRAP_FREQUENCY_RADIAL_HZ)
 
 
 # --------------------------------------------------------------------------- options

@@ -11,10 +11,10 @@ from oqtant.analysis.bimodal import FIT_PARAMETER_NAMES
 from oqtant.analysis.bose import BOSE_ATOMS_FACTOR, g3, polylog2
 from oqtant.constants import (
     K_B,
+    MACHINE_TRAP_FREQUENCY_AXIAL_HZ,
+    MACHINE_TRAP_FREQUENCY_RADIAL_HZ,
     RB87_MASS_KG,
     RESONANT_CROSS_SECTION_M2,
-    TRAP_FREQUENCY_AXIAL_HZ,
-    TRAP_FREQUENCY_RADIAL_HZ,
 )
 from oqtant.schemas.job import TofFit
 
@@ -58,8 +58,8 @@ class BimodalFit:
     pixcal_um: float = 1.0
     time_of_flight_ms: float | None = None
     trap_frequencies_hz: tuple[float, float] | None = (
-        TRAP_FREQUENCY_AXIAL_HZ,
-        TRAP_FREQUENCY_RADIAL_HZ,
+        MACHINE_TRAP_FREQUENCY_AXIAL_HZ,
+        MACHINE_TRAP_FREQUENCY_RADIAL_HZ,
     )
     noise_od: float = 0.0
     model: str = "bimodal"
@@ -212,8 +212,6 @@ class BimodalFit:
         grad = np.array([both[0] / self.params[1], both[1] / self.params[2]])  # d mean / d sigma
         cov = self.covariance[1:3, 1:3]
         return float(math.sqrt(max(float(grad @ cov @ grad), 0.0)))
-
-
 
 
 FitResult = BimodalFit

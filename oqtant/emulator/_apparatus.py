@@ -71,13 +71,15 @@ class ApparatusSettings:
     # Calibrated on the real machine's runs (oqtant.emulator.calibrate,
     # scripts/calibrate_emulator.py; values and uncertainties in docs/emulator.md):
     # capture, initial temperature, the trap bottom under the knife, the heating
-    # in the science trap, the in-trap camera's resolution and probe detuning and
-    # the TOF camera's saturation.
-    capture_fraction: float = 0.325  # MOT -> magnetic trap
+    # in the science trap, the probes' detunings, the in-trap camera's resolution
+    # and both cameras' saturation. The science trap (50 / 600 Hz) is calibrated
+    # too and lives in oqtant.constants (MACHINE_TRAP_FREQUENCY_*), which the fit
+    # reads as well.
+    capture_fraction: float = 0.293  # MOT -> magnetic trap
     initial_temperature_k: float = 166e-6  # in the (compressed) magnetic trap
     initial_temperature_scatter: float = 0.02
     evaporation: EvaporationModel = EvaporationModel(
-        trap_bottom_mhz=-0.0302, stage_heating_nk_per_ms=2.85
+        trap_bottom_mhz=-0.0615, stage_heating_nk_per_ms=0.52
     )
     # A few percent of the TOF probe never meets the atoms, so the camera reads
     # at most OD 3 (calibrated): the centre of a dense condensate looks flat.
@@ -92,20 +94,21 @@ class ApparatusSettings:
         rows=_IN_TRAP_SHAPE[0],
         columns=_IN_TRAP_SHAPE[1],
         pixcal_um=_IN_TRAP_PIXCAL_UM,
-        resolution_um=1.55,  # blurs the 1-2 um radial size to the 4-5 um seen
-        saturation_od=2.2,
+        resolution_um=1.2,  # blurs the 1-2 um radial size to the 4-5 um seen
+        saturation_od=2.5,  # calibrated
         background_photoelectrons=300.0,  # small pixels at high magnification collect few photons
         oversample=1,
     )
     # The TOF probe is circularly polarised and resonant with the cycling
     # transition (the atoms are optically pumped to the stretched state first):
     # the full cross-section 3 lambda^2 / 2 pi. Other polarisations would scale it
-    # (7/15 for linear light on atoms spread over the sublevels).
+    # (7/15 for linear light on atoms spread over the sublevels). The calibration
+    # puts it 1.2 MHz off resonance (0.87 of the cross-section).
     tof_polarization_factor: float = 1.0
-    tof_detuning_mhz: float = 0.0
+    tof_detuning_mhz: float = 1.2
     # The dense in-trap cloud is imaged off resonance so that it does not go black
     # (the simulator's in-trap images use the same probe).
-    in_trap_detuning_mhz: float = 15.7  # calibrated (the simulator's images: 18.07 MHz)
+    in_trap_detuning_mhz: float = 22.0  # calibrated (the simulator's images: 18.07 MHz)
     position_jitter_px: float = 0.4  # shot-to-shot cloud position on the TOF camera
     in_trap_position_jitter_um: float = 0.2
     terminator_loss_per_ms: float = TERMINATOR_LOSS_RATE_PER_MS  # at full intensity

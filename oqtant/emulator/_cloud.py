@@ -1,8 +1,9 @@
 """A trapped Bose gas in equilibrium: condensate and thermal cloud, in trap and after flight.
 
-The trap is harmonic (``TRAP_FREQUENCY_AXIAL_HZ`` along x, ``TRAP_FREQUENCY_RADIAL_HZ``
-along y and z), plus an optional optical potential along x. Images look
-along z, so column densities are functions of (x, y). Positions in um, column
+The trap is harmonic (``MACHINE_TRAP_FREQUENCY_AXIAL_HZ`` along x,
+``MACHINE_TRAP_FREQUENCY_RADIAL_HZ`` along y and z: the machine's calibrated science
+trap), plus an optional optical potential along x. Images look along z, so column
+densities are functions of (x, y). Positions in um, column
 densities in atoms per m^2.
 
 - Degeneracy: ideal-gas critical temperature with the finite-size and
@@ -31,11 +32,11 @@ from oqtant.constants import (
     HBAR,
     K_B,
     KHZ_TO_J,
-    OMEGA_BAR,
+    MACHINE_OMEGA_BAR,
+    MACHINE_TRAP_FREQUENCY_AXIAL_HZ,
+    MACHINE_TRAP_FREQUENCY_RADIAL_HZ,
     RB87_MASS_KG,
     RB87_SCATTERING_LENGTH_M,
-    TRAP_FREQUENCY_AXIAL_HZ,
-    TRAP_FREQUENCY_RADIAL_HZ,
 )
 
 __all__ = [
@@ -55,11 +56,12 @@ __all__ = [
 ]
 
 TRAP_OMEGAS = (
-    2 * math.pi * TRAP_FREQUENCY_AXIAL_HZ,
-    2 * math.pi * TRAP_FREQUENCY_RADIAL_HZ,
-    2 * math.pi * TRAP_FREQUENCY_RADIAL_HZ,
+    2 * math.pi * MACHINE_TRAP_FREQUENCY_AXIAL_HZ,
+    2 * math.pi * MACHINE_TRAP_FREQUENCY_RADIAL_HZ,
+    2 * math.pi * MACHINE_TRAP_FREQUENCY_RADIAL_HZ,
 )
-"""Angular trap frequencies (x, y, z), rad/s."""
+"""Angular trap frequencies (x, y, z) of the machine's science trap, rad/s."""
+OMEGA_BAR = MACHINE_OMEGA_BAR
 INTERACTION_J_M3 = 4 * math.pi * HBAR**2 * RB87_SCATTERING_LENGTH_M / RB87_MASS_KG
 _A_HO_M = math.sqrt(HBAR / (RB87_MASS_KG * OMEGA_BAR))
 _N_BOSE_TERMS = 80
@@ -125,9 +127,12 @@ def thomas_fermi_chemical_potential_j(condensed_atom_number: float) -> float:
     """``mu = (hbar omega_bar / 2) (15 N a / a_ho)^(2/5)``, J (0 for no atoms)."""
     if condensed_atom_number <= 0:
         return 0.0
-    return 0.5 * HBAR * OMEGA_BAR * (
-        15 * condensed_atom_number * RB87_SCATTERING_LENGTH_M / _A_HO_M
-    ) ** 0.4
+    return (
+        0.5
+        * HBAR
+        * OMEGA_BAR
+        * (15 * condensed_atom_number * RB87_SCATTERING_LENGTH_M / _A_HO_M) ** 0.4
+    )
 
 
 def _bose_g(order: float, fugacity: float, terms: int = 400) -> float:

@@ -35,6 +35,7 @@ from oqtant.constants import (
     H_PLANCK,
     HBAR,
     K_B,
+    MACHINE_OMEGA_BAR,
     OMEGA_BAR,
     RB87_MASS_KG,
     RB87_SCATTERING_LENGTH_M,
@@ -50,7 +51,9 @@ __all__ = [
     "phase_space_density",
 ]
 
-_OMEGA_BAR = OMEGA_BAR
+_OMEGA_BAR = MACHINE_OMEGA_BAR  # the science trap
+# the trap while the knife works: 2.25 times the mean frequency of a 50 / 400 Hz trap
+_EVAPORATION_OMEGA_BAR = 2.25 * OMEGA_BAR
 _SIGMA_EL = 8 * math.pi * RB87_SCATTERING_LENGTH_M**2  # identical bosons
 _ETA_MAX = 40.0  # beyond this the knife does nothing measurable
 _ETA_MIN = 0.05  # a knife at the trap bottom: everything above it is spilled already
@@ -68,7 +71,10 @@ class EvaporationModel:
     # The trap is stiffer (all frequencies times this factor) while the knife
     # evaporates (t <= 0) and is relaxed adiabatically to the science trap at
     # t = 0, which keeps the phase-space density and divides T by the factor.
-    evaporation_compression: float = 2.25
+    # The evaporation trap has 2.25 times the mean frequency of a 50 / 400 Hz
+    # trap; the calibrated science trap (50 / 600 Hz) is 1.31 times stiffer than
+    # that nominal trap, so the relaxation divides T by 1.72.
+    evaporation_compression: float = _EVAPORATION_OMEGA_BAR / _OMEGA_BAR
     # Heating in the science trap (t > 0): technical noise of the trap and the
     # light of the experiment stage (spontaneous scattering of the projected
     # light, its pointing noise) add energy at a constant rate per atom.

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from oqtant.constants import RB87_MASS_KG
+from oqtant.constants import RB87_MASS_KG, TRAP_FREQUENCY_RADIAL_HZ
 from oqtant.emulator._cloud import (
     TRAP_OMEGAS,
     CloudState,
@@ -47,6 +47,12 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Profiles"]
 
 _SIMULATOR_ATOMS = (1e3, 2e5)  # the simulator's range of condensate atom numbers
+# The simulator's trap is the nominal 50 / 400 Hz one, the machine's is stiffer
+# radially. An elongated Thomas-Fermi condensate moves along x as its chemical
+# potential and V(x) say (n1 = pi (mu - V)^2 / (g m omega_y omega_z)): the
+# simulator holding this many times the atoms has the machine's mu, and its line
+# density, scaled back by the same factor, is the machine's.
+_SIMULATOR_ATOM_SCALE = (TRAP_OMEGAS[1] / (2 * np.pi * TRAP_FREQUENCY_RADIAL_HZ)) ** 2
 
 
 class Profiles:
@@ -99,7 +105,7 @@ class Profiles:
     def _run_simulator(self, start: CloudState):
         if not self.settings.use_simulator:
             return None
-        n_c = start.condensed_atom_number
+        n_c = start.condensed_atom_number * _SIMULATOR_ATOM_SCALE
         if not _SIMULATOR_ATOMS[0] <= n_c <= _SIMULATOR_ATOMS[1]:
             return None
         try:
@@ -129,6 +135,7 @@ class Profiles:
         evolution = simulator.evolution
         length_m = LENGTH_UM * 1e-6
         x_m = grid.x * length_m
+        # the machine's atoms over the simulator's (its mu matches the machine's)
         ratio = self.end.condensed_atom_number / simulator.atom_number
         snaps = evolution.psisave
         lines = np.einsum("r,trx->tx", grid.weight_r, snaps.real**2 + snaps.imag**2) / length_m

@@ -98,8 +98,14 @@ def load_real_runs(folder, *, include_simulator: bool = False) -> list[RealRun]:
             image = np.asarray(wire["pixels"], float).reshape(wire["rows"], wire["columns"])
             values = InputValues.model_validate(run["values"])
             label = name if len(job["inputs"]) == 1 else f"{name}#{k}"
-            runs.append(RealRun(label, values, image, float(wire.get("pixcal") or 0) or
-                                (4.4 if "tof_image" in out else 0.344)))
+            runs.append(
+                RealRun(
+                    label,
+                    values,
+                    image,
+                    float(wire.get("pixcal") or 0) or (4.4 if "tof_image" in out else 0.344),
+                )
+            )
     return runs
 
 
@@ -129,16 +135,27 @@ def _background(od: np.ndarray, band: int) -> float:
     return float(np.median(np.concatenate([od[:band].ravel(), od[-band:].ravel()])))
 
 
+def _column_background(od: np.ndarray, band: int, smooth: int = 31) -> np.ndarray:
+    """The OD far from the cloud in each column: median of its top and bottom rows,
+    smoothed along x (the probe's background varies across a wide in-trap frame)."""
+    edge = np.median(np.concatenate([od[:band], od[-band:]]), axis=0)
+    return ndimage.uniform_filter1d(edge, smooth, mode="nearest")
+
+
 def _in_trap_statistics(od: np.ndarray, pixcal_um: float) -> dict[str, float]:
-    od = od - _background(od, 20)
+    od = od - _column_background(od, 20)[None, :]
     smooth = ndimage.uniform_filter(od, 3)
     row, col = np.unravel_index(np.argmax(smooth), od.shape)
     x_profile = od.sum(axis=0)
     y_profile = od.sum(axis=1)
-    # the axial extent: the cloud's columns (above a tenth of the profile's maximum)
+    # the axial extent: the columns around the peak above a tenth of the profile's
+    # maximum (contiguous: noise far out does not widen the cloud)
     sm = ndimage.uniform_filter1d(x_profile, 9)
-    held = np.flatnonzero(sm > 0.1 * sm.max())
-    cols = slice(held[0], held[-1] + 1) if held.size else slice(None)
+    peak = int(np.argmax(sm))
+    low = np.flatnonzero(sm <= 0.1 * sm[peak])
+    first = int(low[low < peak].max()) + 1 if np.any(low < peak) else 0
+    last = int(low[low > peak].min()) if np.any(low > peak) else len(sm)
+    cols = slice(first, last)
     radial = od[:, cols].sum(axis=1)
     x = np.arange(od.shape[1])[cols] * pixcal_um
     w = np.clip(sm[cols], 0, None)
@@ -206,10 +223,10 @@ def profile_correlation(real: np.ndarray, emulated: np.ndarray, max_shift: int =
     pad = np.zeros(n + 2 * max_shift)
     off = max_shift + (n - len(b)) // 2
     lo, hi = max(off, 0), min(off + len(b), len(pad))
-    pad[lo:hi] = b[lo - off:hi - off]
+    pad[lo:hi] = b[lo - off : hi - off]
     best = -1.0
     for shift in range(-max_shift, max_shift + 1):
-        seg = pad[max_shift + shift:max_shift + shift + n]
+        seg = pad[max_shift + shift : max_shift + shift + n]
         if np.std(seg) > 0 and np.std(a) > 0:
             best = max(best, float(np.corrcoef(a, seg)[0, 1]))
     return best
@@ -239,26 +256,86 @@ class Parameter:
 PARAMETERS: dict[str, Parameter] = {
     p.name: p
     for p in (
-        Parameter("capture_fraction", "capture_fraction", 0.02, 1.0, True, "",
-                  "MOT -> magnetic trap"),
-        Parameter("initial_temperature_uk", "initial_temperature_k", 30e-6, 600e-6, True, "K",
-                  "temperature in the compressed magnetic trap"),
-        Parameter("trap_bottom_khz", "evaporation.trap_bottom_mhz", -0.08, 0.03, False, "MHz",
-                  "trap bottom under the RF knife (negative: the knife is deeper)", 0.002),
-        Parameter("stage_heating", "evaporation.stage_heating_nk_per_ms", 0.0, 30.0, False,
-                  "nK/ms", "heating in the science trap (t > 0)", 1.0),
-        Parameter("in_trap_resolution", "in_trap_camera.resolution_um", 0.3, 4.0, True, "um",
-                  "rms of the in-trap camera's point-spread function"),
-        Parameter("in_trap_detuning", "in_trap_detuning_mhz", 5.0, 40.0, True, "MHz",
-                  "detuning of the in-trap probe"),
-        Parameter("in_trap_saturation", "in_trap_camera.saturation_od", 0.8, 5.0, True, "OD",
-                  "most OD the in-trap camera reads (stray probe light)"),
-        Parameter("tof_saturation", "tof_camera.saturation_od", 0.8, 5.0, True, "OD",
-                  "most OD the TOF camera reads (stray probe light)"),
-        Parameter("tof_detuning", "tof_detuning_mhz", 0.0, 8.0, False, "MHz",
-                  "detuning of the TOF probe"),
-        Parameter("background_lifetime", "evaporation.background_lifetime_s", 0.3, 30.0, True,
-                  "s", "background-gas lifetime"),
+        Parameter(
+            "capture_fraction", "capture_fraction", 0.02, 1.0, True, "", "MOT -> magnetic trap"
+        ),
+        Parameter(
+            "initial_temperature_uk",
+            "initial_temperature_k",
+            30e-6,
+            600e-6,
+            True,
+            "K",
+            "temperature in the compressed magnetic trap",
+        ),
+        Parameter(
+            "trap_bottom_khz",
+            "evaporation.trap_bottom_mhz",
+            -0.08,
+            0.03,
+            False,
+            "MHz",
+            "trap bottom under the RF knife (negative: the knife is deeper)",
+            0.002,
+        ),
+        Parameter(
+            "stage_heating",
+            "evaporation.stage_heating_nk_per_ms",
+            0.0,
+            30.0,
+            False,
+            "nK/ms",
+            "heating in the science trap (t > 0)",
+            1.0,
+        ),
+        Parameter(
+            "in_trap_resolution",
+            "in_trap_camera.resolution_um",
+            0.3,
+            4.0,
+            True,
+            "um",
+            "rms of the in-trap camera's point-spread function",
+        ),
+        Parameter(
+            "in_trap_detuning",
+            "in_trap_detuning_mhz",
+            5.0,
+            40.0,
+            True,
+            "MHz",
+            "detuning of the in-trap probe",
+        ),
+        Parameter(
+            "in_trap_saturation",
+            "in_trap_camera.saturation_od",
+            0.8,
+            5.0,
+            True,
+            "OD",
+            "most OD the in-trap camera reads (stray probe light)",
+        ),
+        Parameter(
+            "tof_saturation",
+            "tof_camera.saturation_od",
+            0.8,
+            5.0,
+            True,
+            "OD",
+            "most OD the TOF camera reads (stray probe light)",
+        ),
+        Parameter(
+            "tof_detuning", "tof_detuning_mhz", 0.0, 8.0, False, "MHz", "detuning of the TOF probe"
+        ),
+        Parameter(
+            "background_lifetime",
+            "evaporation.background_lifetime_s",
+            0.3,
+            30.0,
+            True,
+            "s",
+            "background-gas lifetime",
+        ),
     )
 }
 DEFAULT_PARAMETERS = (
@@ -290,8 +367,9 @@ def with_parameters(settings: ApparatusSettings, values: dict[str, float]) -> Ap
     """A copy of ``settings`` with the named parameters set."""
     for name, value in values.items():
         if name not in PARAMETERS:
-            raise ValidationError(f"parameters: unknown parameter {name!r}; known: "
-                                  f"{', '.join(PARAMETERS)}")
+            raise ValidationError(
+                f"parameters: unknown parameter {name!r}; known: {', '.join(PARAMETERS)}"
+            )
         settings = _replace(settings, PARAMETERS[name].path.split("."), float(value))
     return settings
 
@@ -345,8 +423,12 @@ class CalibrationResult:
     runs: tuple[str, ...]
 
     def report(self) -> str:
-        lines = [(f"calibrated on {len(self.runs)} runs, {self.evaluations} evaluations, "
-                 f"rms log ratio {self.residual_rms:.3f}")]
+        lines = [
+            (
+                f"calibrated on {len(self.runs)} runs, {self.evaluations} evaluations, "
+                f"rms log ratio {self.residual_rms:.3f}"
+            )
+        ]
         for name, v, e in zip(self.names, self.values, self.errors, strict=True):
             p = PARAMETERS[name]
             lines.append(f"  {p.path:38s} = {v:11.5g} +- {e:.2g} {p.unit:6s} ({p.description})")
@@ -418,15 +500,17 @@ class _Objective:
                 emu = apparatus.simulate(run.values, seed)
                 if emu.od_image is None:
                     raise SimulationError("calibration: an emulated run returned no OD image")
-                stats = image_statistics(emu.od_image, run.pixcal_um, run.values,
-                                         apparatus.settings)
+                stats = image_statistics(
+                    emu.od_image, run.pixcal_um, run.values, apparatus.settings
+                )
                 c = compare(run, real, stats)
                 keys = list(c)
                 per_seed.append([c[k] for k in keys])
             weights = _IN_TRAP_KEYS if run.in_trap else _TOF_KEYS
             mean = np.mean(per_seed, axis=0)
-            residuals.extend(m * weights.get(k, _CORRELATION_WEIGHT) for k, m in zip(keys, mean,
-                                                                                     strict=True))
+            residuals.extend(
+                m * weights.get(k, _CORRELATION_WEIGHT) for k, m in zip(keys, mean, strict=True)
+            )
         r = np.asarray(residuals)
         self._cache[key] = r
         return r
@@ -434,13 +518,16 @@ class _Objective:
 
 def subsample(runs: list[RealRun], tof: int, in_trap: int) -> list[RealRun]:
     """Up to ``tof`` TOF and ``in_trap`` in-trap runs spread evenly over the list."""
+
     def pick(items, k):
         if k >= len(items):
             return items
         idx = np.linspace(0, len(items) - 1, k).round().astype(int)
         return [items[i] for i in idx]
-    return pick([r for r in runs if not r.in_trap], tof) + pick([r for r in runs if r.in_trap],
-                                                                in_trap)
+
+    return pick([r for r in runs if not r.in_trap], tof) + pick(
+        [r for r in runs if r.in_trap], in_trap
+    )
 
 
 def calibrate(
@@ -472,8 +559,9 @@ def calibrate(
     if not chosen:
         raise ValidationError("runs: no real runs with an image to calibrate on")
     start = {n: get_parameter(base, n) for n in parameters}
-    stages = [(dataclasses.replace(base, use_simulator=False, thermal_particles=4000),
-               coarse_evaluations)]
+    stages = [
+        (dataclasses.replace(base, use_simulator=False, thermal_particles=4000), coarse_evaluations)
+    ]
     if fine_evaluations > 0:
         stages.append((base, fine_evaluations))
     z: np.ndarray | None = None
@@ -484,8 +572,13 @@ def calibrate(
         # half a unit inside the bounds: the reflective trust region crawls at a bound
         z0 = np.clip(objective.to_internal(start) if z is None else z, lo + 0.5, hi - 0.5)
         result = optimize.least_squares(
-            objective, z0, jac=objective.jacobian, bounds=(lo, hi), x_scale=1.0,
-            max_nfev=budget, verbose=verbose,
+            objective,
+            z0,
+            jac=objective.jacobian,
+            bounds=(lo, hi),
+            x_scale=1.0,
+            max_nfev=budget,
+            verbose=verbose,
         )
         z = result.x
         start = objective.to_physical(z)
@@ -499,8 +592,12 @@ def calibrate(
     physical = objective.to_physical(z)
     values = np.array([physical[n] for n in parameters])
     # one internal unit: a tenth of a log parameter, ``step`` of a linear one
-    errors = np.array([v * 0.1 * e if PARAMETERS[n].log else PARAMETERS[n].step * e
-                       for n, v, e in zip(parameters, values, errors_internal, strict=True)])
+    errors = np.array(
+        [
+            v * 0.1 * e if PARAMETERS[n].log else PARAMETERS[n].step * e
+            for n, v, e in zip(parameters, values, errors_internal, strict=True)
+        ]
+    )
     return CalibrationResult(
         names=tuple(parameters),
         values=values,

@@ -1,4 +1,4 @@
-"""Calibration of the emulated apparatus: statistics, parameter recovery, the calibrated defaults."""
+"""Calibration of the emulated apparatus: statistics, parameter recovery, calibrated defaults."""
 
 from __future__ import annotations
 
@@ -65,10 +65,54 @@ def test_profile_correlation_aligns_shifted_profiles():
     assert profile_correlation(a, np.exp(-0.5 * ((x - 250) / 30) ** 2)) < 0.99
 
 
+def test_in_trap_axial_width_is_that_of_the_cloud_not_of_the_frames_background():
+    # a Gaussian cloud (rms 12 um along x) on a frame whose background OD drifts
+    # across the 503 columns, as the real in-trap frames' does, plus pixel noise
+    pix = 0.344
+    x = (np.arange(503) - 200) * pix
+    y = (np.arange(148) - 74) * pix
+    cloud = 1.2 * np.exp(-0.5 * (x[None, :] / 12.0) ** 2 - 0.5 * (y[:, None] / 1.8) ** 2)
+    drift = 0.03 * np.clip((x - 20.0) / 60.0, 0.0, 1.0)[None, :]
+    noise = 0.026 * np.random.default_rng(1).standard_normal(cloud.shape)
+    values = load_real_runs(TEST_JOBS)[-1].values
+    assert values.image_type.value == "IN_TRAP"
+    stats = image_statistics(cloud + drift + noise, pix, values, ApparatusSettings())
+    # the rms of a Gaussian cut at a tenth of its peak: 0.84 sigma
+    cut = 12.0 * np.sqrt(2 * np.log(10.0))
+    inside = np.abs(x) < cut
+    rms_cut = np.sqrt(
+        np.sum((x**2 * np.exp(-0.5 * (x / 12.0) ** 2))[inside])
+        / np.sum(np.exp(-0.5 * (x / 12.0) ** 2)[inside])
+    )
+    assert stats["axial_rms_um"] == pytest.approx(rms_cut, rel=0.06)
+    assert stats["integrated_od"] == pytest.approx(cloud.sum(), rel=0.05)
+
+
+def test_the_real_clouds_condense_in_the_machines_trap_not_in_the_nominal_one(test_runs):
+    # the real 10 ms TOF runs: the fit finds a few percent condensed at about 400 nK
+    from scipy.special import zeta
+
+    from oqtant.constants import HBAR, K_B, OMEGA_BAR
+    from oqtant.emulator._cloud import critical_temperature_k
+
+    s = ApparatusSettings()
+    tof = [r for r in test_runs if not r.in_trap and r.values.time_of_flight_ms == 10.0]
+    assert len(tof) >= 3
+    for run in tof:
+        stats = image_statistics(run.image, run.pixcal_um, run.values, s)
+        n, t = stats["atom_number"], stats["temperature_nk"] * 1e-9
+        assert 0.02 < stats["condensed_fraction"] < 0.2
+        # a 50 / 400 Hz trap: even the ideal-gas Tc of 1.3 times the counted atoms
+        # (the fit counts these excited clouds low) lies below the temperature
+        tc_nominal = HBAR * OMEGA_BAR / K_B * (1.3 * n / zeta(3)) ** (1 / 3)
+        assert t > tc_nominal
+        # the calibrated machine's trap: the temperature sits just at its Tc
+        assert t / critical_temperature_k(n) == pytest.approx(1.0, abs=0.1)
+
+
 def _synthetic_runs(settings: ApparatusSettings, runs: list[RealRun], seed: int) -> list[RealRun]:
     apparatus = Apparatus(settings)
-    return [dataclasses.replace(r, image=apparatus.simulate(r.values, seed).od_image)
-            for r in runs]
+    return [dataclasses.replace(r, image=apparatus.simulate(r.values, seed).od_image) for r in runs]
 
 
 @pytest.mark.slow
@@ -78,8 +122,10 @@ def test_calibration_recovers_the_capture_and_the_in_trap_resolution_of_syntheti
     # "real" images made by the (fast) model with two parameters changed, with other
     # camera noise than the calibration's own emulations
     fast = dataclasses.replace(ApparatusSettings(), use_simulator=False, thermal_particles=4000)
-    truth = {"capture_fraction": 1.3 * fast.capture_fraction,
-             "in_trap_resolution": 1.4 * fast.in_trap_camera.resolution_um}
+    truth = {
+        "capture_fraction": 1.3 * fast.capture_fraction,
+        "in_trap_resolution": 1.4 * fast.in_trap_camera.resolution_um,
+    }
     runs = [test_runs[0], *[r for r in test_runs if r.in_trap][:1]]
     fake = _synthetic_runs(with_parameters(fast, truth), runs, seed=7)
     result = calibrate(fake, tuple(truth), base=fast, coarse_evaluations=25, fine_evaluations=0)
@@ -92,8 +138,14 @@ def test_calibration_recovers_the_capture_and_the_in_trap_resolution_of_syntheti
 
 @pytest.mark.slow
 def test_calibration_runs_on_the_test_files(test_runs):
-    result = calibrate(test_runs, ("capture_fraction", "stage_heating"), tof_runs=2,
-                       in_trap_runs=1, coarse_evaluations=3, fine_evaluations=1)
+    result = calibrate(
+        test_runs,
+        ("capture_fraction", "stage_heating"),
+        tof_runs=2,
+        in_trap_runs=1,
+        coarse_evaluations=3,
+        fine_evaluations=1,
+    )
     assert len(result.runs) == 3
     assert np.all(np.isfinite(result.values)) and np.all(np.isfinite(result.errors))
     for name, value in zip(result.names, result.values, strict=True):
@@ -105,7 +157,8 @@ def test_calibrated_model_has_the_real_in_trap_radial_width(test_runs):
     run = next(r for r in test_runs if r.name.endswith("NoPatternExpt_rep_0"))
     s = ApparatusSettings()
     real = image_statistics(run.image, run.pixcal_um, run.values, s)
-    emu = image_statistics(Apparatus(s).simulate(run.values, 0).od_image, run.pixcal_um,
-                           run.values, s)
+    emu = image_statistics(
+        Apparatus(s).simulate(run.values, 0).od_image, run.pixcal_um, run.values, s
+    )
     assert 4.0 < real["radial_fwhm_um"] < 5.0
     assert emu["radial_fwhm_um"] == pytest.approx(real["radial_fwhm_um"], rel=0.12)

@@ -116,7 +116,7 @@ def test_a_displaced_thermal_cloud_oscillates_radially_at_the_radial_frequency()
 
     evolve_particles(p, PERIOD_S, 100, record=record)
     t, y = np.array(centre).T
-    f = _frequency_hz(t, y, 400.0)
+    f = _frequency_hz(t, y, TRAP_OMEGAS[1] / (2 * math.pi))
     assert f == pytest.approx(TRAP_OMEGAS[1] / (2 * math.pi), rel=0.01)
 
 
