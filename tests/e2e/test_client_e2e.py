@@ -325,9 +325,10 @@ def test_standard_job_on_the_emulated_apparatus(tmp_path, monkeypatch):
         done = client.get_job(job_id)
         assert done.status == JobStatus.COMPLETE, done.failed_inputs
         values = done.inputs[0].output.values
-        # a ramp ending 45 kHz above the trap bottom makes a mostly condensed cloud
-        assert values.condensed_atom_number > values.thermal_atom_number > 0
-        assert 0 < values.temperature_nk < 500
+        # a ramp ending 45 kHz above the trap bottom leaves a condensate on a larger thermal
+        # cloud, as on the real machine (a few to a third condensed at 17-34 kHz, 130-410 nK)
+        assert values.thermal_atom_number > values.condensed_atom_number > 1000
+        assert 100 < values.temperature_nk < 700
         assert values.total_mot_atom_number > values.tof_atom_number
 
 

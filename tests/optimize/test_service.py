@@ -165,7 +165,7 @@ def test_end_to_end_on_the_emulated_apparatus(emulator_server):
         return evap_design({"final_mhz": p["final_khz"] / 1000.0})
 
     result = optimize(design, lambda m: m.output.condensed_atom_number,
-                      {"final_khz": (30.0, 120.0)}, runs=4, batch_size=4, sampler="random",
+                      {"final_khz": (5.0, 40.0)}, runs=4, batch_size=4, sampler="random",
                       client=client, progress=False)
     [job] = _jobs(client)
     assert job["input_count"] == 4 and job["status"] == "COMPLETE"
