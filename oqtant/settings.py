@@ -70,8 +70,8 @@ class Settings(BaseSettings):
     poll_seconds: float = Field(default=0.25, gt=0)
     max_attempts: int = Field(default=3, ge=1)
     run_timeout_seconds: float = Field(default=900.0, gt=0)
-    # the worker draws a run's figures as it completes and stores them with it (else the
-    # console draws each when it is first asked for)
+    # the workers draw a stored run's console figures in slots no waiting run needs and
+    # store them with it (else the console draws each when it is first asked for)
     figures_at_completion: bool = True
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     # how long a SQLite write waits for the write lock before the request gets 503

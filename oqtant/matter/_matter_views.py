@@ -14,6 +14,7 @@ from oqtant.schemas.limits import pset, tset
 if TYPE_CHECKING:
     from decimal import Decimal
 
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from oqtant.matter.optical import Barrier, Laser
@@ -56,6 +57,19 @@ class MatterViews:
         """Plot the RF knife frequency and power against time, evaporation then shield."""
         import matplotlib.pyplot as plt
 
+        fig, ax_f = plt.subplots(figsize=(7, 4))
+        ax_p = ax_f.twinx()
+        lines = self.draw_rf_dynamics(ax_f, ax_p, corrected=corrected)
+        ax_f.legend(lines, [str(ln.get_label()) for ln in lines], fontsize=8, loc="upper right")
+        ax_f.set_title(f"RF knife of '{self.name}'")
+        return _finish_plot(fig, file_name)
+
+    def draw_rf_dynamics(self, ax_f: Axes, ax_p: Axes, corrected: bool = False) -> list:
+        """Draw the RF knife on the axes of frequency ``ax_f`` and power ``ax_p`` (its twin).
+
+        What :meth:`show_rf_dynamics` shows, without its legend and title; returns the
+        lines its legend names (frequency, power, and the corrected power if drawn).
+        """
         wire = self.rf_evaporation
         evap = RfEvap.from_input(wire)
         shield = self.rf_shield
@@ -68,8 +82,6 @@ class MatterViews:
             t = np.concatenate([t, t_shield])
             frequencies = np.concatenate([frequencies, shield.frequencies(t_shield)])
             powers = np.concatenate([powers, shield.powers(t_shield)])
-        fig, ax_f = plt.subplots(figsize=(7, 4))
-        ax_p = ax_f.twinx()
         ax_f.plot(t, frequencies, color="C0", label="frequency")
         ax_f.plot(wire.times_ms, wire.frequencies_mhz, "o", color="C0")
         ax_p.plot(t, powers, color="C1", label="power")
@@ -82,7 +94,6 @@ class MatterViews:
                 color="C1",
                 label="power reaching the atoms",
             )
-        rf = wire
         last_t, last_f = wire.times_ms[-1], wire.frequencies_mhz[-1]
         ax_f.annotate(
             f"final {format_frequency(last_f)}",
@@ -97,12 +108,9 @@ class MatterViews:
         ax_f.set_xlabel("time (ms); evaporation before 0, experiment stage after")
         ax_f.set_ylabel("RF frequency (MHz)", color="C0")
         ax_p.set_ylabel("RF power (mW)", color="C1")
-        ax_f.set_ylim(0, max(1.0, 1.1 * max(rf.frequencies_mhz)))
-        ax_p.set_ylim(0, max(1.0, 1.1 * max(rf.powers_mw)))
-        lines = ax_f.get_lines()[:1] + ax_p.get_lines()[::2]
-        ax_f.legend(lines, [str(ln.get_label()) for ln in lines], fontsize=8, loc="upper right")
-        ax_f.set_title(f"RF knife of '{self.name}'")
-        return _finish_plot(fig, file_name)
+        ax_f.set_ylim(0, max(1.0, 1.1 * max(wire.frequencies_mhz)))
+        ax_p.set_ylim(0, max(1.0, 1.1 * max(wire.powers_mw)))
+        return ax_f.get_lines()[:1] + ax_p.get_lines()[::2]
 
     # ---- potentials
 

@@ -177,42 +177,9 @@ def _setup_rf(fig) -> None:
 
 def _draw_rf(fig, matter) -> None:
     """As ``show_rf_dynamics()``: frequency and power against time, evaporation then shield."""
-    from oqtant.matter.rf import RfEvap, format_frequency
-
     ax_f, ax_p = fig.axes
-    wire = matter.rf_evaporation  # the matter's program: its shield lasts the whole stage
-    evap = RfEvap.from_input(wire)
-    shield = matter.rf_shield
-    t_start = float(min(evap.times_ms))
-    t_end = max(float(matter.lifetime or 0.0), shield.lifetime if shield is not None else 0.0)
-    t: Any = np.linspace(t_start, 0.0, 801)  # the curves take arrays of times too
-    frequencies, powers = evap.get_frequencies(t), evap.get_powers(t)
-    if shield is not None:
-        t_shield = np.linspace(0.0, t_end, 50)[1:]
-        t = np.concatenate([t, t_shield])
-        frequencies = np.concatenate([frequencies, shield.frequencies(t_shield)])
-        powers = np.concatenate([powers, shield.powers(t_shield)])
-    ax_f.plot(t, frequencies, color="C0", label="frequency")
-    ax_f.plot(wire.times_ms, wire.frequencies_mhz, "o", color="C0")
-    ax_p.plot(t, powers, color="C1", label="power")
-    ax_p.plot(wire.times_ms, wire.powers_mw, "o", color="C1")
-    last_t, last_f = wire.times_ms[-1], wire.frequencies_mhz[-1]
-    ax_f.annotate(
-        f"final {format_frequency(last_f)}",
-        (last_t, last_f),
-        textcoords="offset points",
-        xytext=(-6, 10),
-        ha="right",
-        fontsize=8,
-        color="C0",
-    )
-    ax_f.axvline(0.0, color="gray", lw=0.8, ls=":")
-    ax_f.set_xlabel("time (ms); evaporation before 0, experiment stage after")
-    ax_f.set_ylabel("RF frequency (MHz)", color="C0")
-    ax_p.set_ylabel("RF power (mW)", color="C1")
-    ax_f.set_ylim(0, max(1.0, 1.1 * max(wire.frequencies_mhz)))
-    ax_p.set_ylim(0, max(1.0, 1.1 * max(wire.powers_mw)))
-    lines = ax_f.get_lines()[:1] + ax_p.get_lines()[::2]
+    # the matter's program: its shield lasts the whole stage
+    lines = matter.draw_rf_dynamics(ax_f, ax_p)
     _legend(ax_f, lines, [ln.get_label() for ln in lines], fontsize=8, loc="upper right")
     ax_f.set_title(f"RF knife of '{matter.name}'")
 
