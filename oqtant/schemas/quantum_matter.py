@@ -11,6 +11,7 @@ from oqtant.errors import (
     ValidationError,
     format_pydantic_error,
 )
+from oqtant.matter import quantum_matter as _home
 from oqtant.matter.factory import (
     QuantumMatterFactory,
 )
@@ -59,24 +60,5 @@ from oqtant.schemas.limits import (
     tset,
 )
 
-__all__ = [
-    "QuantumMatter",
-    "QuantumMatterFactory",
-    "OqtantLogin",
-    "temperature_to_final_frequency_mhz",
-    "rf_coupling",
-    "DEFAULT_NAME",
-    "DEFAULT_LIFETIME",
-    "DEFAULT_TOF",
-    "DEFAULT_IMAGE",
-    "DEFAULT_RF_EVAP",
-    "DEFAULT_TIME_OF_FLIGHT_MS",
-    "TEMPERATURE_TO_EVAP_FREQUENCY",
-    "RF_CHAIN_CORNER_MHZ",
-    "ConversionError",
-    "ProjectedSettings",
-    "NonPlotOutput",
-    "PlotOutput",
-    "OqtantNonPlotOutput",
-    "OqtantPlotOutput",
-]
+# the names of QuantumMatter's home, and its factory
+__all__ = ["QuantumMatterFactory", *_home.__all__]
