@@ -1,5 +1,6 @@
 """The login's former import path (a re-export of :mod:`oqtant.client.login`)."""
 
+from oqtant.client import login as _home
 from oqtant.client.login import (
     DEFAULT_URL,
     ClientSettings,
@@ -7,6 +8,7 @@ from oqtant.client.login import (
     TokenCache,
     account_name,
     authorization_url,
+    check_server,
     decode_token_claims,
     get_user_token,
     login_with,
@@ -21,21 +23,7 @@ from oqtant.errors import (
     ValidationError,
 )
 
-__all__ = [
-    "ClientSettings",
-    "TokenCache",
-    "make_pkce_pair",
-    "pkce_challenge",
-    "authorization_url",
-    "get_user_token",
-    "Login",
-    "password_login",
-    "decode_token_claims",
-    "DEFAULT_URL",
-    "account_name",
-    "login_with",
-    "main",
-]
+__all__ = list(_home.__all__)
 
 if __name__ == "__main__":  # `python -m oqtant.login`, as before
     raise SystemExit(main())
