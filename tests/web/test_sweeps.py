@@ -385,3 +385,21 @@ def test_console_says_micrometres_as_um_nowhere():
     for path in [*web.glob("templates/*.html"), *web.glob("routes/*.py"), *web.glob("*.py")]:
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"[ (]um[ )]", text), path.name
+
+
+def test_time_of_flight_profiles_show_the_whole_cloud_and_the_legend_covers_none_of_it():
+    # a broad thermal cloud after time of flight, 100 pixels of 4.4 µm: it reaches ±200 µm
+    x = (np.arange(100) - 49.5) * 4.4
+    cloud = np.tile(np.exp(-(x**2) / (2 * 80.0**2)), (100, 1))
+    runs = [
+        sweep_plots.SweepRun(f"run {n}", "COMPLETE", float(n), f"{n} kHz", {}, cloud * n, 4.4)
+        for n in range(1, 9)
+    ]
+    fig = sweep_plots.profiles_figure(runs)
+    (density,) = fig.axes
+    low, high = density.get_xlim()
+    assert low == pytest.approx(-220.0, abs=3.0) and high == pytest.approx(220.0, abs=3.0)
+    fig.canvas.draw()
+    legend = density.get_legend().get_window_extent()
+    assert legend.x0 >= density.get_window_extent().x1  # beside the axes, not over the wings
+    assert legend.x1 <= fig.bbox.x1  # and inside the figure

@@ -317,7 +317,7 @@ def profiles_figure(runs: list[SweepRun]):
         if potential is not None:
             potentials.append((f"C{i % 10}", r, grid, potential))
     with_light = bool(potentials)
-    fig = _figure(7.0, 4.6 if with_light else 3.2)
+    fig = _figure(8.4, 4.6 if with_light else 3.2)
     if with_light:
         top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
     else:
@@ -327,8 +327,8 @@ def profiles_figure(runs: list[SweepRun]):
     top.set_ylabel("OD integrated over y (µm)", fontsize=8)
     top.grid(alpha=0.3)
     top.tick_params(labelsize=8)
-    if lines:
-        top.legend(fontsize=7, loc="upper right")
+    if lines:  # beside the axes, never over the wings of a cloud
+        top.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     note = _not_done(runs)
     if others:
         kind = "time-of-flight" if in_trap else "in-trap"
@@ -348,12 +348,16 @@ def profiles_figure(runs: list[SweepRun]):
         bottom.set_xlabel("x (µm)", fontsize=8)
     else:
         top.set_xlabel("x (µm)", fontsize=8)
-    if lines:
+    if lines:  # the whole field of view: the thermal wings after time of flight reach its edges
         half = max(abs(float(x_um[0])) for _, _, x_um, _ in lines)
-        top.set_xlim(-min(half, 80.0), min(half, 80.0))
+        top.set_xlim(-half, half)
     height = fig.get_figheight()
     fig.subplots_adjust(
-        left=0.11, right=0.97, top=1 - 0.55 / height, bottom=0.5 / height, hspace=0.12
+        left=0.09,
+        right=0.76 if lines else 0.97,
+        top=1 - 0.55 / height,
+        bottom=0.5 / height,
+        hspace=0.12,
     )
     return fig
 
