@@ -403,3 +403,24 @@ def test_time_of_flight_profiles_show_the_whole_cloud_and_the_legend_covers_none
     legend = density.get_legend().get_window_extent()
     assert legend.x0 >= density.get_window_extent().x1  # beside the axes, not over the wings
     assert legend.x1 <= fig.bbox.x1  # and inside the figure
+
+
+def test_the_grid_titles_of_runs_of_other_jobs_do_not_overlap():
+    # the compare view's titles carry the job's name: three 440 µm images in a row
+    blob = np.ones((100, 100))
+    runs = [
+        sweep_plots.SweepRun(
+            f"RF sweep 5-60 kHz, 8 run #{n}", "COMPLETE", mhz, f"{mhz} MHz", {}, blob, 4.4
+        )
+        for n, mhz in ((1, 0.005), (8, 0.06))
+    ]
+    runs.append(sweep_plots.SweepRun("first BEC #1", "PENDING", 0.045, "0.045 MHz"))
+    fig = sweep_plots.thumbs_figure(runs)
+    fig.canvas.draw()
+    texts = fig.axes[0].texts
+    boxes = [t.get_window_extent() for t in texts]
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))  # each ends before the next
+    words = [t.get_text() for t in texts]
+    assert words[0].startswith("RF sweep") and words[0].endswith("… #1: 0.005 MHz")
+    assert words[1].endswith("#8: 0.06 MHz")
+    assert words[2] == "first BEC #1: 0.045 MHz (pending)"  # short enough: whole

@@ -219,13 +219,16 @@ def thumbs_figure(runs: list[SweepRun]):
     gap = max(cell_rows // 6, 4)  # blank pixels between cells, room for the titles
     mosaic = np.full((rows * (cell_rows + gap), columns * (cell_cols + gap // 2)), np.nan)
     pixcal = shown[0].pixcal_um if shown else 1.0
-    grid_in = 5.6 if in_trap or columns > 3 else 1.6 * columns  # the mosaic's width (inches)
+    grid_in = 5.6 if in_trap or columns > 3 else 2.0 * columns  # the mosaic's width (inches)
     bar_in = 0.95  # room for the colour bar and its label, right of the mosaic
     width_in = grid_in + bar_in + 0.1
     aspect = mosaic.shape[0] / mosaic.shape[1]
     height_in = max(1.5, grid_in * aspect + 0.35)
     fig = _figure(width_in, height_in)
     ax = fig.add_axes((0.05 / width_in, 0.25 / height_in, grid_in / width_in, 1 - 0.3 / height_in))
+    # the characters of a title that fit over its cell (7 pt text, about 4.2 pt a character)
+    cell_pt = 72.0 * grid_in * (cell_cols + gap // 2) / mosaic.shape[1]
+    fits = max(int(cell_pt / 4.2), 8)
     labels = []
     for i, r in enumerate(shown):
         top = (i // columns) * (cell_rows + gap)
@@ -233,10 +236,10 @@ def thumbs_figure(runs: list[SweepRun]):
         if r.done and r.image is not None:
             ny, nx = r.image.shape
             mosaic[top + gap : top + gap + ny, left : left + nx] = r.image
-            labels.append((left, top + gap * 0.5, r.title, "k"))
+            labels.append((left, top + gap * 0.5, _fitted(r, "", fits), "k"))
         else:
             word = "failed" if r.status == "FAILED" else r.status.lower()
-            labels.append((left, top + gap * 0.5, f"{r.title} ({word})", "0.45"))
+            labels.append((left, top + gap * 0.5, _fitted(r, f" ({word})", fits), "0.45"))
             ax.add_patch(_cell_patch(left, top + gap, cell_cols, cell_rows))
     cmap = _viridis_with_blank()
     shown_image = ax.imshow(
@@ -268,6 +271,23 @@ def thumbs_figure(runs: list[SweepRun]):
     if notes:
         fig.text(0.01, 0.01, "; ".join(notes), fontsize=7, color="0.3")
     return fig
+
+
+def _fitted(run: SweepRun, suffix: str, chars: int) -> str:
+    """The run's title and ``suffix`` in at most ``chars`` characters: a long job name (in
+    the compare view, ``NAME #RUN``) is shortened with an ellipsis; the run number, its
+    value and its state are kept."""
+    text = run.title + suffix
+    if len(text) <= chars:
+        return text
+    name, mark, number = run.label.rpartition(" #")
+    if not mark:
+        name, number = run.label, ""
+    tail = (f" #{number}" if mark else "") + (f": {run.x_text}" if run.x_text else "") + suffix
+    room = chars - len(tail) - 1
+    if room < 3:
+        return text[: chars - 1] + "…"
+    return name[:room].rstrip() + "…" + tail
 
 
 def _viridis_with_blank():
