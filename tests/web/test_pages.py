@@ -50,6 +50,14 @@ def test_login_sets_httponly_lax_session_cookie_and_logout_clears_it(app, alice,
     assert client.get("/jobs", follow_redirects=False).status_code == 303
 
 
+def test_the_site_has_an_icon(app):
+    # browsers ask every site for /favicon.ico: a 404 there is a console error on every page
+    with TestClient(app) as client:
+        r = client.get("/favicon.ico")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/svg+xml"
+    assert r.content.startswith(b"<svg") and b"</svg>" in r.content
+
+
 def test_login_refuses_wrong_password_and_stale_form(app, alice):
     client = TestClient(app)
     import re
