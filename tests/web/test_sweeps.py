@@ -424,3 +424,21 @@ def test_the_grid_titles_of_runs_of_other_jobs_do_not_overlap():
     assert words[0].startswith("RF sweep") and words[0].endswith("… #1: 0.005 MHz")
     assert words[1].endswith("#8: 0.06 MHz")
     assert words[2] == "first BEC #1: 0.045 MHz (pending)"  # short enough: whole
+
+
+def test_the_grid_titles_of_a_jobs_own_runs_are_whole():
+    runs = [
+        sweep_plots.SweepRun(f"run {n}", state, mhz, f"{mhz} MHz", {}, image, 4.4)
+        for n, state, mhz, image in (
+            (1, "COMPLETE", 0.5, np.ones((16, 16))),
+            (2, "COMPLETE", 0.8333, np.ones((16, 16))),
+            (3, "FAILED", 1.167, None),
+            (4, "FAILED", 1.5, None),
+        )
+    ]
+    fig = sweep_plots.thumbs_figure(runs)
+    words = [t.get_text() for t in fig.axes[0].texts]
+    assert words[2] == "run 3: 1.167 MHz (failed)" and words[3] == "run 4: 1.5 MHz (failed)"
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in fig.axes[0].texts]
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))

@@ -226,9 +226,9 @@ def thumbs_figure(runs: list[SweepRun]):
     height_in = max(1.5, grid_in * aspect + 0.35)
     fig = _figure(width_in, height_in)
     ax = fig.add_axes((0.05 / width_in, 0.25 / height_in, grid_in / width_in, 1 - 0.3 / height_in))
-    # the characters of a title that fit over its cell (7 pt text, about 4.2 pt a character)
+    # the characters of a title that fit over its cell (7 pt text, at most about 4.3 pt a character)
     cell_pt = 72.0 * grid_in * (cell_cols + gap // 2) / mosaic.shape[1]
-    fits = max(int(cell_pt / 4.2), 8)
+    fits = max(int(cell_pt / 4.3), 8)
     labels = []
     for i, r in enumerate(shown):
         top = (i // columns) * (cell_rows + gap)
@@ -278,16 +278,11 @@ def _fitted(run: SweepRun, suffix: str, chars: int) -> str:
     the compare view, ``NAME #RUN``) is shortened with an ellipsis; the run number, its
     value and its state are kept."""
     text = run.title + suffix
-    if len(text) <= chars:
-        return text
     name, mark, number = run.label.rpartition(" #")
-    if not mark:
-        name, number = run.label, ""
-    tail = (f" #{number}" if mark else "") + (f": {run.x_text}" if run.x_text else "") + suffix
-    room = chars - len(tail) - 1
-    if room < 3:
-        return text[: chars - 1] + "…"
-    return name[:room].rstrip() + "…" + tail
+    if len(text) <= chars or not mark:  # a run of this job ("run 3") is never shortened
+        return text
+    tail = f" #{number}" + (f": {run.x_text}" if run.x_text else "") + suffix
+    return name[: max(chars - len(tail) - 1, 3)].rstrip() + "…" + tail
 
 
 def _viridis_with_blank():
