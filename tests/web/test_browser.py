@@ -353,6 +353,12 @@ def test_job_list_updates_live(browser, server):
     # no reload: the list fetches its rows by itself
     page.wait_for_selector("#job-rows td.name a:has-text('from the client')", timeout=10_000)
     page.wait_for_selector("#job-rows .status.s-complete", timeout=10_000)
+    page.set_viewport_size({"width": 800, "height": 900})  # the whole row fits, no scrolling
+    page.locator("#job-rows .figbox.thumb.loaded").first.wait_for()
+    wrap = page.locator(".table-wrap")
+    assert wrap.evaluate("w => w.scrollWidth <= w.clientWidth")
+    delete = page.locator("#job-rows button:has-text('Delete')").first.bounding_box()
+    assert delete is not None and delete["x"] + delete["width"] <= 800
     page.context.close()
 
 
