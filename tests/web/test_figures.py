@@ -211,6 +211,8 @@ def test_the_job_list_shows_results_thumbnail_and_progress(app, alice, browser_o
     client, _ = browser_of(alice)
     row = _row_of(client.get("/jobs/rows").text, sweep)
     assert "RUNNING" in row and "1 of 3 runs done" in row
+    # a running job is not "1" in the queue (as if it waited to go next): it runs
+    assert '<td class="num">running</td>' in row
     assert "100,000" in row and "42 nK" in row and "0.25" in row
     assert "plot/thumb.png?run=1" in row
     _complete_next(app, thermal=60_000, condensed=60_000, temperature_nk=30)
