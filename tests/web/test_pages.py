@@ -217,9 +217,11 @@ def test_a_sweep_shows_its_runs_side_by_side(app, alice, browser_of):
         assert "All runs" in pending and "pending" in pending
         app.state.dispatcher.run_until_idle()
         page = client.get(f"/jobs/{job_id}?run=2").text
-    table = page[page.index('id="runs-table"') : page.index("</table>", page.index('id="runs-table"'))]
+    table = page[
+        page.index('id="runs-table"') : page.index("</table>", page.index('id="runs-table"'))
+    ]
     # the input that varies is a column, the ones that do not are left out
-    assert "last RF (MHz)" in table and "time of flight (ms)" not in table
+    assert "last RF frequency (MHz)" in table and "time of flight (ms)" not in table
     for mhz, temperature in (("0.5", "50"), ("1", "100"), ("2", "200")):  # 100 nK per MHz
         assert f"<td>{mhz}</td>" in table
         assert f'<td class="num">{temperature}</td>' in table

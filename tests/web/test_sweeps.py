@@ -66,7 +66,7 @@ def test_a_four_run_rf_sweep_shows_its_plots_against_the_last_rf(app, alice, bob
 
     app.state.dispatcher.run_until_idle()
     section = _section(client.get(f"/jobs/{job_id}").text)
-    assert "Sweep over last RF (MHz)" in section and "4 of 4 runs complete." in section
+    assert "Sweep over last RF frequency (MHz)" in section and "4 of 4 runs complete." in section
     for n, mhz in enumerate(RF_MHZ, start=1):
         assert f'value="{job_id}:{n}"> run {n} ({mhz:g} MHz)' in section  # a compare box each
     sources = re.findall(r'<img src="([^"]+)"', section)
@@ -84,7 +84,7 @@ def test_a_four_run_rf_sweep_shows_its_plots_against_the_last_rf(app, alice, bob
     # what the results figure draws (from the summaries, as its route reads them, without
     # the images): the fast backend makes 100 nK per MHz
     runs, x_label = sweeps._sweep_runs(_rows(app, "alice", job_id, images=False))
-    assert x_label == "last RF (MHz)" and [r.x for r in runs] == list(RF_MHZ)
+    assert x_label == "last RF frequency (MHz)" and [r.x for r in runs] == list(RF_MHZ)
     fig = sweep_plots.results_figure(runs, x_label)
     temperature = next(ax for ax in fig.axes if ax.get_ylabel() == "temperature (nK)")
     xs, ys = temperature.lines[0].get_data()
@@ -102,7 +102,7 @@ def test_pending_and_failed_runs_are_named_on_the_figures():
         sweep_plots.SweepRun("run 3", "PENDING", 0.3, "0.3 MHz"),
     ]
     assert sweep_plots._not_done(runs) == "pending: run 3; failed: run 2"
-    fig = sweep_plots.results_figure(runs, "last RF (MHz)")
+    fig = sweep_plots.results_figure(runs, "last RF frequency (MHz)")
     assert fig._suptitle.get_text() == "1 of 3 runs (pending: run 3; failed: run 2)"
     marks = [(t.get_position()[0], t.get_text()) for t in fig.axes[0].texts]
     assert marks == [(0.2, " run 2 failed"), (0.3, " run 3 pending")]  # at their RF
@@ -252,8 +252,8 @@ def test_compare_shows_what_differs_and_the_results_side_by_side(app, alice, bro
     # the checkboxes of a form: repeated runs=..., and a blank "add" field
     page = client.get(f"/compare?runs={sweep}:2&runs={other}:1&runs=").text
     table = page[page.index('id="compare-table"') : page.index("</table>")]
-    assert "<td>0.6</td><td>0.4</td>" in table  # last RF (MHz), in the order picked
-    assert '<th scope="row">last RF (MHz)</th>' in table
+    assert "<td>0.6</td><td>0.4</td>" in table  # last RF frequency (MHz), in the order picked
+    assert '<th scope="row">last RF frequency (MHz)</th>' in table
     assert '<th scope="row">time of flight (ms)</th><td>8</td><td>10</td>' in table
     assert "experiment stage" not in table  # the same for both: not shown
     assert '<td class="num">60 nK</td><td class="num">40 nK</td>' in table

@@ -91,7 +91,7 @@ def _run_inputs(values: InputValues) -> dict[str, str]:
         "image": "TOF" if values.image_type.value == "TIME_OF_FLIGHT" else values.image_type.value,
         "time of flight (ms)": f"{values.time_of_flight_ms:g}",
         "experiment stage (ms)": f"{values.end_time_ms:g}",
-        "last RF (MHz)": fmt_mhz(rf.frequencies_mhz[last]),
+        "last RF frequency (MHz)": fmt_mhz(rf.frequencies_mhz[last]),
         "last RF power (mW)": f"{rf.powers_mw[last]:g}",
         "barriers": str(len(barriers)),
         "final barrier heights (kHz)": ", ".join(f"{b.heights_khz[-1]:g}" for b in barriers),
