@@ -403,6 +403,14 @@ def test_time_of_flight_profiles_show_the_whole_cloud_and_the_legend_covers_none
     legend = density.get_legend().get_window_extent()
     assert legend.x0 >= density.get_window_extent().x1  # beside the axes, not over the wings
     assert legend.x1 <= fig.bbox.x1  # and inside the figure
+    # the compare view's longer labels (a job's name, its run and value) fit too
+    for run in runs:
+        run.label = f"RF sweep 5-60 kHz, 8 run #{run.label[4:]}"
+        run.x_text = f"0.0{run.label[-1]}214 MHz"
+    fig = sweep_plots.profiles_figure(runs)
+    fig.canvas.draw()
+    legend = fig.axes[0].get_legend().get_window_extent()
+    assert fig.axes[0].get_window_extent().x1 <= legend.x0 and legend.x1 <= fig.bbox.x1
 
 
 def test_the_grid_titles_of_runs_of_other_jobs_do_not_overlap():

@@ -366,10 +366,13 @@ def profiles_figure(runs: list[SweepRun]):
     if lines:  # the whole field of view: the thermal wings after time of flight reach its edges
         half = max(abs(float(x_um[0])) for _, _, x_um, _ in lines)
         top.set_xlim(-half, half)
-    height = fig.get_figheight()
+    height, width = fig.get_figheight(), fig.get_figwidth()
+    # room right of the axes for the legend: its line, then 7 pt text (about 0.06 in a character)
+    longest = max((len(r.title) for _, r, _, _ in lines), default=0)
+    legend_in = 0.55 + 0.06 * longest if lines else 0.0
     fig.subplots_adjust(
         left=0.09,
-        right=0.76 if lines else 0.97,
+        right=min(0.97, 1 - (legend_in + 0.1) / width),
         top=1 - 0.55 / height,
         bottom=0.5 / height,
         hspace=0.12,
