@@ -152,6 +152,19 @@ def test_in_trap_sweep_draws_profiles_with_the_light(app, alice, browser_of):
     peaks = [line.get_data()[1].max() for line in light.lines]
     assert peaks == pytest.approx([0.0, 10.0, 30.0], abs=0.5)  # each run's barrier at its end
     assert client.get(f"/jobs/{job_id}/sweep/profiles.png").content.startswith(PNG)
+    # the page of one run gives its numbers too, the same as the table of runs
+    page = client.get(f"/jobs/{job_id}?run=2").text
+    stats = page[
+        page.index('id="in-trap-stats"') : page.index("</table>", page.index('id="in-trap-stats"'))
+    ]
+    with app.state.session_factory() as session:
+        user = crud.get_user_by_name(session=session, name="alice")
+        job = crud.get_job(session=session, user_id=user.id, external_id=job_id)
+        summary = crud.run_summaries(session=session, job_id=job.id)[1][3]
+    assert f"<td>{summary['peak_od']:.2f}</td>" in stats
+    assert f"Atoms in the image</th><td>{int(summary['integrated_atoms']):,}</td>" in stats
+    assert f"OD at the barrier (x = {summary['barrier_x_um']:g} µm)" in stats
+    assert "no atom numbers" not in page
 
 
 def test_runs_of_the_other_image_type_are_named_not_mixed_in():

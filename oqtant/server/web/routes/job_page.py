@@ -105,6 +105,22 @@ def _run_inputs(values: InputValues) -> dict[str, str]:
     }
 
 
+def _in_trap_stats(summary: dict | None) -> list[tuple[str, str]]:
+    """The numbers of an in-trap run (as the table of runs shows them), as (label, text) rows."""
+    if not summary or summary.get("image") == "TIME_OF_FLIGHT" or "peak_od" not in summary:
+        return []
+    rows = [("Peak OD", f"{summary['peak_od']:.2f}")]
+    if "integrated_atoms" in summary:
+        rows.append(("Atoms in the image", f"{int(summary['integrated_atoms']):,}"))
+        rows.append(
+            (
+                f"OD at the barrier (x = {summary.get('barrier_x_um', 0):g} µm)",
+                f"{summary.get('barrier_od', 0):.2f}",
+            )
+        )
+    return rows
+
+
 def _runs_table(summaries) -> dict | None:
     """The runs of a multi-run job side by side: the inputs that differ, and the results."""
     if len(summaries) < 2:
@@ -182,6 +198,9 @@ async def job_page(request: Request, job_id: str, run: RunNumber = 1, done: str 
         "output": output,
         "is_tof": is_tof,
         "stats": _stats(output) if output is not None and is_tof else [],
+        "in_trap_stats": []
+        if output is None or is_tof
+        else _in_trap_stats(next((m for n, _, _, m in summaries if n == number), None)),
         "info": info,
         "failed": failed,
         "active": job.status in ACTIVE_STATUSES,
