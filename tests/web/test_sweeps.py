@@ -162,7 +162,7 @@ def test_in_trap_sweep_draws_profiles_with_the_light(app, alice, browser_of):
         job = crud.get_job(session=session, user_id=user.id, external_id=job_id)
         summary = crud.run_summaries(session=session, job_id=job.id)[1][3]
     assert f"<td>{summary['peak_od']:.2f}</td>" in stats
-    assert f"Atoms in the image</th><td>{int(summary['integrated_atoms']):,}</td>" in stats
+    assert f"Integrated atoms</th><td>{int(summary['integrated_atoms']):,}</td>" in stats
     assert f"OD at the barrier (x = {summary['barrier_x_um']:g} µm)" in stats
     assert "no atom numbers" not in page
 

@@ -111,7 +111,7 @@ def _in_trap_stats(summary: dict | None) -> list[tuple[str, str]]:
         return []
     rows = [("Peak OD", f"{summary['peak_od']:.2f}")]
     if "integrated_atoms" in summary:
-        rows.append(("Atoms in the image", f"{int(summary['integrated_atoms']):,}"))
+        rows.append(("Integrated atoms", f"{int(summary['integrated_atoms']):,}"))
         rows.append(
             (
                 f"OD at the barrier (x = {summary.get('barrier_x_um', 0):g} µm)",
