@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import gzip
+import itertools
 import json
 import math
 import re
@@ -440,7 +441,7 @@ def test_the_grid_titles_of_runs_of_other_jobs_do_not_overlap():
     fig.canvas.draw()
     texts = fig.axes[0].texts
     boxes = [t.get_window_extent() for t in texts]
-    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))  # each ends before the next
+    assert all(a.x1 < b.x0 for a, b in itertools.pairwise(boxes))  # each ends before the next
     words = [t.get_text() for t in texts]
     assert words[0].startswith("RF sweep") and words[0].endswith("… #1: 0.005 MHz")
     assert words[1].endswith("#8: 0.06 MHz")
@@ -462,4 +463,4 @@ def test_the_grid_titles_of_a_jobs_own_runs_are_whole():
     assert words[2] == "run 3: 1.167 MHz (failed)" and words[3] == "run 4: 1.5 MHz (failed)"
     fig.canvas.draw()
     boxes = [t.get_window_extent() for t in fig.axes[0].texts]
-    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))
+    assert all(a.x1 < b.x0 for a, b in itertools.pairwise(boxes))
