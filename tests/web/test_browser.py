@@ -353,6 +353,12 @@ def test_job_list_updates_live(browser, server):
     # no reload: the list fetches its rows by itself
     page.wait_for_selector("#job-rows td.name a:has-text('from the client')", timeout=10_000)
     page.wait_for_selector("#job-rows .status.s-complete", timeout=10_000)
+    page.set_viewport_size({"width": 800, "height": 900})  # the whole row fits, no scrolling
+    page.locator("#job-rows .figbox.thumb.loaded").first.wait_for()
+    wrap = page.locator(".table-wrap")
+    assert wrap.evaluate("w => w.scrollWidth <= w.clientWidth")
+    delete = page.locator("#job-rows button:has-text('Delete')").first.bounding_box()
+    assert delete is not None and delete["x"] + delete["width"] <= 800
     page.context.close()
 
 
@@ -378,7 +384,7 @@ def test_a_sweep_job_page_lists_its_runs(browser, server):
         timeout=20_000,
     )
     headers_row = page.locator("#runs-table thead th").all_inner_texts()
-    assert headers_row[:3] == ["run", "status", "last RF (MHz)"]
+    assert headers_row[:3] == ["run", "status", "last RF frequency (MHz)"]
     assert page.locator("#runs-table tr[aria-current] td").first.inner_text() == "3"
     page.click("#runs-table a:has-text('5')")
     page.wait_for_url(re.compile(r"run=5$"))
@@ -418,7 +424,9 @@ def test_a_sweep_section_shows_its_figures_and_two_runs_are_compared(browser, se
     page.wait_for_url(re.compile(r"/compare\?runs="))
     header = page.locator("#compare-table thead th").all_inner_texts()
     assert [h.split("\n")[-1] for h in header[1:]] == ["run 2", "run 4"]
-    row = page.locator("#compare-table tr", has=page.locator("th", has_text="last RF (MHz)"))
+    row = page.locator(
+        "#compare-table tr", has=page.locator("th", has_text="last RF frequency (MHz)")
+    )
     assert row.locator("td").all_inner_texts() == ["0.4", "0.8"]
     for i in range(3):
         img = page.locator(".figures img").nth(i)

@@ -210,13 +210,15 @@ def test_the_job_list_shows_results_thumbnail_and_progress(app, alice, browser_o
     _complete_next(app, thermal=75_000, condensed=25_000, temperature_nk=42)
     client, _ = browser_of(alice)
     row = _row_of(client.get("/jobs/rows").text, sweep)
-    assert "RUNNING" in row and "run 1 of 3" in row
+    assert "RUNNING" in row and "1 of 3 runs done" in row
+    # a running job is not "1" in the queue (as if it waited to go next): it runs
+    assert '<td class="num">running</td>' in row
     assert "100,000" in row and "42 nK" in row and "0.25" in row
     assert "plot/thumb.png?run=1" in row
     _complete_next(app, thermal=60_000, condensed=60_000, temperature_nk=30)
     row = _row_of(client.get("/jobs/rows").text, sweep)
     # two runs done: the ranges over them, and the image of the last one
-    assert "run 2 of 3" in row and "100,000–120,000" in row and "30–42 nK" in row
+    assert "2 of 3 runs done" in row and "100,000–120,000" in row and "30–42 nK" in row
     assert "0.25–0.50" in row and "plot/thumb.png?run=2" in row and "over 2 runs" in row
 
     in_trap = submit_as(alice, kind="barrier")
@@ -232,7 +234,7 @@ def test_a_job_not_yet_run_shows_no_result(app, alice, browser_of, submit_as):
     job = submit_as(alice, runs=2)
     client, _ = browser_of(alice)
     row = _row_of(client.get("/jobs/rows").text, job)
-    assert "run 0 of 2" in row and "thumb.png" not in row
+    assert "0 of 2 runs done" in row and "thumb.png" not in row
 
 
 def test_the_thumbnail_is_a_small_png_of_the_image():

@@ -50,6 +50,14 @@ def test_login_sets_httponly_lax_session_cookie_and_logout_clears_it(app, alice,
     assert client.get("/jobs", follow_redirects=False).status_code == 303
 
 
+def test_the_site_has_an_icon(app):
+    # browsers ask every site for /favicon.ico: a 404 there is a console error on every page
+    with TestClient(app) as client:
+        r = client.get("/favicon.ico")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/svg+xml"
+    assert r.content.startswith(b"<svg") and b"</svg>" in r.content
+
+
 def test_login_refuses_wrong_password_and_stale_form(app, alice):
     client = TestClient(app)
     import re
@@ -209,9 +217,11 @@ def test_a_sweep_shows_its_runs_side_by_side(app, alice, browser_of):
         assert "All runs" in pending and "pending" in pending
         app.state.dispatcher.run_until_idle()
         page = client.get(f"/jobs/{job_id}?run=2").text
-    table = page[page.index('id="runs-table"') : page.index("</table>", page.index('id="runs-table"'))]
+    table = page[
+        page.index('id="runs-table"') : page.index("</table>", page.index('id="runs-table"'))
+    ]
     # the input that varies is a column, the ones that do not are left out
-    assert "last RF (MHz)" in table and "time of flight (ms)" not in table
+    assert "last RF frequency (MHz)" in table and "time of flight (ms)" not in table
     for mhz, temperature in (("0.5", "50"), ("1", "100"), ("2", "200")):  # 100 nK per MHz
         assert f"<td>{mhz}</td>" in table
         assert f'<td class="num">{temperature}</td>' in table

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import gzip
+import itertools
 import json
 import math
 import re
@@ -66,7 +67,7 @@ def test_a_four_run_rf_sweep_shows_its_plots_against_the_last_rf(app, alice, bob
 
     app.state.dispatcher.run_until_idle()
     section = _section(client.get(f"/jobs/{job_id}").text)
-    assert "Sweep over last RF (MHz)" in section and "4 of 4 runs complete." in section
+    assert "Sweep over last RF frequency (MHz)" in section and "4 of 4 runs complete." in section
     for n, mhz in enumerate(RF_MHZ, start=1):
         assert f'value="{job_id}:{n}"> run {n} ({mhz:g} MHz)' in section  # a compare box each
     sources = re.findall(r'<img src="([^"]+)"', section)
@@ -84,7 +85,7 @@ def test_a_four_run_rf_sweep_shows_its_plots_against_the_last_rf(app, alice, bob
     # what the results figure draws (from the summaries, as its route reads them, without
     # the images): the fast backend makes 100 nK per MHz
     runs, x_label = sweeps._sweep_runs(_rows(app, "alice", job_id, images=False))
-    assert x_label == "last RF (MHz)" and [r.x for r in runs] == list(RF_MHZ)
+    assert x_label == "last RF frequency (MHz)" and [r.x for r in runs] == list(RF_MHZ)
     fig = sweep_plots.results_figure(runs, x_label)
     temperature = next(ax for ax in fig.axes if ax.get_ylabel() == "temperature (nK)")
     xs, ys = temperature.lines[0].get_data()
@@ -102,7 +103,7 @@ def test_pending_and_failed_runs_are_named_on_the_figures():
         sweep_plots.SweepRun("run 3", "PENDING", 0.3, "0.3 MHz"),
     ]
     assert sweep_plots._not_done(runs) == "pending: run 3; failed: run 2"
-    fig = sweep_plots.results_figure(runs, "last RF (MHz)")
+    fig = sweep_plots.results_figure(runs, "last RF frequency (MHz)")
     assert fig._suptitle.get_text() == "1 of 3 runs (pending: run 3; failed: run 2)"
     marks = [(t.get_position()[0], t.get_text()) for t in fig.axes[0].texts]
     assert marks == [(0.2, " run 2 failed"), (0.3, " run 3 pending")]  # at their RF
@@ -152,6 +153,19 @@ def test_in_trap_sweep_draws_profiles_with_the_light(app, alice, browser_of):
     peaks = [line.get_data()[1].max() for line in light.lines]
     assert peaks == pytest.approx([0.0, 10.0, 30.0], abs=0.5)  # each run's barrier at its end
     assert client.get(f"/jobs/{job_id}/sweep/profiles.png").content.startswith(PNG)
+    # the page of one run gives its numbers too, the same as the table of runs
+    page = client.get(f"/jobs/{job_id}?run=2").text
+    stats = page[
+        page.index('id="in-trap-stats"') : page.index("</table>", page.index('id="in-trap-stats"'))
+    ]
+    with app.state.session_factory() as session:
+        user = crud.get_user_by_name(session=session, name="alice")
+        job = crud.get_job(session=session, user_id=user.id, external_id=job_id)
+        summary = crud.run_summaries(session=session, job_id=job.id)[1][3]
+    assert f"<td>{summary['peak_od']:.2f}</td>" in stats
+    assert f"Integrated atoms</th><td>{int(summary['integrated_atoms']):,}</td>" in stats
+    assert f"OD at the barrier (x = {summary['barrier_x_um']:g} µm)" in stats
+    assert "no atom numbers" not in page
 
 
 def test_runs_of_the_other_image_type_are_named_not_mixed_in():
@@ -252,8 +266,8 @@ def test_compare_shows_what_differs_and_the_results_side_by_side(app, alice, bro
     # the checkboxes of a form: repeated runs=..., and a blank "add" field
     page = client.get(f"/compare?runs={sweep}:2&runs={other}:1&runs=").text
     table = page[page.index('id="compare-table"') : page.index("</table>")]
-    assert "<td>0.6</td><td>0.4</td>" in table  # last RF (MHz), in the order picked
-    assert '<th scope="row">last RF (MHz)</th>' in table
+    assert "<td>0.6</td><td>0.4</td>" in table  # last RF frequency (MHz), in the order picked
+    assert '<th scope="row">last RF frequency (MHz)</th>' in table
     assert '<th scope="row">time of flight (ms)</th><td>8</td><td>10</td>' in table
     assert "experiment stage" not in table  # the same for both: not shown
     assert '<td class="num">60 nK</td><td class="num">40 nK</td>' in table
@@ -385,3 +399,68 @@ def test_console_says_micrometres_as_um_nowhere():
     for path in [*web.glob("templates/*.html"), *web.glob("routes/*.py"), *web.glob("*.py")]:
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"[ (]um[ )]", text), path.name
+
+
+def test_time_of_flight_profiles_show_the_whole_cloud_and_the_legend_covers_none_of_it():
+    # a broad thermal cloud after time of flight, 100 pixels of 4.4 µm: it reaches ±200 µm
+    x = (np.arange(100) - 49.5) * 4.4
+    cloud = np.tile(np.exp(-(x**2) / (2 * 80.0**2)), (100, 1))
+    runs = [
+        sweep_plots.SweepRun(f"run {n}", "COMPLETE", float(n), f"{n} kHz", {}, cloud * n, 4.4)
+        for n in range(1, 9)
+    ]
+    fig = sweep_plots.profiles_figure(runs)
+    (density,) = fig.axes
+    low, high = density.get_xlim()
+    assert low == pytest.approx(-220.0, abs=3.0) and high == pytest.approx(220.0, abs=3.0)
+    fig.canvas.draw()
+    legend = density.get_legend().get_window_extent()
+    assert legend.x0 >= density.get_window_extent().x1  # beside the axes, not over the wings
+    assert legend.x1 <= fig.bbox.x1  # and inside the figure
+    # the compare view's longer labels (a job's name, its run and value) fit too
+    for run in runs:
+        run.label = f"RF sweep 5-60 kHz, 8 run #{run.label[4:]}"
+        run.x_text = f"0.0{run.label[-1]}214 MHz"
+    fig = sweep_plots.profiles_figure(runs)
+    fig.canvas.draw()
+    legend = fig.axes[0].get_legend().get_window_extent()
+    assert fig.axes[0].get_window_extent().x1 <= legend.x0 and legend.x1 <= fig.bbox.x1
+
+
+def test_the_grid_titles_of_runs_of_other_jobs_do_not_overlap():
+    # the compare view's titles carry the job's name: three 440 µm images in a row
+    blob = np.ones((100, 100))
+    runs = [
+        sweep_plots.SweepRun(
+            f"RF sweep 5-60 kHz, 8 run #{n}", "COMPLETE", mhz, f"{mhz} MHz", {}, blob, 4.4
+        )
+        for n, mhz in ((1, 0.005), (8, 0.06))
+    ]
+    runs.append(sweep_plots.SweepRun("first BEC #1", "PENDING", 0.045, "0.045 MHz"))
+    fig = sweep_plots.thumbs_figure(runs)
+    fig.canvas.draw()
+    texts = fig.axes[0].texts
+    boxes = [t.get_window_extent() for t in texts]
+    assert all(a.x1 < b.x0 for a, b in itertools.pairwise(boxes))  # each ends before the next
+    words = [t.get_text() for t in texts]
+    assert words[0].startswith("RF sweep") and words[0].endswith("… #1: 0.005 MHz")
+    assert words[1].endswith("#8: 0.06 MHz")
+    assert words[2] == "first BEC #1: 0.045 MHz (pending)"  # short enough: whole
+
+
+def test_the_grid_titles_of_a_jobs_own_runs_are_whole():
+    runs = [
+        sweep_plots.SweepRun(f"run {n}", state, mhz, f"{mhz} MHz", {}, image, 4.4)
+        for n, state, mhz, image in (
+            (1, "COMPLETE", 0.5, np.ones((16, 16))),
+            (2, "COMPLETE", 0.8333, np.ones((16, 16))),
+            (3, "FAILED", 1.167, None),
+            (4, "FAILED", 1.5, None),
+        )
+    ]
+    fig = sweep_plots.thumbs_figure(runs)
+    words = [t.get_text() for t in fig.axes[0].texts]
+    assert words[2] == "run 3: 1.167 MHz (failed)" and words[3] == "run 4: 1.5 MHz (failed)"
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in fig.axes[0].texts]
+    assert all(a.x1 < b.x0 for a, b in itertools.pairwise(boxes))

@@ -219,13 +219,16 @@ def thumbs_figure(runs: list[SweepRun]):
     gap = max(cell_rows // 6, 4)  # blank pixels between cells, room for the titles
     mosaic = np.full((rows * (cell_rows + gap), columns * (cell_cols + gap // 2)), np.nan)
     pixcal = shown[0].pixcal_um if shown else 1.0
-    grid_in = 5.6 if in_trap or columns > 3 else 1.6 * columns  # the mosaic's width (inches)
+    grid_in = 5.6 if in_trap or columns > 3 else 2.0 * columns  # the mosaic's width (inches)
     bar_in = 0.95  # room for the colour bar and its label, right of the mosaic
     width_in = grid_in + bar_in + 0.1
     aspect = mosaic.shape[0] / mosaic.shape[1]
     height_in = max(1.5, grid_in * aspect + 0.35)
     fig = _figure(width_in, height_in)
     ax = fig.add_axes((0.05 / width_in, 0.25 / height_in, grid_in / width_in, 1 - 0.3 / height_in))
+    # the characters of a title that fit over its cell (7 pt text, at most about 4.3 pt a character)
+    cell_pt = 72.0 * grid_in * (cell_cols + gap // 2) / mosaic.shape[1]
+    fits = max(int(cell_pt / 4.3), 8)
     labels = []
     for i, r in enumerate(shown):
         top = (i // columns) * (cell_rows + gap)
@@ -233,10 +236,10 @@ def thumbs_figure(runs: list[SweepRun]):
         if r.done and r.image is not None:
             ny, nx = r.image.shape
             mosaic[top + gap : top + gap + ny, left : left + nx] = r.image
-            labels.append((left, top + gap * 0.5, r.title, "k"))
+            labels.append((left, top + gap * 0.5, _fitted(r, "", fits), "k"))
         else:
             word = "failed" if r.status == "FAILED" else r.status.lower()
-            labels.append((left, top + gap * 0.5, f"{r.title} ({word})", "0.45"))
+            labels.append((left, top + gap * 0.5, _fitted(r, f" ({word})", fits), "0.45"))
             ax.add_patch(_cell_patch(left, top + gap, cell_cols, cell_rows))
     cmap = _viridis_with_blank()
     shown_image = ax.imshow(
@@ -268,6 +271,18 @@ def thumbs_figure(runs: list[SweepRun]):
     if notes:
         fig.text(0.01, 0.01, "; ".join(notes), fontsize=7, color="0.3")
     return fig
+
+
+def _fitted(run: SweepRun, suffix: str, chars: int) -> str:
+    """The run's title and ``suffix`` in at most ``chars`` characters: a long job name (in
+    the compare view, ``NAME #RUN``) is shortened with an ellipsis; the run number, its
+    value and its state are kept."""
+    text = run.title + suffix
+    name, mark, number = run.label.rpartition(" #")
+    if len(text) <= chars or not mark:  # a run of this job ("run 3") is never shortened
+        return text
+    tail = f" #{number}" + (f": {run.x_text}" if run.x_text else "") + suffix
+    return name[: max(chars - len(tail) - 1, 3)].rstrip() + "…" + tail
 
 
 def _viridis_with_blank():
@@ -317,7 +332,7 @@ def profiles_figure(runs: list[SweepRun]):
         if potential is not None:
             potentials.append((f"C{i % 10}", r, grid, potential))
     with_light = bool(potentials)
-    fig = _figure(7.0, 4.6 if with_light else 3.2)
+    fig = _figure(8.4, 4.6 if with_light else 3.2)
     if with_light:
         top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
     else:
@@ -327,8 +342,8 @@ def profiles_figure(runs: list[SweepRun]):
     top.set_ylabel("OD integrated over y (µm)", fontsize=8)
     top.grid(alpha=0.3)
     top.tick_params(labelsize=8)
-    if lines:
-        top.legend(fontsize=7, loc="upper right")
+    if lines:  # beside the axes, never over the wings of a cloud
+        top.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     note = _not_done(runs)
     if others:
         kind = "time-of-flight" if in_trap else "in-trap"
@@ -348,12 +363,19 @@ def profiles_figure(runs: list[SweepRun]):
         bottom.set_xlabel("x (µm)", fontsize=8)
     else:
         top.set_xlabel("x (µm)", fontsize=8)
-    if lines:
+    if lines:  # the whole field of view: the thermal wings after time of flight reach its edges
         half = max(abs(float(x_um[0])) for _, _, x_um, _ in lines)
-        top.set_xlim(-min(half, 80.0), min(half, 80.0))
-    height = fig.get_figheight()
+        top.set_xlim(-half, half)
+    height, width = fig.get_figheight(), fig.get_figwidth()
+    # room right of the axes for the legend: its line, then 7 pt text (about 0.06 in a character)
+    longest = max((len(r.title) for _, r, _, _ in lines), default=0)
+    legend_in = 0.55 + 0.06 * longest if lines else 0.0
     fig.subplots_adjust(
-        left=0.11, right=0.97, top=1 - 0.55 / height, bottom=0.5 / height, hspace=0.12
+        left=0.09,
+        right=min(0.97, 1 - (legend_in + 0.1) / width),
+        top=1 - 0.55 / height,
+        bottom=0.5 / height,
+        hspace=0.12,
     )
     return fig
 

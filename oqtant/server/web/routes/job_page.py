@@ -91,7 +91,7 @@ def _run_inputs(values: InputValues) -> dict[str, str]:
         "image": "TOF" if values.image_type.value == "TIME_OF_FLIGHT" else values.image_type.value,
         "time of flight (ms)": f"{values.time_of_flight_ms:g}",
         "experiment stage (ms)": f"{values.end_time_ms:g}",
-        "last RF (MHz)": fmt_mhz(rf.frequencies_mhz[last]),
+        "last RF frequency (MHz)": fmt_mhz(rf.frequencies_mhz[last]),
         "last RF power (mW)": f"{rf.powers_mw[last]:g}",
         "barriers": str(len(barriers)),
         "final barrier heights (kHz)": ", ".join(f"{b.heights_khz[-1]:g}" for b in barriers),
@@ -103,6 +103,22 @@ def _run_inputs(values: InputValues) -> dict[str, str]:
             f"{p.times_ms[0]:g} to {p.times_ms[1]:g}" for laser in lasers for p in laser.pulses
         ),
     }
+
+
+def _in_trap_stats(summary: dict | None) -> list[tuple[str, str]]:
+    """The numbers of an in-trap run (as the table of runs shows them), as (label, text) rows."""
+    if not summary or summary.get("image") == "TIME_OF_FLIGHT" or "peak_od" not in summary:
+        return []
+    rows = [("Peak OD", f"{summary['peak_od']:.2f}")]
+    if "integrated_atoms" in summary:
+        rows.append(("Integrated atoms", f"{int(summary['integrated_atoms']):,}"))
+        rows.append(
+            (
+                f"OD at the barrier (x = {summary.get('barrier_x_um', 0):g} µm)",
+                f"{summary.get('barrier_od', 0):.2f}",
+            )
+        )
+    return rows
 
 
 def _runs_table(summaries) -> dict | None:
@@ -182,6 +198,9 @@ async def job_page(request: Request, job_id: str, run: RunNumber = 1, done: str 
         "output": output,
         "is_tof": is_tof,
         "stats": _stats(output) if output is not None and is_tof else [],
+        "in_trap_stats": []
+        if output is None or is_tof
+        else _in_trap_stats(next((m for n, _, _, m in summaries if n == number), None)),
         "info": info,
         "failed": failed,
         "active": job.status in ACTIVE_STATUSES,

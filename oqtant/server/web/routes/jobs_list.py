@@ -180,7 +180,7 @@ def _list_jobs(request: Request, session, user: User, f: _Filters) -> dict:
                 "sim": j.sim,
                 "results": _results(of_job),
                 # a job of several runs that waits or runs: how many of its runs are done
-                "progress": f"run {finished} of {j.input_count}"
+                "progress": f"{finished} of {j.input_count} runs done"
                 if j.status in ACTIVE_STATUSES and j.input_count > 1
                 else "",
             }

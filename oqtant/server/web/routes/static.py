@@ -21,6 +21,16 @@ _STATIC = _HERE / "static"
 STATIC_FILES = {"app.css": "text/css", "app.js": "text/javascript", "compose.js": "text/javascript"}
 
 
+@router.get("/favicon.ico")
+def favicon():
+    """The console's icon (browsers ask every site for it; a 404 would be logged on each page)."""
+    return FileResponse(
+        _STATIC / "favicon.svg",
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
 @router.get("/web-static/{name}")
 def static_file(name: str):
     media = STATIC_FILES.get(name)
