@@ -118,6 +118,10 @@ class ApparatusSettings:
     # still finer than the 1 um optics; blurred axial profiles agree within 6 %
     simulator_axial_step_um: float = 0.25
     simulator_radial_step_um: float = 0.5
+    # nonlinear phase per Strang step (the simulator's default is 0.35 rad): on this
+    # grid the time-step error stays below the grid's own (barrier run at 20 kHz,
+    # final line density against the fine grid and step: L1 5.4 % against 5.0 %)
+    simulator_max_nonlinear_phase: float = 0.7
     thermal_particles: int = 16_000  # test particles of the thermal cloud
     thermal_substeps: int = 1  # steps per 0.1 ms projector update
     mean_field_every: int = 1  # updates between kicks of the condensate's mean field

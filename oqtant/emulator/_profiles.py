@@ -115,6 +115,7 @@ class Profiles:
         options = SimulatorOptions(
             axial_step_um=self.settings.simulator_axial_step_um,
             radial_step_um=self.settings.simulator_radial_step_um,
+            max_nonlinear_phase=self.settings.simulator_max_nonlinear_phase,
         )
         # the image is rendered here (in trap or after flight): the simulator
         # only follows the condensate through the experiment stage

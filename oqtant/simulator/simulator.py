@@ -82,7 +82,9 @@ class SimulatorOptions:
         axial_step_um: about the spacing of the axial (Fourier) points.
         radial_step_um: about the spacing of the radial (Hankel) points.
         r_max_um: radial box; None chooses it from the Thomas-Fermi radius.
-        substeps: Strang steps per 0.1 ms update of the potential.
+        substeps: least number of Strang steps per 0.1 ms update of the potential.
+        max_nonlinear_phase: more steps are taken when needed to keep the
+            nonlinear phase per step (g n_max dt) below this (radians).
         max_snapshots: most snapshots stored during the experiment stage.
         tof_snapshots: snapshots stored during the time of flight.
         ground_state_tol: relative residual of the ground state.
@@ -94,6 +96,7 @@ class SimulatorOptions:
     radial_step_um: float = 0.22
     r_max_um: float | None = None
     substeps: int = 3
+    max_nonlinear_phase: float = 0.35
     max_snapshots: int = 101
     tof_snapshots: int = 11
     ground_state_tol: float = 1e-10
@@ -134,6 +137,7 @@ class Simulator(SimulatorPlots):
         opts = self.options
         check_positive(opts.axial_step_um, "options.axial_step_um")
         check_positive(opts.radial_step_um, "options.radial_step_um")
+        check_positive(opts.max_nonlinear_phase, "options.max_nonlinear_phase")
         if opts.x_half_width_um is None:
             x_half_um = self._auto_half_width_um()
         else:
@@ -296,6 +300,7 @@ class Simulator(SimulatorPlots):
                 n_updates,
                 save_every,
                 substeps=opts.substeps,
+                max_nonlinear_phase=opts.max_nonlinear_phase,
                 progress=report,
             )
         finally:

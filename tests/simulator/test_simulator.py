@@ -1,4 +1,4 @@
-"""The Simulator of a run: outputs in the apparatus' format, convergence, warnings, errors, plots."""
+"""The Simulator of a run: apparatus-format outputs, convergence, warnings, errors, plots."""
 
 from __future__ import annotations
 
@@ -212,6 +212,7 @@ def test_peak_density_matches_thomas_fermi_for_a_large_cloud():
         ({"atom_number": float("nan")}, "atom_number"),
         ({"potential_khz": 3.0}, "potential_khz"),
         ({"options": SimulatorOptions(substeps=0)}, "options.substeps"),
+        ({"options": SimulatorOptions(max_nonlinear_phase=0.0)}, "options.max_nonlinear_phase"),
     ],
 )
 def test_bad_arguments_name_the_argument(kwargs, name):
@@ -294,7 +295,8 @@ def test_images_match_the_services_simulator_on_its_own_runs(name):
 
     from tests.conftest import REAL_JOBS_DIR
 
-    job = json.loads(gzip.open(REAL_JOBS_DIR / f"{name}.json.gz").read())
+    with gzip.open(REAL_JOBS_DIR / f"{name}.json.gz") as f:
+        job = json.loads(f.read())
     run = job["inputs"][0]
     wire = run["output"]["values"].get("it_plot") or run["output"]["values"]["tof_image"]
     theirs = np.array(wire["pixels"], float).reshape(wire["rows"], wire["columns"])
