@@ -94,10 +94,15 @@ class ApparatusSettings:
         rows=_IN_TRAP_SHAPE[0],
         columns=_IN_TRAP_SHAPE[1],
         pixcal_um=_IN_TRAP_PIXCAL_UM,
-        resolution_um=1.2,  # blurs the 1-2 um radial size to the 4-5 um seen
+        resolution_um=1.4,  # blurs the 1-2 um radial size to the 4-5 um seen
         saturation_od=2.5,  # calibrated
         background_photoelectrons=300.0,  # small pixels at high magnification collect few photons
         oversample=1,
+        # the machine's software subtracts a smooth background fitted over the frame,
+        # atoms included (calibrated on the real frames' negative halo)
+        reference_fraction=0.86,
+        reference_sigma_x_um=20.2,
+        reference_sigma_y_um=12.5,
     )
     # The TOF probe is circularly polarised and resonant with the cycling
     # transition (the atoms are optically pumped to the stretched state first):
@@ -108,7 +113,7 @@ class ApparatusSettings:
     tof_detuning_mhz: float = 1.2
     # The dense in-trap cloud is imaged off resonance so that it does not go black
     # (the simulator's in-trap images use the same probe).
-    in_trap_detuning_mhz: float = 22.0  # calibrated (the simulator's images: 18.07 MHz)
+    in_trap_detuning_mhz: float = 20.0  # calibrated (the simulator's images: 18.07 MHz)
     position_jitter_px: float = 0.4  # shot-to-shot cloud position on the TOF camera
     in_trap_position_jitter_um: float = 0.2
     terminator_loss_per_ms: float = TERMINATOR_LOSS_RATE_PER_MS  # at full intensity

@@ -12,6 +12,13 @@ the probe power drifts slightly between the two lit frames. A small fraction
 atoms (wrong polarisation or frequency, light scattered around the cloud), so no
 pixel reads more than ``saturation_od``. The optical density is
 ``-ln((atoms - dark) / (background - dark))``.
+
+The machine's software then corrects the OD for a slowly varying background
+estimated from the frame itself, atoms included: a fraction
+``reference_fraction`` of the OD smoothed by a Gaussian of rms
+``reference_sigma_um`` (x, y) is subtracted. Because the smooth estimate
+contains the cloud, the correction over-subtracts around it and leaves the
+negative halo that every real in-trap frame shows (see docs/emulator.md).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ __all__ = [
     "absorption_frames",
     "pixel_centres_um",
     "mot_image",
+    "subtract_smooth_reference",
 ]
 
 
@@ -46,6 +54,10 @@ class CameraSettings:
     probe_drift: float = 0.004  # relative rms change of the probe between frames
     saturation_od: float | None = None  # None: all the probe light can be absorbed
     oversample: int = 3  # sub-pixels per pixel side for pixel integration
+    # the software's background correction (0: none): OD -= fraction * smooth(OD)
+    reference_fraction: float = 0.0
+    reference_sigma_x_um: float = 20.0
+    reference_sigma_y_um: float = 12.5
 
 
 @dataclass(frozen=True)
@@ -125,9 +137,27 @@ def absorption_frames(
     signal = np.clip(atoms - dark, 1.0, None)
     reference = np.clip(background - dark, 1.0, None)
     od = -np.log(signal / reference)
+    od_noiseless = -np.log(transmission)
+    if camera.reference_fraction > 0:
+        od = subtract_smooth_reference(od, camera)
+        od_noiseless = subtract_smooth_reference(od_noiseless, camera)
     return AbsorptionFrames(
-        atoms=atoms, background=background, dark=dark, od=od, od_noiseless=-np.log(transmission)
+        atoms=atoms, background=background, dark=dark, od=od, od_noiseless=od_noiseless
     )
+
+
+def subtract_smooth_reference(od: np.ndarray, camera: CameraSettings) -> np.ndarray:
+    """The machine's background correction: ``od - fraction * gaussian_blur(od)``.
+
+    The blur (rms ``reference_sigma_x_um`` along the columns, ``reference_sigma_y_um``
+    along the rows) is taken over the whole frame, the cloud included.
+    """
+    sigma_px = (
+        camera.reference_sigma_y_um / camera.pixcal_um,
+        camera.reference_sigma_x_um / camera.pixcal_um,
+    )
+    smooth = ndimage.gaussian_filter(od, sigma_px, mode="nearest")
+    return od - camera.reference_fraction * smooth
 
 
 def mot_image(
