@@ -48,6 +48,23 @@ def _runs(url: str) -> list[sa.Row]:
         engine.dispose()
 
 
+def _lease_expired(url: str) -> bool:
+    """True once every run that was leased has a lease that has run out (database time)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return bool(
+                conn.execute(
+                    sa.text(
+                        "SELECT count(*) > 0 AND bool_and(lease_expires_at < now()) "
+                        "FROM runs WHERE lease_expires_at IS NOT NULL"
+                    )
+                ).scalar()
+            )
+    finally:
+        engine.dispose()
+
+
 def _all_done(url: str, n_runs: int):
     rows = _runs(url)
     done = [r for r in rows if r.status in ("COMPLETE", "FAILED")]
@@ -282,6 +299,12 @@ def test_killed_worker_lease_expires_and_its_run_goes_back_to_the_head(postgres_
     )
     doomed.process.kill()  # no chance to hand the run back
     doomed.stop()
+    # the next worker comes once the abandoned lease has run out, as a restarted one would
+    wait_for(
+        lambda: _lease_expired(url),
+        timeout_s=30,
+        what="the killed worker's lease did not run out",
+    )
     survivor = WorkerProcess(
         url,
         tmp_path / "survivor.log",
