@@ -275,3 +275,29 @@ def test_a_quota_answers_429_naming_it_and_stores_nothing(app, alice, browser_of
         headers={"X-CSRF-Token": csrf},
     )
     assert ok.status_code == 201
+
+
+def test_the_live_check_names_the_runs_per_job_quota_before_submitting(app, alice, browser_of):
+    with app.state.session_factory() as s:
+        user = crud.get_user_by_name(session=s, name="alice")
+        crud.set_user_limits(session=s, user_id=user.id, max_runs_per_job=3)
+    client, csrf = browser_of(alice)
+    headers = {"X-CSRF-Token": csrf}
+    over = client.post(
+        "/new/check", json=_sweep_job("time_of_flight_ms", 5, 15, 4), headers=headers
+    )
+    assert over.status_code == 200
+    (problem,) = over.json()["errors"]
+    assert over.json()["ok"] is False and problem["field"] == "sweep.runs"
+    assert "4 runs" in problem["rule"] and "max_runs_per_job) is 3" in problem["rule"]
+    within = client.post(
+        "/new/check", json=_sweep_job("time_of_flight_ms", 5, 15, 3), headers=headers
+    )
+    assert within.json()["ok"] is True and within.json()["run_count"] == 3
+    # the answer is kept for the job, the quota is the asker's: a raised quota is seen at once
+    with app.state.session_factory() as s:
+        crud.set_user_limits(session=s, user_id=user.id, max_runs_per_job=30)
+    again = client.post(
+        "/new/check", json=_sweep_job("time_of_flight_ms", 5, 15, 4), headers=headers
+    )
+    assert again.json()["ok"] is True and again.json()["run_count"] == 4

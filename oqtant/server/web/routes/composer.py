@@ -184,9 +184,9 @@ async def check_new_job(request: Request):
     """Validate a composed job; answer its problems, or the figures of what the atoms will feel."""
 
     def auth(session):
-        return _require_user(session, request, page=False)
+        return _require_user(session, request, page=False).max_runs_per_job
 
-    await in_db(request, auth)
+    max_runs = await in_db(request, auth)
     _require_csrf(request, request.headers.get(CSRF_HEADER))
     try:
         payload = await _json_body(request)
@@ -194,19 +194,27 @@ async def check_new_job(request: Request):
         return _bad_body(exc)
     key = _canonical(payload)
     with _answers_lock:
-        cached = _answers.get(key)
-    if cached is not None:
-        return JSONResponse(cached)
-    composed = check_job(payload)
-    if composed.job is None:
-        return JSONResponse({"ok": False, "errors": composed.problems})
-    try:
-        answer = await run_in_threadpool(_preview, composed)
-    except (OqtantError, ValueError) as exc:  # a rule the schemas do not check: shown, not a 500
-        return JSONResponse({"ok": False, "errors": [{"field": "(job)", "rule": str(exc)}]})
-    with _answers_lock:
-        _answers[key] = answer
-    return JSONResponse(answer)
+        answer = _answers.get(key)
+    if answer is None:
+        composed = check_job(payload)
+        if composed.job is None:
+            return JSONResponse({"ok": False, "errors": composed.problems})
+        try:
+            answer = await run_in_threadpool(_preview, composed)
+        except (OqtantError, ValueError) as exc:  # a rule the schemas do not check: shown
+            return JSONResponse({"ok": False, "errors": [{"field": "(job)", "rule": str(exc)}]})
+        with _answers_lock:
+            _answers[key] = answer
+    return JSONResponse(_within_quota(answer, max_runs))
+
+
+def _within_quota(answer: dict, max_runs: int) -> dict:
+    """The answer of a valid job, or the user's runs-per-job quota it would break on submit."""
+    runs = answer["run_count"]
+    if runs <= max_runs:
+        return answer
+    rule = f"this job has {runs} runs, your quota (max_runs_per_job) is {max_runs} runs per job"
+    return {"ok": False, "errors": [{"field": "sweep.runs", "rule": rule}]}
 
 
 @router.post("/new/submit")
