@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from oqtant.standard_jobs import barrier_manipulator_job
+
 BEC_TARGET_S = 0.3
 LIGHT_TARGET_S = 0.6
 HERE = Path(__file__).resolve().parent
@@ -52,22 +54,8 @@ BEC_VALUES = {
     "end_time_ms": 0.0,
     "rf_evaporation": _RAMP,
 }
-BARRIER_VALUES = {
-    "time_of_flight_ms": 7.0,
-    "image_type": "IN_TRAP",
-    "end_time_ms": 20.0,
-    "rf_evaporation": {**_RAMP, "frequencies_mhz": [17.0, 8.0, 4.0, 1.2, 0.1]},
-    "optical_barriers": [
-        {
-            "times_ms": [float(t) for t in range(0, 21, 2)],
-            "positions_um": [0.0] * 11,
-            "heights_khz": [float(h) for h in range(0, 51, 5)],
-            "widths_um": [1.0] * 11,
-            "interpolation": "LINEAR",
-            "shape": "GAUSSIAN",
-        }
-    ],
-}
+# the standard barrier manipulator run (ramp ending at 100 kHz, a barrier raised over 20 ms)
+BARRIER_VALUES = copy.deepcopy(barrier_manipulator_job["inputs"][0]["values"])
 
 # the same run ending at 20 kHz: a condensate (about 3.7e4 atoms) under the light
 BARRIER_BEC_VALUES = {
