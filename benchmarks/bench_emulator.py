@@ -216,8 +216,8 @@ def _figure_real(apparatus, out: Path) -> Path | None:
             extent = (0, im.shape[1] * pix, im.shape[0] * pix, 0)
             h = ax.imshow(im, cmap="viridis", vmin=-0.1, vmax=vmax, extent=extent, aspect="equal")
             ax.set_title(f"{who}: {label}")
-            ax.set_xlabel("x (um, axial)")
-            ax.set_ylabel("y (um)")
+            ax.set_xlabel("x (µm, axial)")
+            ax.set_ylabel("y (µm)")
             fig.colorbar(h, ax=ax, label="optical density")
         from scipy.ndimage import uniform_filter
 
@@ -236,7 +236,7 @@ def _figure_real(apparatus, out: Path) -> Path | None:
             emu_y = emu[:, e_col - band : e_col + band + 1].mean(1)
             row[2].plot(y_real, real_y, "--", label="real, along y")
             row[2].plot(y_emu, emu_y, "--", label="emulated, along y")
-        row[2].set_xlabel("distance from the peak (um)")
+        row[2].set_xlabel("distance from the peak (µm)")
         row[2].set_ylabel("optical density")
         row[2].legend(fontsize=8)
         t = run.truth
@@ -399,8 +399,8 @@ def _figure_side_by_side(shown, out: Path) -> Path:
         for im, who in ((real, "real"), (emu, "emulated")):
             prof = im.sum(axis=0) * pix
             row[2].plot(np.arange(len(prof)) * pix - np.argmax(prof) * pix, prof, label=who)
-        row[2].set_xlabel("x from the peak (um)")
-        row[2].set_ylabel("OD summed over y (um)")
+        row[2].set_xlabel("x from the peak (µm)")
+        row[2].set_ylabel("OD summed over y (µm)")
         row[2].legend(fontsize=8)
     fig.tight_layout()
     path = out / "emulator_vs_real_runs.png"
