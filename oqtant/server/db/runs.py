@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,7 +13,6 @@ from cachetools import TTLCache, cached
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from oqtant.server.db.figures import insert_figures
 from oqtant.server.db.locks import lock_job, lock_user
 from oqtant.server.db.models import (
     ACTIVE_STATUSES,
@@ -285,13 +283,7 @@ def renew_leases(*, session: Session, owner: str, run_ids: list[int], lease_seco
     return result.rowcount
 
 
-def _finish_run(
-    session: Session,
-    owner: str,
-    run_id: int,
-    values: dict,
-    figures: Mapping[str, bytes] | None = None,
-) -> bool:
+def _finish_run(session: Session, owner: str, run_id: int, values: dict) -> bool:
     with write_transaction(session):
         now = utcnow()
         result = execute_dml(
@@ -302,9 +294,7 @@ def _finish_run(
         )
         if result.rowcount != 1:  # the lease was lost: another worker owns the run now
             return False
-        job_id, number = session.execute(select(Run.job_id, Run.run).where(Run.id == run_id)).one()
-        if figures:
-            insert_figures(session, job_id, number, figures)
+        job_id = session.execute(select(Run.job_id).where(Run.id == run_id)).scalar_one()
         _finalize_job(session, lock_job(session, job_id), now)
         return True
 
@@ -318,12 +308,10 @@ def complete_run(
     raw_images_json: str,
     duration_s: float,
     summary: str | None = None,
-    figures: Mapping[str, bytes] | None = None,
 ) -> bool:
     """Store a run's output; False (nothing stored) if ``owner`` no longer holds its lease.
 
     ``summary``: its ``summary_json``, when the caller has it (else it is read from the output).
-    ``figures``: the run's figures drawn by its worker (``{kind: PNG}``), stored with it.
     """
     if summary is None:
         values_json = session.execute(select(Run.values_json).where(Run.id == run_id)).scalar()
@@ -340,7 +328,6 @@ def complete_run(
             "duration_s": duration_s,
             "error": None,
         },
-        figures,
     )
 
 
